@@ -1,0 +1,16 @@
+"""The model zoo: architectures as data, built from :mod:`workbench.layers` blocks.
+
+Every module in this package that does not start with ``_`` is imported here so its
+``@register_model`` entry points are available through :func:`create_model`.
+"""
+
+import importlib
+import pkgutil
+
+from ._factory import MODELS, ModelEntry, create_model, list_models, model_entry, register_model
+
+for _m in pkgutil.iter_modules(__path__):
+    if not _m.name.startswith("_"):
+        importlib.import_module(f"{__name__}.{_m.name}")
+
+__all__ = ["MODELS", "ModelEntry", "create_model", "list_models", "model_entry", "register_model"]
