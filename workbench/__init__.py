@@ -1,0 +1,59 @@
+"""Lightweight-Network Workbench: build, measure, train and compare efficient networks.
+
+One import for the reader::
+
+    import workbench as wb
+    model = wb.create_model("mobilenetv2_100")
+    row = wb.profile(model)                        # params, MACs, memory, latency
+    wb.compare_latency(["mobilenetv2_100", "mobilenetv3_large_100"])   # interleaved ratios
+
+Layers -> models -> measure / train / compress -> plots -> report; never backwards.
+Submodules ``data``, ``train``, ``plots``, ``report``, ``literature`` load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+
+with warnings.catch_warnings():  # fvcore uses torch.jit.script at import, which torch deprecates
+    warnings.simplefilter("ignore")
+    from .measure import (
+        compare_latency,
+        count_macs,
+        count_params,
+        environment,
+        machine_peak,
+        measure_latency,
+        measure_memory,
+        profile,
+        profile_many,
+    )
+from .models import create_model, list_models, model_entry
+from .registry import Registry
+
+__version__ = "0.1.0"
+
+_LAZY_MODULES = {"data", "train", "plots", "report", "literature", "techniques", "layers", "models", "measure"}
+_LAZY_ATTRS = {
+    "record": ("workbench.report.record", "record"),
+    "fit": ("workbench.train", "fit"),
+    "evaluate": ("workbench.train", "evaluate"),
+    "list_techniques": ("workbench.techniques", "list_techniques"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY_ATTRS:
+        mod, attr = _LAZY_ATTRS[name]
+        return getattr(importlib.import_module(mod), attr)
+    raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+
+
+__all__ = [
+    "Registry", "compare_latency", "count_macs", "count_params", "create_model", "environment",
+    "list_models", "machine_peak", "measure_latency", "measure_memory", "model_entry", "profile",
+    "profile_many", "record", "fit", "evaluate",
+]

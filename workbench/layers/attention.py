@@ -43,7 +43,7 @@ class SqueezeExcite(nn.Module):
         super().__init__()
         if rd_channels is None:
             base = rd_base if rd_base is not None else chs
-            rd_channels = make_divisible(base * rd_ratio, rd_divisor, round_limit=0.0) if rd_divisor > 1 else max(1, round(base * rd_ratio))
+            rd_channels = make_divisible(base * rd_ratio, rd_divisor) if rd_divisor > 1 else max(1, round(base * rd_ratio))
         self.fc1 = nn.Conv2d(chs, rd_channels, 1, bias=True)
         self.act = get_act(act)
         self.fc2 = nn.Conv2d(rd_channels, chs, 1, bias=True)

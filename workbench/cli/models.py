@@ -1,0 +1,28 @@
+"""``workbench models [PATTERN]``: list registered models."""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("models", help="list registered models (optionally matching a pattern)")
+    p.add_argument("pattern", nargs="?", help="shell pattern or substring, e.g. 'mobilenet*'")
+    p.add_argument("--task", choices=["classification", "super_resolution"], help="only this task")
+    p.add_argument("--long", action="store_true", help="also show default input size, reference and paper")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..models import list_models, model_entry
+
+    names = list_models(args.pattern, task=args.task)
+    if not names:
+        print(f"no model matches {args.pattern!r}")
+        return 1
+    for n in names:
+        if args.long:
+            e = model_entry(n)
+            size = "x".join(map(str, e.default_input_size))
+            print(f"{n:28s} {size:12s} {e.reference or '-':32s} {e.paper}")
+        else:
+            print(n)
+    return 0

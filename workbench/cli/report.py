@@ -1,0 +1,73 @@
+"""``workbench report``: execute every technique notebook and regenerate ``reports/<profile>/``."""
+
+from __future__ import annotations
+
+import argparse
+
+from . import UsageError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "report",
+        help="execute the technique notebooks (papermill) and regenerate reports/<profile>/",
+        description="Execute notebooks/<slug>.ipynb for every registered technique with papermill, "
+        "convert them to HTML and rebuild reports/<profile>/index.html. Unchanged notebooks "
+        "(same notebook, package source, parameters and data) are reused from the last run. "
+        "Exits 1 if any notebook failed; the other reports are still published.",
+    )
+    p.add_argument("--profile", default="default", choices=("smoke", "default", "full"),
+                   help="parameter profile (default: %(default)s)")
+    p.add_argument("--only", nargs="+", metavar="SLUG", help="run only these techniques; others keep their last results")
+    p.add_argument("--jobs", "-j", type=int, default=None, help="notebooks run at once (default: number of cores)")
+    p.add_argument("--force", action="store_true", help="re-run notebooks even if their cached result is current")
+    p.add_argument("--timeout", type=float, default=None, metavar="S",
+                   help="per-notebook wall-clock limit in seconds (default: none)")
+    p.add_argument("--no-progress", action="store_true", help="print only the final summary")
+    p.add_argument("--notebooks-dir", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--reports-dir", default=None, help=argparse.SUPPRESS)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..report import runner
+    from ..report.progress import ConsoleProgress
+
+    kwargs = {}
+    if args.notebooks_dir:
+        kwargs["notebooks_dir"] = args.notebooks_dir
+    if args.reports_dir:
+        kwargs["reports_dir"] = args.reports_dir
+    progress = None if args.no_progress else ConsoleProgress()
+    try:
+        summary = runner.run_reports(
+            profile=args.profile, only=args.only, jobs=args.jobs, force=args.force,
+            timeout=args.timeout, on_event=progress, **kwargs,
+        )
+    except runner.KernelMissingError as e:
+        raise UsageError(str(e)) from None
+    finally:
+        if progress:
+            progress.close()
+    print(format_summary(summary))
+    return 0 if summary.ok else 1
+
+
+def format_summary(summary) -> str:
+    """The end-of-run table: slug, status, seconds, cached, plus where the index is."""
+    from ..report import fmt
+
+    rows = [("notebook", "status", "time", "cached")]
+    rows += [(r.slug, r.status, fmt.seconds(r.seconds), "yes" if r.cached else "") for r in summary.results]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    for r in summary.results:
+        if r.error:
+            lines.append(f"{r.slug}: {r.error}")
+    n_bad = sum(r.status != "ok" for r in summary.results)
+    lines.append(
+        f"{len(summary.results) - n_bad}/{len(summary.results)} ok in {fmt.seconds(summary.seconds)} "
+        f"({summary.jobs} jobs x {summary.threads} threads) -> {summary.index_html}"
+    )
+    return "\n".join(lines)

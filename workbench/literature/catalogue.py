@@ -1,0 +1,161 @@
+"""Build, write and load the committed literature catalogue.
+
+``build_catalogue`` turns the result pages into one record per unique paper (parse ->
+de-duplicate -> tag -> overrides -> claims); ``write_catalogue`` writes it as JSON Lines,
+one paper per line, sorted by id, keys sorted, so ``workbench literature build`` is
+byte-for-byte reproducible. Coverage by technique notebooks is *not* stored: it depends on the
+technique registry, which grows, so :mod:`workbench.literature.coverage` derives it on demand.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from .claims import extract_claims
+from .families import FAMILY_SLUGS
+from .parse import RawEntry, normalize_title, paper_id, parse_sources
+from .tagging import RELEVANCE, TASK_SLUGS, classify_relevance, classify_task, tag_families
+
+DATA_DIR = Path(__file__).resolve().parents[2] / "datasets" / "literature"
+SOURCES_DIR = DATA_DIR / "sources"
+OVERRIDES_PATH = DATA_DIR / "overrides.csv"
+CATALOGUE_PATH = DATA_DIR / "catalogue.jsonl"
+
+
+@dataclass(frozen=True)
+class Override:
+    """A hand correction of the rules for one paper (a row of ``overrides.csv``).
+
+    ``families`` is either a full replacement (``"nas;mobile_cnn"``, ``"none"`` for no family)
+    or edits of the rule output (``"+distillation;-efficient_llm"``); empty keeps the rules.
+    Empty ``task`` / ``relevance`` keep the rules too.
+    """
+
+    id: str
+    families: str
+    task: str
+    relevance: str
+    reason: str
+
+    def apply_families(self, rule: list[str]) -> list[str]:
+        tokens = [t.strip() for t in self.families.split(";") if t.strip()]
+        if not tokens:
+            return rule
+        if tokens == ["none"]:
+            return []
+        edits = [t[0] in "+-" for t in tokens]
+        if any(edits) and not all(edits):
+            raise ValueError(f"override {self.id}: mix of edits and slugs in {self.families!r}")
+        slugs = [t.lstrip("+-") for t in tokens]
+        for s in slugs:
+            if s not in FAMILY_SLUGS:
+                raise ValueError(f"override {self.id}: unknown family {s!r}; valid: {', '.join(FAMILY_SLUGS)}")
+        if not all(edits):
+            out = set(slugs)
+        else:
+            out = set(rule) | {t[1:] for t in tokens if t[0] == "+"}
+            out -= {t[1:] for t in tokens if t[0] == "-"}
+        return [f for f in FAMILY_SLUGS if f in out]
+
+
+def load_overrides(path: str | Path = OVERRIDES_PATH) -> dict[str, Override]:
+    """Read ``overrides.csv`` (columns ``id,families,task,relevance,reason``).
+
+    Raises:
+        ValueError: on a duplicate id, a missing reason, or an unknown task / relevance.
+    """
+    path = Path(path)
+    if not path.exists():
+        return {}
+    out: dict[str, Override] = {}
+    with path.open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            o = Override(**{k: (row.get(k) or "").strip() for k in Override.__dataclass_fields__})
+            if o.id in out:
+                raise ValueError(f"duplicate override for {o.id!r} in {path}")
+            if not o.reason:
+                raise ValueError(f"override {o.id}: a reason is required")
+            if o.task and o.task not in TASK_SLUGS:
+                raise ValueError(f"override {o.id}: unknown task {o.task!r}; valid: {', '.join(TASK_SLUGS)}")
+            if o.relevance and o.relevance not in RELEVANCE:
+                raise ValueError(f"override {o.id}: unknown relevance {o.relevance!r}; valid: {', '.join(RELEVANCE)}")
+            out[o.id] = o
+    return out
+
+
+def dedupe(entries: list[RawEntry]) -> dict[str, list[RawEntry]]:
+    """Group raw entries by normalized title, keeping page order within each group."""
+    groups: dict[str, list[RawEntry]] = defaultdict(list)
+    for e in entries:
+        groups[normalize_title(e.title)].append(e)
+    return dict(groups)
+
+
+def _record(group: list[RawEntry], override: Override | None) -> dict:
+    first = group[0]
+    # Metadata only exists on the 001 page; take the first entry that has it.
+    meta = next((e for e in group if e.n_authors is not None), first)
+    rule_families = tag_families(first.title, first.abstract)
+    families = override.apply_families(rule_families) if override else rule_families
+    rule_task = classify_task(first.title, first.abstract)
+    rule_relevance = classify_relevance(first.title, families)
+    relevance = (override.relevance if override and override.relevance else rule_relevance)
+    if relevance == "off_topic":
+        families = []
+    elif not families:
+        raise ValueError(f"{paper_id(first.title)}: relevance {relevance!r} needs at least one family")
+    return {
+        "id": paper_id(first.title),
+        "title": first.title,
+        "abstract": first.abstract,
+        "sources": sorted({e.source for e in group}),
+        "n_authors": meta.n_authors,
+        "date": meta.date,
+        "date_text": meta.date_text,
+        "upvotes": meta.upvotes,
+        "families": families,
+        "rule_families": rule_families,
+        "task": override.task if override and override.task else rule_task,
+        "relevance": relevance,
+        "override": override.reason if override else None,
+        "claims": [c.to_dict() for c in extract_claims(first.abstract)],
+    }
+
+
+def build_catalogue(sources_dir: str | Path = SOURCES_DIR,
+                    overrides_path: str | Path = OVERRIDES_PATH) -> list[dict]:
+    """Parse, de-duplicate, tag and extract claims; one dict per unique paper, sorted by id.
+
+    Raises:
+        ValueError: if an override names a paper id that is not in the sources.
+    """
+    groups = dedupe(parse_sources(sources_dir))
+    overrides = load_overrides(overrides_path)
+    ids = {paper_id(g[0].title) for g in groups.values()}
+    unknown = sorted(set(overrides) - ids)
+    if unknown:
+        raise ValueError(f"overrides name unknown paper ids: {', '.join(unknown)}")
+    records = [_record(g, overrides.get(paper_id(g[0].title))) for g in groups.values()]
+    return sorted(records, key=lambda r: r["id"])
+
+
+def dumps_catalogue(records: list[dict]) -> str:
+    """JSON Lines text of ``records``: sorted keys, UTF-8, one paper per line."""
+    return "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in records)
+
+
+def write_catalogue(records: list[dict], path: str | Path = CATALOGUE_PATH) -> Path:
+    """Write ``records`` to ``path`` as JSON Lines (see :func:`dumps_catalogue`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(dumps_catalogue(records), encoding="utf-8")
+    return path
+
+
+def load_catalogue(path: str | Path = CATALOGUE_PATH) -> list[dict]:
+    """Read the committed catalogue (one dict per paper)."""
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line]

@@ -1,0 +1,21 @@
+"""Measurement core: params, MACs, latency, memory, machine peak, and one-row profiles.
+
+Conventions (also in the README glossary): ``macs`` are multiply-accumulates of conv, linear
+and matmul/attention with BatchNorm folded away; ``flops = 2 * macs``; latencies are medians in
+milliseconds per batch with IQR and CV; compare latencies across models only as ratios measured
+interleaved in one process (:func:`compare_latency`).
+"""
+
+from .env import environment
+from .latency import LatencyResult, compare_latency, measure_latency, num_threads
+from .macs import IGNORED_OPS, MAC_OPS, MacCount, count_macs
+from .memory import MemoryResult, measure_memory
+from .params import ParamCount, count_params
+from .peak import MachinePeak, machine_peak
+from .profile import ProfileRow, profile, profile_many
+
+__all__ = [
+    "IGNORED_OPS", "MAC_OPS", "LatencyResult", "MachinePeak", "MacCount", "MemoryResult",
+    "ParamCount", "ProfileRow", "compare_latency", "count_macs", "count_params", "environment",
+    "machine_peak", "measure_latency", "measure_memory", "num_threads", "profile", "profile_many",
+]

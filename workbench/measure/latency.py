@@ -1,0 +1,298 @@
+"""Wall-clock latency, measured the way a reviewer would accept.
+
+* Warm-up first (allocator, oneDNN primitive caches, ``torch.compile``), then repeated timed
+  forwards under ``torch.inference_mode``; the median is the figure, with IQR and CV as its
+  spread and ``n`` samples. Each sample times a block of forwards so tiny models are not
+  dominated by timer resolution.
+* The environment (torch, CPU, ISA, threads) is recorded with every number.
+* On a shared machine whose speed drifts 1.2-2x between runs, absolute times from different
+  runs are not comparable. :func:`compare_latency` measures several models round-robin in one
+  process and reports ratios to the first: the only honest comparison there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import statistics
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+import torch
+from torch import nn
+
+from ._inputs import make_input
+from .env import environment
+
+BACKENDS = ("eager", "compile")
+
+
+@contextlib.contextmanager
+def num_threads(threads: int | None) -> Iterator[int]:
+    """Temporarily set torch's intra-op thread count (``None`` keeps the current one)."""
+    old = torch.get_num_threads()
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        torch.set_num_threads(threads)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(old)
+
+
+@dataclass(frozen=True)
+class LatencyResult:
+    """Latency of one forward pass of a batch.
+
+    Attributes:
+        median_ms: median over samples, milliseconds per batch (the headline figure).
+        q1_ms, q3_ms, iqr_ms: quartiles and inter-quartile range, ms.
+        mean_ms, min_ms: for reference; the median is robust to scheduler hiccups, the mean not.
+        cv: coefficient of variation of the samples (std / mean).
+        n: number of samples; each sample is the mean of ``iters_per_sample`` forwards.
+        batch_size, threads, backend, channels_last, device: the conditions.
+        env: :func:`workbench.measure.env.environment` at measurement time.
+    """
+
+    median_ms: float
+    q1_ms: float
+    q3_ms: float
+    iqr_ms: float
+    mean_ms: float
+    min_ms: float
+    cv: float
+    n: int
+    iters_per_sample: int
+    batch_size: int
+    threads: int
+    backend: str
+    channels_last: bool
+    device: str
+    env: dict = field(default_factory=dict)
+    samples_ms: tuple[float, ...] = ()
+
+    @property
+    def per_image_ms(self) -> float:
+        return self.median_ms / self.batch_size
+
+    @property
+    def throughput(self) -> float:
+        """Images per second at this batch size."""
+        return 1000.0 * self.batch_size / self.median_ms
+
+    def __str__(self) -> str:
+        return (
+            f"{self.median_ms:.3f} ms (IQR {self.iqr_ms:.3f}, CV {100 * self.cv:.1f}%, n={self.n}, "
+            f"batch {self.batch_size}, {self.threads} thread(s), {self.backend})"
+        )
+
+
+def _quartiles(xs: Sequence[float]) -> tuple[float, float, float]:
+    if len(xs) < 2:
+        return xs[0], xs[0], xs[0]
+    q = statistics.quantiles(xs, n=4, method="inclusive")
+    return q[0], q[1], q[2]
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _prepare(model: nn.Module, backend: str, channels_last: bool, device: str) -> nn.Module:
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
+    if channels_last or device != "cpu":
+        model = copy.deepcopy(model)  # never change the caller's model
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        model = model.to(device)
+    model.eval()
+    if backend == "compile":
+        model = torch.compile(model)
+    return model
+
+
+def _time_block(model: nn.Module, x: torch.Tensor, iters: int, device: str) -> float:
+    """Mean seconds per forward over ``iters`` back-to-back forwards."""
+    _sync(device)
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        model(x)
+    _sync(device)
+    return (time.perf_counter() - t0) / iters
+
+
+def _calibrate(model: nn.Module, x: torch.Tensor, device: str, warmup_s: float, sample_s: float) -> int:
+    """Warm up for ``warmup_s`` (at least 3 forwards); return forwards per ~``sample_s`` sample."""
+    t_end = time.perf_counter() + warmup_s
+    times, n = [], 0
+    while n < 3 or time.perf_counter() < t_end:
+        times.append(_time_block(model, x, 1, device))
+        n += 1
+    per_iter = statistics.median(times[-5:])
+    return max(1, round(sample_s / max(per_iter, 1e-6)))
+
+
+def measure_latency(
+    model: nn.Module,
+    input_size: tuple[int, ...] | None = None,
+    *,
+    batch_size: int = 1,
+    threads: int | None = None,
+    channels_last: bool = False,
+    backend: str = "eager",
+    device: str = "cpu",
+    samples: int = 25,
+    sample_ms: float = 20.0,
+    warmup_s: float = 0.3,
+) -> LatencyResult:
+    """Median forward latency of ``model`` with its spread.
+
+    Args:
+        model: the module; it is put in eval mode (and copied if it must be moved/converted).
+        input_size: ``(C, H, W)`` or ``(B, C, H, W)``; default ``model.default_input_size``.
+        batch_size: images per forward (ignored if ``input_size`` has a batch dimension).
+        threads: intra-op threads for the measurement (restored afterwards); default current.
+        channels_last: NHWC memory format for model and input (often faster on CPU).
+        backend: ``'eager'`` or ``'compile'`` (``torch.compile``; compile time is spent in warm-up).
+        device: ``'cpu'`` or ``'cuda[:i]'`` (synchronized around every timed block).
+        samples: number of timed samples.
+        sample_ms: target duration of one sample; it averages as many forwards as fit.
+        warmup_s: minimum warm-up time (at least 3 forwards).
+
+    Returns:
+        :class:`LatencyResult` (per-batch milliseconds).
+    """
+    if samples < 1:
+        raise ValueError(f"samples must be >= 1, got {samples}")
+    was_training = model.training
+    with num_threads(threads) as t, torch.inference_mode():
+        m = _prepare(model, backend, channels_last, device)
+        x = make_input(m if backend == "eager" else model, input_size, batch_size, channels_last=channels_last).to(device)
+        iters = _calibrate(m, x, device, warmup_s, sample_ms / 1000)
+        times = [1000 * _time_block(m, x, iters, device) for _ in range(samples)]
+        env = environment(t, device)
+    model.train(was_training)
+    q1, med, q3 = _quartiles(times)
+    mean = statistics.fmean(times)
+    return LatencyResult(
+        median_ms=med,
+        q1_ms=q1,
+        q3_ms=q3,
+        iqr_ms=q3 - q1,
+        mean_ms=mean,
+        min_ms=min(times),
+        cv=(statistics.stdev(times) / mean) if len(times) > 1 else 0.0,
+        n=len(times),
+        iters_per_sample=iters,
+        batch_size=x.shape[0],
+        threads=t,
+        backend=backend,
+        channels_last=channels_last,
+        device=device,
+        env=env,
+        samples_ms=tuple(times),
+    )
+
+
+def compare_latency(
+    models: Mapping[str, nn.Module] | Sequence[nn.Module | str],
+    input_size: tuple[int, ...] | None = None,
+    *,
+    rounds: int = 20,
+    batch_size: int = 1,
+    threads: int | None = None,
+    channels_last: bool = False,
+    backend: str = "eager",
+    device: str = "cpu",
+    sample_ms: float = 20.0,
+    warmup_s: float = 0.3,
+) -> pd.DataFrame:
+    """Latency of several models measured interleaved, as ratios to the first one.
+
+    Each round times every model once (a ~``sample_ms`` block of forwards), starting from a
+    different model each round so no model always runs first. Machine drift hits all models
+    of a round alike, so the per-round ratio ``t_model / t_baseline`` is stable even when the
+    absolute times are not.
+
+    Args:
+        models: ``{name: module}``, or a list of modules / registry names (names are built with
+            :func:`workbench.create_model`). The first is the baseline.
+        input_size: shared input ``(C, H, W)``; ``None`` uses each model's default input size.
+        rounds: number of round-robin rounds (samples per model).
+        Other arguments as :func:`measure_latency`.
+
+    Returns:
+        DataFrame, one row per model: ``name, median_ms, iqr_ms, ratio`` (median of per-round
+        ratios to the baseline), ``ratio_q1, ratio_q3, rounds, baseline, batch_size, threads``;
+        ``df.attrs['env']`` holds the environment.
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    named = _as_named(models)
+    if not named:
+        raise ValueError("compare_latency needs at least one model")
+    states = {n: m.training for n, m in named.items()}
+    with num_threads(threads) as t, torch.inference_mode():
+        prepared, inputs, iters = {}, {}, {}
+        for name, model in named.items():
+            prepared[name] = _prepare(model, backend, channels_last, device)
+            inputs[name] = make_input(model, input_size, batch_size, channels_last=channels_last).to(device)
+            iters[name] = _calibrate(prepared[name], inputs[name], device, warmup_s, sample_ms / 1000)
+        names = list(named)
+        times: dict[str, list[float]] = {n: [] for n in names}
+        for r in range(rounds):
+            order = names[r % len(names) :] + names[: r % len(names)]
+            for name in order:
+                times[name].append(1000 * _time_block(prepared[name], inputs[name], iters[name], device))
+        env = environment(t, device)
+    for n, m in named.items():
+        m.train(states[n])
+    base = names[0]
+    rows = []
+    for name in names:
+        ratios = [a / b for a, b in zip(times[name], times[base], strict=True)]
+        q1, med, q3 = _quartiles(times[name])
+        r1, rmed, r3 = _quartiles(ratios)
+        rows.append(
+            {
+                "name": name,
+                "median_ms": med,
+                "iqr_ms": q3 - q1,
+                "ratio": rmed,
+                "ratio_q1": r1,
+                "ratio_q3": r3,
+                "rounds": rounds,
+                "baseline": base,
+                "batch_size": inputs[name].shape[0],
+                "threads": t,
+            }
+        )
+    df = pd.DataFrame(rows)
+    df.attrs["env"] = env
+    return df
+
+
+def _as_named(models) -> dict[str, nn.Module]:
+    from ..models import create_model  # measure sits above models; import lazily for names only
+
+    if isinstance(models, Mapping):
+        items = list(models.items())
+    else:
+        items = []
+        for m in models:
+            if isinstance(m, str):
+                items.append((m, create_model(m)))
+            else:
+                items.append((getattr(m, "registry_name", type(m).__name__), m))
+    named: dict[str, nn.Module] = {}
+    for name, m in items:
+        key, i = name, 2
+        while key in named:  # comparing a model with itself is a valid sanity check
+            key, i = f"{name}#{i}", i + 1
+        named[key] = m
+    return named

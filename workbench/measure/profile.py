@@ -1,0 +1,165 @@
+"""One row per model: everything the reports compare, measured in one place."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+import pandas as pd
+from torch import nn
+
+from ._inputs import resolve_input_size
+from .latency import compare_latency, measure_latency
+from .macs import count_macs
+from .memory import measure_memory
+from .params import count_params
+from .peak import machine_peak
+
+
+@dataclass(frozen=True)
+class ProfileRow:
+    """The measured cost of one model at one input size.
+
+    Attributes:
+        name: registry name (or class name).
+        input_size: (B, C, H, W).
+        params: parameters; macs: multiply-accumulates (conv/linear/matmul, BN folded);
+        macs_all_ops: every counted op; flops: 2 x macs.
+        param_bytes, peak_activation_bytes: memory of an inference forward.
+        latency_ms, latency_iqr_ms, latency_cv: median forward latency and spread (NaN if not
+            measured); latency_ratio/baseline: ratio to the baseline from an interleaved
+            :func:`compare_latency` (profile_many only).
+        achieved_gflops: flops / latency; pct_of_peak: that as % of the measured GEMM peak.
+        arithmetic_intensity: MACs per byte of params + peak activations (roofline x-axis proxy).
+        unsupported_ops: operators the counter could not handle (must be empty to trust macs).
+        env: environment of the latency measurement.
+    """
+
+    name: str
+    input_size: tuple[int, ...]
+    params: int
+    macs: int
+    macs_all_ops: int
+    flops: int
+    param_bytes: int
+    peak_activation_bytes: int
+    latency_ms: float = math.nan
+    latency_iqr_ms: float = math.nan
+    latency_cv: float = math.nan
+    latency_ratio: float = math.nan
+    baseline: str = ""
+    achieved_gflops: float = math.nan
+    pct_of_peak: float = math.nan
+    arithmetic_intensity: float = math.nan
+    unsupported_ops: dict[str, int] = field(default_factory=dict)
+    env: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["input_size"] = list(self.input_size)
+        return d
+
+
+def _build(model: nn.Module | str, **create_kwargs) -> tuple[str, nn.Module]:
+    if isinstance(model, str):
+        from ..models import create_model
+
+        return model, create_model(model, **create_kwargs)
+    return getattr(model, "registry_name", type(model).__name__), model
+
+
+def _static_row(name: str, model: nn.Module, input_size, batch_size: int) -> dict:
+    macs = count_macs(model, input_size, batch_size=batch_size)
+    mem = measure_memory(model, input_size, batch_size=batch_size)
+    return {
+        "name": name,
+        "input_size": macs.input_size,
+        "params": count_params(model).total,
+        "macs": macs.macs,
+        "macs_all_ops": macs.macs_all_ops,
+        "flops": macs.flops,
+        "param_bytes": mem.param_bytes,
+        "peak_activation_bytes": mem.peak_activation_bytes,
+        "arithmetic_intensity": macs.macs / max(1, mem.param_bytes + mem.peak_activation_bytes),
+        "unsupported_ops": dict(macs.unsupported),
+    }
+
+
+def _with_latency(row: dict, median_ms: float, threads: int, peak_gflops: float | None) -> dict:
+    achieved = row["flops"] / (median_ms / 1000) / 1e9
+    row["achieved_gflops"] = achieved
+    if peak_gflops:
+        row["pct_of_peak"] = 100 * achieved / peak_gflops
+    return row
+
+
+def profile(
+    model: nn.Module | str,
+    input_size: tuple[int, ...] | None = None,
+    *,
+    latency: bool = True,
+    batch_size: int = 1,
+    threads: int | None = None,
+    peak: bool = True,
+    **latency_kwargs,
+) -> ProfileRow:
+    """Params, MACs, memory and (optionally) latency of one model.
+
+    Args:
+        model: a module or a registry name.
+        input_size: ``(C, H, W)``/``(B, C, H, W)``; default ``model.default_input_size``.
+        latency: measure latency (seconds of work); ``False`` gives only the static counts.
+        batch_size: images per forward.
+        threads: threads for latency and the machine peak.
+        peak: compare achieved GFLOP/s with :func:`machine_peak` (cached after the first call).
+        **latency_kwargs: forwarded to :func:`measure_latency` (``channels_last``, ``backend``, ...).
+    """
+    name, m = _build(model)
+    input_size = resolve_input_size(m, input_size)
+    row = _static_row(name, m, input_size, batch_size)
+    if latency:
+        lat = measure_latency(m, input_size, batch_size=batch_size, threads=threads, **latency_kwargs)
+        row.update(latency_ms=lat.median_ms, latency_iqr_ms=lat.iqr_ms, latency_cv=lat.cv, env=lat.env)
+        row = _with_latency(row, lat.median_ms, lat.threads, machine_peak(threads).gemm_gflops if peak else None)
+    return ProfileRow(**row)
+
+
+def profile_many(
+    models: Mapping[str, nn.Module] | Sequence[nn.Module | str],
+    input_size: tuple[int, ...] | None = None,
+    *,
+    latency: bool = True,
+    batch_size: int = 1,
+    threads: int | None = None,
+    rounds: int = 15,
+    peak: bool = True,
+    progress: bool = False,
+    **latency_kwargs,
+) -> pd.DataFrame:
+    """Profile several models; latencies come from ONE interleaved :func:`compare_latency` run.
+
+    The first model is the latency baseline: ``latency_ratio`` is each model's median per-round
+    ratio to it, the figure to trust on a machine whose speed drifts.
+
+    Returns:
+        DataFrame with the :class:`ProfileRow` fields as columns, one row per model.
+    """
+    if isinstance(models, Mapping):
+        named = dict(models)
+    else:
+        named = dict(_build(m) for m in models)
+    it = named.items()
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, total=len(named), desc="counting", leave=False)
+    rows = {n: _static_row(n, m, resolve_input_size(m, input_size), batch_size) for n, m in it}
+    if latency:
+        cmp = compare_latency(named, input_size, rounds=rounds, batch_size=batch_size, threads=threads, **latency_kwargs)
+        gemm = machine_peak(threads).gemm_gflops if peak else None
+        for r in cmp.itertuples():
+            row = rows[r.name]
+            row.update(latency_ms=r.median_ms, latency_iqr_ms=r.iqr_ms, latency_ratio=r.ratio, baseline=r.baseline, env=cmp.attrs["env"])
+            _with_latency(row, r.median_ms, r.threads, gemm)
+    return pd.DataFrame([ProfileRow(**r).to_dict() for r in rows.values()])

@@ -1,0 +1,126 @@
+"""ConvNeXt (Liu et al., CVPR 2022): the non-lightweight reference CNN of the zoo.
+
+Patchify stem (4x4 stride-4 conv + LayerNorm) -> 4 stages of :class:`ConvNeXtBlock`, separated
+by LayerNorm + 2x2 stride-2 conv -> global average pool -> LayerNorm -> linear. Layout and
+initialization as timm's ``convnext.py`` (torchvision's has the same parameters).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..layers.conv import make_divisible
+from ..layers.convnext import ConvNeXtBlock, LayerNorm2d
+from ._factory import register_model
+
+
+@dataclass(frozen=True)
+class ConvNeXtStage:
+    """One stage: ``n`` blocks of ``c`` channels."""
+
+    c: int
+    n: int
+
+
+CONVNEXT_TINY = (
+    ConvNeXtStage(96, 3),
+    ConvNeXtStage(192, 3),
+    ConvNeXtStage(384, 9),
+    ConvNeXtStage(768, 3),
+)
+
+
+class ConvNeXt(nn.Module):
+    """ConvNeXt classifier.
+
+    Args:
+        stages: stage rows (paper Sec. 3: T = (96, 192, 384, 768) x (3, 3, 9, 3)).
+        width: multiplier on every width (``make_divisible(c * width, 8)``); 1.0 = paper.
+        num_classes, in_chans: classifier outputs and input channels.
+        kernel_size: depthwise kernel of every block (7).
+        drop_path_rate: stochastic depth, rising linearly from 0 to this over the blocks
+            (0.1 for ConvNeXt-T in the paper's ImageNet recipe; 0 by default, as timm).
+        ls_init_value: layer-scale init (1e-6).
+        act: MLP activation.
+        drop_rate: dropout before the classifier.
+        small_input: for 28-32 px inputs, the 4x4 stride-4 patchify stem becomes a 3x3
+            stride-1 conv (padding 1), so the total stride is 8 instead of 32.
+    """
+
+    def __init__(
+        self,
+        stages: tuple[ConvNeXtStage, ...] = CONVNEXT_TINY,
+        width: float = 1.0,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        kernel_size: int = 7,
+        drop_path_rate: float = 0.0,
+        ls_init_value: float | None = 1e-6,
+        act: str = "gelu",
+        drop_rate: float = 0.0,
+        small_input: bool = False,
+    ) -> None:
+        super().__init__()
+
+        def ch(c: int) -> int:
+            return c if width == 1.0 else make_divisible(c * width, 8)
+
+        dims = [ch(st.c) for st in stages]
+        stem_conv = (
+            nn.Conv2d(in_chans, dims[0], 3, 1, 1)
+            if small_input
+            else nn.Conv2d(in_chans, dims[0], 4, 4)
+        )
+        self.stem = nn.Sequential(stem_conv, LayerNorm2d(dims[0]))
+        total = sum(st.n for st in stages)
+        rates = [drop_path_rate * i / max(total - 1, 1) for i in range(total)]
+        blocks, prev, idx = [], dims[0], 0
+        for st, dim in zip(stages, dims, strict=True):
+            down = (
+                nn.Identity()
+                if idx == 0
+                else nn.Sequential(LayerNorm2d(prev), nn.Conv2d(prev, dim, 2, 2))
+            )
+            layers = [
+                ConvNeXtBlock(
+                    dim, kernel_size, ls_init_value=ls_init_value, drop_path=rates[idx + j], act=act
+                )
+                for j in range(st.n)
+            ]
+            blocks.append(nn.Sequential(down, *layers))
+            prev, idx = dim, idx + st.n
+        self.stages = nn.Sequential(*blocks)
+        self.num_features = prev
+        self.norm = nn.LayerNorm(prev, eps=1e-6)
+        self.drop = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
+        self.classifier = nn.Linear(prev, num_classes)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # timm/official init: truncated normal std 0.02 for convs and linears, zero biases
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stages(self.stem(x))
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.drop(self.norm(x.mean((2, 3)))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+@register_model(
+    reference="timm:convnext_tiny",
+    paper="Liu et al., A ConvNet for the 2020s, CVPR 2022",
+)
+def convnext_tiny(width_mult: float | None = None, **kwargs) -> nn.Module:
+    """ConvNeXt-T."""
+    return ConvNeXt(CONVNEXT_TINY, width=1.0 if width_mult is None else width_mult, **kwargs)

@@ -1,0 +1,142 @@
+"""MnasNet-A1/B1, EfficientNet-B0/B1 and FBNet-C: MBConv networks found by architecture search.
+
+* MnasNet -- Tan et al., "MnasNet: Platform-Aware Neural Architecture Search for Mobile",
+  CVPR 2019 (Fig. 7). A1 is the paper's headline model (SE, ReLU); B1 is the SE-free variant
+  of the official TPU repository (tensorflow/tpu, models/official/mnasnet), = torchvision
+  ``mnasnet1_0`` and timm ``mnasnet_100``.
+* EfficientNet -- Tan & Le, "EfficientNet: Rethinking Model Scaling for Convolutional Neural
+  Networks", ICML 2019 (Table 1; B1 = depth 1.1, width 1.0, 240 px).
+* FBNet-C -- Wu et al., "FBNet: Hardware-Aware Efficient ConvNet Design via Differentiable
+  Neural Architecture Search", CVPR 2019 (Table 1 macro-architecture, Fig. 4 blocks). The
+  block list follows timm's ``fbnetc_100``, derived from the paper's figure; no official code
+  for FBNet-C was released.
+
+All are :class:`~workbench.models.mobilenet.MobileNet` instances: stem conv 3x3/2 -> stages ->
+1x1 conv head -> pool -> dropout -> FC. SE (where a row has it) is sized from the block's
+*input* channels (``max(1, round(in_chs * 0.25))``) with the block's activation and a sigmoid
+gate, as in the TF reference code.
+"""
+
+from __future__ import annotations
+
+from ..layers.mobile import SEConfig
+from ._factory import register_model
+from .mobilenet import MobileNet, MobileSpec, R, create_mobilenet, stage_table
+
+_SE_IN = SEConfig(base="in", divisor=1, act=None, gate="sigmoid")
+
+MNASNET_A1 = MobileSpec(
+    stages=stage_table(
+        [R("ds", 3, 1, 16, skip=False)],
+        [R("ir", 3, 2, 24, e=6, n=2)],
+        [R("ir", 5, 2, 40, e=3, n=3, se=0.25)],
+        [R("ir", 3, 2, 80, e=6, n=4)],
+        [R("ir", 3, 1, 112, e=6, n=2, se=0.25)],
+        [R("ir", 5, 2, 160, e=6, n=3, se=0.25)],
+        [R("ir", 3, 1, 320, e=6)],
+    ),
+    stem_chs=32,
+    head_chs=1280,
+    head="conv",
+    head_scaling="fixed",
+    act="relu",
+    se=_SE_IN,
+)
+
+MNASNET_B1 = MobileSpec(
+    stages=stage_table(
+        [R("ds", 3, 1, 16, skip=False)],
+        [R("ir", 3, 2, 24, e=3, n=3)],
+        [R("ir", 5, 2, 40, e=3, n=3)],
+        [R("ir", 5, 2, 80, e=6, n=3)],
+        [R("ir", 3, 1, 96, e=6, n=2)],
+        [R("ir", 5, 2, 192, e=6, n=4)],
+        [R("ir", 3, 1, 320, e=6, skip=False)],
+    ),
+    stem_chs=32,
+    head_chs=1280,
+    head="conv",
+    head_scaling="fixed",
+    act="relu",
+    se=_SE_IN,
+)
+
+# EfficientNet Table 1 (the B0 baseline); every block has SE 0.25, Swish = SiLU.
+EFFICIENTNET = MobileSpec(
+    stages=stage_table(
+        [R("ds", 3, 1, 16, se=0.25)],
+        [R("ir", 3, 2, 24, e=6, n=2, se=0.25)],
+        [R("ir", 5, 2, 40, e=6, n=2, se=0.25)],
+        [R("ir", 3, 2, 80, e=6, n=3, se=0.25)],
+        [R("ir", 5, 1, 112, e=6, n=3, se=0.25)],
+        [R("ir", 5, 2, 192, e=6, n=4, se=0.25)],
+        [R("ir", 3, 1, 320, e=6, se=0.25)],
+    ),
+    stem_chs=32,
+    head_chs=1280,
+    head="conv",
+    head_scaling="scaled",
+    act="silu",
+    se=_SE_IN,
+)
+
+# FBNet-C: the first block is an expansion-1 inverted residual *with* its 1x1 expansion conv.
+FBNET_C = MobileSpec(
+    stages=stage_table(
+        [R("ir", 3, 1, 16, e=1)],
+        [R("ir", 3, 2, 24, e=6), R("ir", 3, 1, 24, e=1, n=2)],
+        [
+            R("ir", 5, 2, 32, e=6),
+            R("ir", 5, 1, 32, e=3),
+            R("ir", 5, 1, 32, e=6),
+            R("ir", 3, 1, 32, e=6),
+        ],
+        [R("ir", 5, 2, 64, e=6), R("ir", 5, 1, 64, e=3), R("ir", 5, 1, 64, e=6, n=2)],
+        [R("ir", 5, 1, 112, e=6, n=3), R("ir", 5, 1, 112, e=3)],
+        [R("ir", 5, 2, 184, e=6, n=4)],
+        [R("ir", 3, 1, 352, e=6)],
+    ),
+    stem_chs=16,
+    head_chs=1984,
+    head="conv",
+    head_scaling="fixed",
+    act="relu",
+)
+
+_MNAS = "Tan et al., MnasNet: Platform-Aware Neural Architecture Search for Mobile, CVPR 2019"
+_EFF = (
+    "Tan & Le, EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks, ICML 2019"
+)
+_FBNET = (
+    "Wu et al., FBNet: Hardware-Aware Efficient ConvNet Design via Differentiable NAS, CVPR 2019"
+)
+
+
+@register_model(reference="timm:semnasnet_100", paper=_MNAS)
+def mnasnet_a1(**kwargs) -> MobileNet:
+    """MnasNet-A1 (with SE); timm ``semnasnet_100`` / ``mnasnet_a1``."""
+    return create_mobilenet(MNASNET_A1, 1.0, **kwargs)
+
+
+@register_model(reference="timm:mnasnet_100", paper=_MNAS)
+def mnasnet_b1(**kwargs) -> MobileNet:
+    """MnasNet-B1 (no SE); timm ``mnasnet_100``, torchvision ``mnasnet1_0``."""
+    return create_mobilenet(MNASNET_B1, 1.0, **kwargs)
+
+
+@register_model(reference="timm:efficientnet_b0", paper=_EFF)
+def efficientnet_b0(depth_mult: float = 1.0, **kwargs) -> MobileNet:
+    """EfficientNet-B0 at 224 px."""
+    return create_mobilenet(EFFICIENTNET, 1.0, depth_mult=depth_mult, **kwargs)
+
+
+@register_model(default_input_size=(3, 240, 240), reference="timm:efficientnet_b1", paper=_EFF)
+def efficientnet_b1(depth_mult: float = 1.1, **kwargs) -> MobileNet:
+    """EfficientNet-B1: B0 with depth x1.1 (repeats rounded up), at 240 px."""
+    return create_mobilenet(EFFICIENTNET, 1.0, depth_mult=depth_mult, **kwargs)
+
+
+@register_model(reference="timm:fbnetc_100", paper=_FBNET)
+def fbnet_c(**kwargs) -> MobileNet:
+    """FBNet-C; timm ``fbnetc_100``."""
+    return create_mobilenet(FBNET_C, 1.0, **kwargs)

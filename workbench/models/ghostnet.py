@@ -1,0 +1,185 @@
+"""GhostNet (Han et al., CVPR 2020) and GhostNetV2 (Tang et al., NeurIPS 2022).
+
+MobileNetV3-Large's layout with every inverted residual replaced by a Ghost bottleneck
+(:mod:`workbench.layers.ghost`). Matches timm's ``ghostnet.py`` module for module; timm counts
+are identical (checked by the zoo tests).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+from torch import nn
+
+from ..layers.activations import get_act
+from ..layers.conv import ConvNormAct, make_divisible
+from ..layers.ghost import GhostBottleneck
+from ._factory import register_model
+
+
+@dataclass(frozen=True)
+class GhostRow:
+    """One Ghost bottleneck (paper Table 1).
+
+    Attributes:
+        k: depthwise kernel size. exp: expanded (hidden) channels. c: output channels.
+        se: SE reduction ratio, 0 = no SE. s: stride.
+    """
+
+    k: int
+    exp: int
+    c: int
+    se: float
+    s: int
+
+
+# Paper Table 1 (GhostNet 1.0x at 224 px), grouped into stages as the official code / timm do.
+GHOSTNET_STAGES: tuple[tuple[GhostRow, ...], ...] = (
+    (GhostRow(3, 16, 16, 0, 1),),
+    (GhostRow(3, 48, 24, 0, 2),),
+    (GhostRow(3, 72, 24, 0, 1),),
+    (GhostRow(5, 72, 40, 0.25, 2),),
+    (GhostRow(5, 120, 40, 0.25, 1),),
+    (GhostRow(3, 240, 80, 0, 2),),
+    (
+        GhostRow(3, 200, 80, 0, 1),
+        GhostRow(3, 184, 80, 0, 1),
+        GhostRow(3, 184, 80, 0, 1),
+        GhostRow(3, 480, 112, 0.25, 1),
+        GhostRow(3, 672, 112, 0.25, 1),
+    ),
+    (GhostRow(5, 672, 160, 0.25, 2),),
+    (
+        GhostRow(5, 960, 160, 0, 1),
+        GhostRow(5, 960, 160, 0.25, 1),
+        GhostRow(5, 960, 160, 0, 1),
+        GhostRow(5, 960, 160, 0.25, 1),
+    ),
+)
+
+
+class GhostNet(nn.Module):
+    """GhostNet / GhostNetV2 classifier.
+
+    stem 3x3 s2 conv-BN-ReLU (16 ch) -> Ghost bottleneck stages -> 1x1 conv-BN-ReLU (960 ch) ->
+    global average pool -> 1x1 conv with bias (1280 ch) -> ReLU -> dropout -> linear classifier.
+
+    Args:
+        stages: rows grouped into stages, at width 1.0.
+        width: channel multiplier; every width is ``make_divisible(c * width, 4)`` (official code).
+        num_classes, in_chans: classifier outputs and input channels.
+        version: ``'v1'`` (GhostNet) or ``'v2'`` (DFC attention in every bottleneck but the first
+            two, as the official GhostNetV2 code and timm).
+        drop_rate: dropout before the classifier (0.2 in the official code).
+        act: activation of stem, bottlenecks and head.
+        head_chs: width of the 1x1 head conv (1280).
+        small_input: for 28-32 px inputs, the stem conv and the first stride-2 bottleneck
+            (24 ch) use stride 1, so the total stride is 8 instead of 32; nothing else changes.
+    """
+
+    def __init__(
+        self,
+        stages: tuple[tuple[GhostRow, ...], ...] = GHOSTNET_STAGES,
+        width: float = 1.0,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        version: str = "v1",
+        drop_rate: float = 0.2,
+        act: str = "relu",
+        head_chs: int = 1280,
+        small_input: bool = False,
+    ) -> None:
+        super().__init__()
+        if version not in ("v1", "v2"):
+            raise ValueError(f"unknown GhostNet version {version!r}; valid: v1, v2")
+        if small_input:
+            stages = _first_stride_to_one(stages)
+
+        def ch(c: int) -> int:
+            return make_divisible(c * width, 4)
+
+        stem_chs = ch(16)
+        self.stem = ConvNormAct(in_chans, stem_chs, 3, 1 if small_input else 2, act=act)
+        prev, blocks, idx = stem_chs, [], 0
+        for stage in stages:
+            layers = []
+            for r in stage:
+                dfc = version == "v2" and idx > 1
+                layers.append(
+                    GhostBottleneck(
+                        prev, ch(r.exp), ch(r.c), r.k, r.s, act=act, se_ratio=r.se, dfc=dfc
+                    )
+                )
+                prev, idx = ch(r.c), idx + 1
+            blocks.append(nn.Sequential(*layers))
+        self.num_features = ch(stages[-1][-1].exp)
+        blocks.append(ConvNormAct(prev, self.num_features, 1, act=act))
+        self.blocks = nn.Sequential(*blocks)
+        self.conv_head = nn.Conv2d(self.num_features, head_chs, 1, bias=True)
+        self.act2 = get_act(act)
+        self.drop = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
+        self.classifier = nn.Linear(head_chs, num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(self.stem(x))
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.mean((2, 3), keepdim=True)  # (B, C, 1, 1): the head conv runs on the pooled vector
+        x = self.act2(self.conv_head(x)).flatten(1)
+        return self.classifier(self.drop(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def _first_stride_to_one(
+    stages: tuple[tuple[GhostRow, ...], ...],
+) -> tuple[tuple[GhostRow, ...], ...]:
+    """The same table with the first stride-2 row set to stride 1 (``small_input``)."""
+    out, done = [], False
+    for stage in stages:
+        rows = []
+        for r in stage:
+            if r.s > 1 and not done:
+                r, done = replace(r, s=1), True
+            rows.append(r)
+        out.append(tuple(rows))
+    return tuple(out)
+
+
+def _ghostnet(
+    width: float, version: str = "v1", width_mult: float | None = None, **kwargs
+) -> GhostNet:
+    # width_mult replaces the name's width (ghostnet_100 with width_mult=0.5 is ghostnet_050)
+    return GhostNet(width=width if width_mult is None else width_mult, version=version, **kwargs)
+
+
+_PAPER_V1 = "Han et al., GhostNet: More Features from Cheap Operations, CVPR 2020"
+_PAPER_V2 = (
+    "Tang et al., GhostNetV2: Enhance Cheap Operation with Long-Range Attention, NeurIPS 2022"
+)
+
+
+@register_model(reference="timm:ghostnet_050", paper=_PAPER_V1)
+def ghostnet_050(**kwargs) -> nn.Module:
+    """GhostNet 0.5x."""
+    return _ghostnet(0.5, **kwargs)
+
+
+@register_model(reference="timm:ghostnet_100", paper=_PAPER_V1)
+def ghostnet_100(**kwargs) -> nn.Module:
+    """GhostNet 1.0x."""
+    return _ghostnet(1.0, **kwargs)
+
+
+@register_model(reference="timm:ghostnet_130", paper=_PAPER_V1)
+def ghostnet_130(**kwargs) -> nn.Module:
+    """GhostNet 1.3x."""
+    return _ghostnet(1.3, **kwargs)
+
+
+@register_model(reference="timm:ghostnetv2_100", paper=_PAPER_V2)
+def ghostnetv2_100(**kwargs) -> nn.Module:
+    """GhostNetV2 1.0x (DFC attention)."""
+    return _ghostnet(1.0, version="v2", **kwargs)

@@ -1,0 +1,95 @@
+"""Cross-notebook Pareto plots for the report index (plotly JSON dicts)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from . import fmt
+
+_PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#db2777", "#0891b2", "#65a30d")
+
+
+def pareto_front(cost: list[float], acc: list[float]) -> list[int]:
+    """Indices of the points no other point beats on both lower ``cost`` and higher ``acc``,
+    sorted by cost (ties on cost keep the most accurate)."""
+    order = sorted(range(len(cost)), key=lambda i: (cost[i], -acc[i]))
+    front, best = [], -math.inf
+    for i in order:
+        if acc[i] > best:
+            front.append(i)
+            best = acc[i]
+    return front
+
+
+def pareto_figures(models: Any, peak_gflops: float | None = None) -> list[tuple[str, dict]]:
+    """The index's scatter plots of the ``models`` rows of every notebook.
+
+    Args:
+        models: DataFrame with ``name, params, macs, latency_ms, accuracy, source`` columns.
+        peak_gflops: measured GEMM peak (GFLOP/s); adds the compute-bound line
+            ``latency = 2 * macs / peak`` to latency vs MACs.
+
+    Returns:
+        ``[(title, plotly JSON dict)]``, leaving out plots with fewer than two points.
+    """
+    import plotly.graph_objects as go
+
+    specs = [
+        ("Accuracy vs MACs", "macs", "accuracy", "MACs per image (log)", "test accuracy (%)", True),
+        ("Accuracy vs latency", "latency_ms", "accuracy", "latency (ms, log)", "test accuracy (%)", True),
+        ("Latency vs MACs", "macs", "latency_ms", "MACs per image (log)", "latency (ms, log)", False),
+    ]
+    out = []
+    for title, xcol, ycol, xlabel, ylabel, front in specs:
+        df = models[models[xcol].notna() & models[ycol].notna() & (models[xcol] > 0)]
+        if len(df) < 2:
+            continue
+        fig = go.Figure()
+        for k, (source, g) in enumerate(df.groupby("source", sort=False)):
+            fig.add_trace(
+                go.Scatter(
+                    x=g[xcol].tolist(), y=g[ycol].tolist(), mode="markers", name=str(source),
+                    marker={"size": 9, "color": _PALETTE[k % len(_PALETTE)], "line": {"width": 0.5, "color": "white"}},
+                    text=[_hover(r) for r in g.to_dict(orient="records")], hovertemplate="%{text}<extra></extra>",
+                )
+            )
+        if front:
+            idx = pareto_front(df[xcol].tolist(), df[ycol].tolist())
+            pts = df.iloc[idx]
+            fig.add_trace(
+                go.Scatter(
+                    x=pts[xcol].tolist(), y=pts[ycol].tolist(), mode="lines+markers", name="Pareto front",
+                    line={"color": "#111827", "width": 1.5, "dash": "dot", "shape": "hv"},
+                    marker={"size": 13, "symbol": "circle-open", "color": "#111827", "line": {"width": 1.5}},
+                    text=pts["name"].tolist(), hovertemplate="front: %{text}<extra></extra>",
+                )
+            )
+        elif peak_gflops:
+            lo, hi = float(df[xcol].min()), float(df[xcol].max())
+            xs = [lo / 1.5, hi * 1.5]
+            fig.add_trace(
+                go.Scatter(
+                    x=xs, y=[2 * x / (peak_gflops * 1e9) * 1e3 for x in xs], mode="lines",
+                    name=f"compute bound at GEMM peak ({peak_gflops:,.0f} GFLOP/s)",
+                    line={"color": "#9ca3af", "dash": "dash"}, hoverinfo="skip",
+                )
+            )
+        fig.update_layout(
+            template="plotly_white", title={"text": title, "x": 0.01}, height=440,
+            margin={"l": 60, "r": 20, "t": 50, "b": 50},
+            xaxis={"title": xlabel, "type": "log"},
+            yaxis={"title": ylabel, "type": "log" if ycol == "latency_ms" else "linear"},
+            legend={"orientation": "h", "y": -0.18},
+        )
+        out.append((title, json.loads(fig.to_json())))
+    return out
+
+
+def _hover(r: dict) -> str:
+    parts = [f"<b>{r['name']}</b> ({r.get('source', '')})", f"params {fmt.count(r.get('params'))}",
+             f"MACs {fmt.count(r.get('macs'))}", f"latency {fmt.ms(r.get('latency_ms'))}"]
+    if not fmt.is_missing(r.get("accuracy")):
+        parts.append(f"accuracy {fmt.pct(r.get('accuracy'))} on {r.get('dataset') or '?'}")
+    return "<br>".join(parts)
