@@ -22,7 +22,7 @@ _ABS_ACC = r"\b(?P<metric>top-?1|top-?5|mAP|mIoU|box AP|mask AP|AP(?:50|75)?|acc
 
 # (kind, regex). Named groups: val (required), unit, metric (defaults given by _DEFAULTS).
 PATTERNS: tuple[tuple[str, str], ...] = (
-    ("params", rf"{NUM}\s*-?\s*{SCALE}\b[- ]?(?:(?:learnable|trainable|total)\s+)?(?:parameters|params)\b"),
+    ("params", rf"{NUM}\s*-?\s*{SCALE}\b[- ]?(?:(?:learnable|trainable|total|active|additional)\s+)?(?:parameters|params)\b"),
     ("params", rf"(?:parameters|params)\s*(?:\(|of|:|=|with|only|count)*\s*(?:only\s+)?{NUM}\s*{SCALE}\b"),
     ("compute", rf"{NUM}\s*{SCALE}?\s*(?P<metric>FLOPs?|MACs|MAdds|Mult-Adds|multiply-adds)\b(?!\s*\()"),
     ("compute", rf"{NUM}\s*(?P<metric>FLOPs?)\s*\((?P<unit>[KMGT])\)"),
@@ -33,6 +33,7 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     ("accuracy", rf"{NUM}\s*(?P<metric>mAP|mIoU|AP|box AP|mask AP)\b"),
     ("accuracy", rf"(?P<metric>PSNR)\b[^.;]{{0,40}}?{NUM}\s*(?P<unit>dB)"),
     ("accuracy", rf"{NUM}\s*(?P<unit>dB)\b"),
+    ("accuracy", rf"{NUM}\s*(?P<metric>PSNR)\b"),
     ("latency", rf"{NUM}\s*(?P<unit>ms|milliseconds?|µs|us)\b"),
     ("throughput", rf"{NUM}\s*(?P<unit>FPS|fps|frames per second|frames/s|images/s|img/s|tokens/s)"),
     ("speedup", rf"{NUM}\s*{TIMES}\s*(?P<metric>faster|speed-?ups?|acceleration|fewer|smaller|less|lower|reduction|compression|higher throughput)"),
@@ -51,7 +52,10 @@ _SCALE_TO_M = {"k": 1e-3, "m": 1.0, "million": 1.0, "b": 1e3, "billion": 1e3, "g
 _TIME_TO_MS = {"ms": 1.0, "millisecond": 1.0, "milliseconds": 1.0, "µs": 1e-3, "us": 1e-3}
 _BYTES_TO_MB = {"k": 1e-3, "m": 1.0, "g": 1e3, "t": 1e6}
 _MEMORY_CONTEXT = re.compile(r"memory|footprint|size|storage|ram\b|sram|vram|flash|weights", re.I)
-_RELATIVE = re.compile(r"\b(improv\w*|gains?|boost\w*|increas\w*|higher|more accurate|better|outperform\w*|by|drop\w*|degrad\w*|loss)\W*$", re.I)
+_COMPUTE_WORDS = {"flop": "FLOPs", "flops": "FLOPs", "macs": "MACs", "madds": "MAdds",
+                  "mult-adds": "Mult-Adds", "multiply-adds": "multiply-adds"}
+_GAIN_IN_MATCH = re.compile(r"improv|gain|higher|increase|boost|better|more", re.I)
+_RELATIVE = re.compile(r"\b(improv\w*|gains?|boost\w*|increas\w*|higher|more accurate|better|outperform\w*|by|drop\w*|degrad\w*|loss)(\W+\w+){0,2}\W*$", re.I)
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,7 @@ def extract_claims(text: str) -> list[Claim]:
     for s_idx, sentence in enumerate(_sentences(text)):
         used: list[tuple[int, int]] = []
         for kind, pattern in PATTERNS:
-            for m in re.finditer(pattern, sentence, flags=re.IGNORECASE if kind != "compute" else 0):
+            for m in re.finditer(pattern, sentence, flags=re.IGNORECASE):
                 vs, ve = m.span("val")
                 if any(vs < b and a < ve for a, b in used):
                     continue
@@ -126,13 +130,21 @@ def extract_claims(text: str) -> list[Claim]:
                 gd = m.groupdict()
                 metric = (gd.get("metric") or "").strip() or _DEFAULTS[kind][0]
                 unit = (gd.get("unit") or _DEFAULTS[kind][1]).strip()
-                if kind == "accuracy" and unit == "dB":
-                    metric = "PSNR"
-                if kind == "accuracy" and unit == "%" and _RELATIVE.search(sentence[: m.start()]):
+                if kind == "compute":
+                    word = metric.lower()  # "GFLOPs" carries its scale in the unit group
+                    metric = _COMPUTE_WORDS.get(word) or _COMPUTE_WORDS[word[1:]]
+                if kind == "accuracy" and (unit == "dB" or metric == "PSNR"):
+                    metric, unit = "PSNR", "dB"
+                value = float(m["val"].replace(",", ""))
+                if kind == "accuracy" and unit == "%" and value > 100:
+                    continue  # a year ("VOC 2007 mAP") or a count, not a percentage
+                if kind == "accuracy" and unit == "%" and (
+                    _RELATIVE.search(sentence[: m.start()]) or _GAIN_IN_MATCH.search(m.group(0) + sentence[m.end() : m.end() + 14])
+                    or sentence[max(0, vs - 1) : vs] == "+"
+                ):
                     metric += " (gain)"
                 if kind == "memory" and not _MEMORY_CONTEXT.search(sentence):
                     continue  # "MB" with no memory/size word nearby is usually a data size
-                value = float(m["val"].replace(",", ""))
                 used.append((vs, ve))
                 claim = Claim(kind, metric, value, unit, round(_norm(kind, value, unit), 6),
                               _fragment(sentence, m.start(), m.end()))

@@ -85,6 +85,8 @@ def _pool_window(name: str):
 
     def handle(inputs, outputs):
         k = inputs[1].toIValue()
+        if k is None:  # kernel given as a traced list construct
+            k = [i.toIValue() for i in inputs[1].node().inputs()]
         area = math.prod(k) if isinstance(k, list | tuple) else k * k
         return Counter({name: area * _numel(outputs[0])})
 
@@ -129,6 +131,7 @@ _OTHER_OPS |= {
     "aten::var": _per_input(2, "pool"),
     "aten::std": _per_input(2, "pool"),
     "aten::var_mean": _per_input(2, "pool"),
+    "aten::std_mean": _per_input(2, "pool"),
     "aten::avg_pool2d": _pool_window("pool"),
     "aten::max_pool2d": _pool_window("pool"),
     "aten::avg_pool1d": _pool_window("pool"),

@@ -67,7 +67,7 @@ class SRCNN(nn.Module):
 
     ``f1-f2-f3`` kernels with ``n1, n2`` filters (9-1-5 with 64/32 is the ECCV 2014 network;
     TPAMI's best is 9-5-5). ReLU after the first two layers. Unlike the paper, which used valid
-    convolutions (the output is 12 px smaller per side for 9-1-5), every layer is padded so the
+    convolutions (for 9-1-5 the output is 12 px smaller in each dimension), every layer is padded so the
     output has exactly ``scale`` times the input size.
 
     MACs convention: ``forward`` takes the LR image and upsamples it with bicubic interpolation

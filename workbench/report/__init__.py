@@ -6,9 +6,6 @@
 * :mod:`.notebook_html` -- executed notebook -> offline HTML with one shared plotly.js;
 * :mod:`.index` -- ``index.html`` / ``index.md``: cards, leaderboard, Pareto plots, zoo, machine.
 
-Only :mod:`.record` is imported here, so ``wb.record`` costs nothing at notebook start.
+Notebooks call ``wb.record(key, value)`` (or ``from workbench.report.record import record``).
+Nothing is imported here: ``workbench.report.record`` stays the module, not the function.
 """
-
-from .record import MODEL_COLUMNS, VERDICTS, load_records, record, record_dir
-
-__all__ = ["MODEL_COLUMNS", "VERDICTS", "load_records", "record", "record_dir"]

@@ -20,12 +20,13 @@ def count(x: Any) -> str:
     for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
         if abs(x) >= scale:
             v = x / scale
-            return f"{v:.3g} {suffix}" if v < 100 else f"{v:,.0f} {suffix}"
+            return f"{v:.2f} {suffix}" if v < 10 else f"{v:.1f} {suffix}" if v < 100 else f"{v:,.0f} {suffix}"
     return f"{x:,.0f}"
 
 
-def number(x: Any, digits: int = 3) -> str:
-    """A plain number with thousands separators and ``digits`` significant digits."""
+def number(x: Any, digits: int = 3, strip: bool = True) -> str:
+    """A number with thousands separators and ``digits`` significant digits (``strip``: drop
+    trailing zeros, ``0.500`` -> ``0.5``)."""
     if is_missing(x):
         return "–"
     if isinstance(x, bool) or not isinstance(x, int | float):
@@ -36,7 +37,8 @@ def number(x: Any, digits: int = 3) -> str:
         return f"{x:.{digits}g}"
     mag = int(math.floor(math.log10(abs(x)))) if x else 0
     decimals = max(0, digits - 1 - mag)
-    return f"{x:,.{decimals}f}"
+    text = f"{x:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if strip and "." in text else text
 
 
 def with_unit(x: Any, unit: str | None) -> str:
@@ -50,7 +52,7 @@ def with_unit(x: Any, unit: str | None) -> str:
 
 
 def ms(x: Any) -> str:
-    return "–" if is_missing(x) else f"{number(float(x))} ms"
+    return "–" if is_missing(x) else f"{number(float(x), strip=False)} ms"
 
 
 def ratio(x: Any) -> str:

@@ -68,11 +68,14 @@ def _zoo_claims() -> Any:
 def _machine_info() -> dict[str, Any]:
     import workbench.measure as m
 
-    info: dict[str, Any] = {}
-    if hasattr(m, "environment"):
-        info.update(m.environment())
     peak = m.machine_peak()
-    info.update(asdict(peak) if is_dataclass(peak) else dict(peak))
+    fields = asdict(peak) if is_dataclass(peak) else dict(peak)
+    info: dict[str, Any] = dict(m.environment()) if hasattr(m, "environment") else {}
+    info.update(fields.pop("env", None) or {})  # the environment the peak was measured in
+    fields.pop("cached", None)
+    info.update(fields)
+    if hasattr(peak, "ridge_macs_per_byte"):
+        info["ridge_macs_per_byte"] = peak.ridge_macs_per_byte
     return info
 
 
@@ -105,7 +108,7 @@ def build_index(
     """
     import pandas as pd
 
-    extras = default_extras() if extras == "default" else (extras or IndexExtras())
+    extras = (default_extras() if extras == "default" else extras) or IndexExtras()
     notes: list[str] = []
     cards, frames = [], []
     by_slug = {t.slug: t for t in techniques}
@@ -192,11 +195,12 @@ def _card(r: Any, recs: dict[str, Any], tech: Any) -> dict[str, Any]:
     for label, v in (recs.get("key_numbers") or {}).items():
         value, unit = (v.get("value"), v.get("unit")) if isinstance(v, dict) else (v, None)
         numbers.append((label, fmt.with_unit(value, unit)))
-    figs = [
-        plotly_div(v, height=int((v.get("layout") or {}).get("height") or 320))
-        for k, v in recs.items()
-        if k.startswith("card_") and isinstance(v, dict)
-    ]
+    figs = []
+    for k, fig in recs.items():
+        if k.startswith("card_") and isinstance(fig, dict):
+            layout = fig.setdefault("layout", {})
+            layout.setdefault("margin", {"l": 50, "r": 15, "t": 50, "b": 40})  # cards are narrow
+            figs.append(plotly_div(fig, height=int(layout.get("height") or 320)))
     claim_result = recs.get("claim_result") or {}
     return {
         "r": r,
@@ -236,26 +240,37 @@ def _sort_value(x: Any) -> str:
     return "" if fmt.is_missing(x) else repr(float(x))
 
 
+_VERDICT_CLASS = {"agrees": "good", "mismatch": "bad"}
+
+
 def _claims_table(df: Any) -> dict[str, Any]:
+    """Display cells of the zoo table: counts in K/M/G (``*_m`` columns are millions), deltas
+    signed %, the verdict coloured; every other column as text."""
     cols = list(df.columns)
+    headers = [c.removesuffix("_m").removesuffix("_pct").replace("_", " ") + (" %" if c.endswith("_pct") else "") for c in cols]
     rows = []
     for rec in df.to_dict(orient="records"):
         row = []
         for c in cols:
             v = rec[c]
-            if "delta" in c:
-                cls = "bad" if not fmt.is_missing(v) and abs(float(v)) > 3 else ""
-                row.append((fmt.pct(v, signed=True), cls, _sort_value(v)))
-            elif c.startswith(("params", "macs", "flops")) and not isinstance(v, str):
-                row.append((fmt.count(v), "num", _sort_value(v)))
+            numeric = isinstance(v, int | float) and not isinstance(v, bool)
+            if "delta" in c and numeric:
+                row.append((fmt.pct(v, signed=True), "num", _sort_value(v)))
+            elif c.startswith(("params", "macs", "flops")) and numeric:
+                scale = 1e6 if c.endswith("_m") else 1.0
+                row.append((fmt.count(None if fmt.is_missing(v) else v * scale), "num", _sort_value(v)))
+            elif c == "verdict":
+                row.append((str(v), _VERDICT_CLASS.get(str(v).lower(), "muted"), ""))
+            elif c in ("note", "source"):
+                row.append(("" if fmt.is_missing(v) else str(v), "notes", ""))
             else:
-                row.append(("" if fmt.is_missing(v) else str(v), "", ""))
+                row.append(("" if fmt.is_missing(v) else fmt.number(v) if numeric else str(v), "", ""))
         rows.append(row)
-    return {"columns": cols, "rows": rows}
+    return {"columns": headers, "rows": rows}
 
 
-_MACHINE_FIRST = ("cpu", "isa", "cores", "threads", "gemm_gflops", "bandwidth_gbs", "torch", "python")
-_MACHINE_UNITS = {"gemm_gflops": "GFLOP/s", "bandwidth_gbs": "GB/s"}
+_MACHINE_FIRST = ("cpu", "isa", "cores", "threads", "gemm_gflops", "bandwidth_gbs", "ridge_macs_per_byte", "torch", "python")
+_MACHINE_UNITS = {"gemm_gflops": "GFLOP/s", "bandwidth_gbs": "GB/s", "ridge_macs_per_byte": "MACs/byte"}
 
 
 def _machine_rows(machine: dict[str, Any]) -> list[tuple[str, str]]:
@@ -277,19 +292,23 @@ def _machine_key(key: str) -> str:
 
 
 def _cached_call(cache_dir: Path | None, name: str, key: str, compute: Callable[[], Any] | None) -> tuple[Any, str | None]:
-    """``compute()`` as plain JSON data, cached under ``cache_dir`` by ``key``; (value, note)."""
+    """``compute()`` as plain JSON data, cached under ``cache_dir`` by ``key``; (value, note).
+
+    A failure becomes a note for the page (and is cached too: the key covers its causes).
+    """
     if compute is None:
         return None, None
     import hashlib
 
     path = cache_dir / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json" if cache_dir else None
     if path is not None and path.exists():
-        return json.loads(path.read_text()), None
+        cached = json.loads(path.read_text())
+        return cached["value"], cached["note"]
     try:
-        value = compute()
-    except Exception as e:
+        value, note = compute(), None
+    except Exception as e:  # same source and data fail the same way: cached like a value
         tb = traceback.extract_tb(e.__traceback__)[-1]
-        return None, f"{name} section unavailable: {type(e).__name__}: {e} ({Path(tb.filename).name}:{tb.lineno})"
+        value, note = None, f"{name} section unavailable: {type(e).__name__}: {e} ({Path(tb.filename).name}:{tb.lineno})"
     from .record import to_jsonable
 
     if hasattr(value, "to_dict") and hasattr(value, "columns"):  # DataFrame
@@ -297,8 +316,8 @@ def _cached_call(cache_dir: Path | None, name: str, key: str, compute: Callable[
     value = to_jsonable(value)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(value))
-    return value, None
+        path.write_text(json.dumps({"value": value, "note": note}))
+    return value, note
 
 
 def _literature(out_dir: Path, cache_dir: Path | None, key: str, build: Callable[[Path, str], Any] | None) -> str | None:

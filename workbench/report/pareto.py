@@ -79,8 +79,9 @@ def pareto_figures(models: Any, peak_gflops: float | None = None) -> list[tuple[
         fig.update_layout(
             template="plotly_white", title={"text": title, "x": 0.01}, height=440,
             margin={"l": 60, "r": 20, "t": 50, "b": 50},
-            xaxis={"title": xlabel, "type": "log"},
-            yaxis={"title": ylabel, "type": "log" if ycol == "latency_ms" else "linear"},
+            # log axes labelled at 1-2-5 per decade; SI suffixes for counts only (not "900m" ms)
+            xaxis={"title": xlabel, "type": "log", "dtick": "D2", "tickformat": "~s" if xcol == "macs" else ""},
+            yaxis={"title": ylabel, **({"type": "log", "dtick": "D2"} if ycol == "latency_ms" else {})},
             legend={"orientation": "h", "y": -0.18},
         )
         out.append((title, json.loads(fig.to_json())))

@@ -170,9 +170,10 @@ def run_reports(
     *,
     profile: str = "default",
     only: Sequence[str] | None = None,
-    notebooks_dir: str | os.PathLike = NOTEBOOKS_DIR,
-    reports_dir: str | os.PathLike = REPORTS_DIR,
-    datasets_dir: str | os.PathLike | None = DATASETS_DIR,
+    notebooks_dir: str | os.PathLike | None = None,
+    reports_dir: str | os.PathLike | None = None,
+    datasets_dir: str | os.PathLike | None = None,
+    package_dir: str | os.PathLike | None = None,
     jobs: int | None = None,
     force: bool = False,
     timeout: float | None = None,
@@ -187,9 +188,12 @@ def run_reports(
         profile: one of ``smoke``, ``default``, ``full``.
         only: run just these slugs; the other techniques keep their published results
             (shown as cached) when there are any.
-        notebooks_dir: where ``<slug>.ipynb`` live; also the kernels' working directory.
-        reports_dir: parent of the published ``<profile>/`` folder.
-        datasets_dir: folder whose content is part of the cache key (``None``: no data).
+        notebooks_dir: where ``<slug>.ipynb`` live, also the kernels' working directory
+            (default: the repository's ``notebooks/``).
+        reports_dir: parent of the published ``<profile>/`` folder (default ``reports/``).
+        datasets_dir: folder whose content is part of the cache key (default ``datasets/``).
+        package_dir: package whose source is part of the cache key (default ``workbench/``;
+            tests point it elsewhere).
         jobs: notebooks executed at once (default: number of cores).
         force: execute even when the cache says the result is current.
         timeout: per-notebook wall-clock limit (s); ``None`` for none.
@@ -218,8 +222,11 @@ def run_reports(
     jobs = default_jobs() if jobs is None else jobs
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
-    notebooks_dir, reports_dir = Path(notebooks_dir).resolve(), Path(reports_dir).resolve()
-    datasets_dir = Path(datasets_dir) if datasets_dir is not None else None
+    # defaults looked up at call time, so tests can point the module constants elsewhere
+    notebooks_dir = Path(notebooks_dir or NOTEBOOKS_DIR).resolve()
+    reports_dir = Path(reports_dir or REPORTS_DIR).resolve()
+    datasets_dir = Path(datasets_dir or DATASETS_DIR)
+    package_dir = Path(package_dir or cache.PACKAGE_DIR)
     started = time.monotonic()
     reports_dir.mkdir(parents=True, exist_ok=True)
     published = reports_dir / profile
@@ -230,7 +237,8 @@ def run_reports(
         staging = reports_dir / f".staging-{profile}-{os.getpid()}-{secrets.token_hex(3)}"
         staging.mkdir()
         try:
-            package_fp, data_fp = cache.package_fingerprint(), cache.data_fingerprint(datasets_dir)
+            package_fp = cache.package_fingerprint(package_dir)
+            data_fp = cache.data_fingerprint(datasets_dir)
             report_fp = cache.report_fingerprint()
             results, todo = [], []
             for t in techniques:
@@ -445,7 +453,7 @@ def _start(job: _Job, staging: Path, profile: str, threads: int, timeout: float 
     log = open(staging / "logs" / f"{job.result.slug}.log", "wb")  # noqa: SIM115 (closed in _finish)
     job.started = time.monotonic()
     job.proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("worker.py")), str(job.job_file)],
+        [sys.executable, "-P", str(Path(__file__).with_name("worker.py")), str(job.job_file)],
         env=_kernel_env(spec, profile, threads),
         stdout=log,
         stderr=subprocess.STDOUT,

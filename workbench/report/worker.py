@@ -10,7 +10,7 @@ nbconvert and torch. The job file (written by :mod:`workbench.report.runner`) sa
 The worker executes ``input`` into ``output`` with papermill (unless ``execute`` is false: a
 cached notebook whose HTML is merely out of date), converts ``output`` to ``html`` -- also when
 the notebook failed, so papermill's error banner is visible in the report -- and writes
-``{"status": "ok" | "failed", "error": str | None}`` to ``result``. Kernel environment (record
+``{"status": "ok" | "failed" | "timeout", "error": str | None}`` to ``result``. Kernel environment (record
 directory, thread limits, plotly renderer) is inherited from the runner.
 
 It runs as a plain script, not ``-m workbench.report.worker``: importing the ``workbench``
@@ -30,9 +30,13 @@ from pathlib import Path
 
 if __package__:
     from .notebook_html import notebook_to_html
-else:  # run as a script (see the module docstring)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from notebook_html import notebook_to_html
+else:  # run as a script with ``python -P`` (no script folder on sys.path to shadow modules)
+    import importlib.util
+
+    _spec = importlib.util.spec_from_file_location("_wb_notebook_html", Path(__file__).with_name("notebook_html.py"))
+    _mod = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(_mod)
+    notebook_to_html = _mod.notebook_to_html
 
 
 def _die_with_parent(parent: int) -> None:
@@ -92,6 +96,10 @@ def run_job(job: dict) -> dict:
             )
         except PapermillExecutionError as e:
             status, error = "failed", f"cell {e.exec_count}: {e.ename}: {e.evalue}"
+        except TimeoutError:  # nbclient's CellTimeoutError: one cell ran past the limit
+            status, error = "timeout", f"timed out after {job.get('cell_timeout'):g} s"
+            if Path(job["output"]).exists():
+                add_error_banner(job["output"], error)
         except Exception as e:  # kernel died, cell timeout, bad notebook: still a report
             status, error = "failed", f"{type(e).__name__}: {e}".strip()
             if Path(job["output"]).exists():

@@ -393,14 +393,14 @@ def fashion_mnist(
         subset: use only this many images of the (training, for ``'both'``) split, stratified
             and deterministic (:func:`stratified_indices`, nested in ``subset``).
         resize: output side in pixels (e.g. 32 for nets designed for 32 px); None keeps 28.
-        batch_size: training batch size (the test loader uses ``eval_batch_size``).
+        batch_size: images per batch (with ``split='both'``, of the training loader only).
         test_subset: with ``split='both'``, a stratified subset of the test split.
         augment: random crop (``pad`` px zero padding) + horizontal flip on the training split.
         pad: crop padding in pixels; default 2 at 28 px, scaled with ``resize``.
         normalize: subtract :data:`FASHION_MNIST_MEAN`, divide by :data:`FASHION_MNIST_STD`;
             False gives pixels in [0, 1].
         seed: subset selection and the loader's default shuffling/augmentation seed.
-        eval_batch_size: batch size of the test loader.
+        eval_batch_size: batch size of the test loader of a ``'both'`` bundle.
         cache_dir: data cache folder (default ``$WORKBENCH_DATA`` or ``datasets/cache/``).
 
     Returns:
@@ -425,7 +425,7 @@ def fashion_mnist(
         return TensorLoader(
             torch.from_numpy(np.ascontiguousarray(x)).unsqueeze(1),
             torch.from_numpy(np.ascontiguousarray(y)),
-            batch_size=batch_size if train else eval_batch_size,
+            batch_size=batch_size if train or split != "both" else eval_batch_size,
             shuffle=train, drop_last=train and len(y) > batch_size,
             mean=mean, std=std, resize=resize, augment=augment and train, pad=pad, seed=seed,
         )  # fmt: skip

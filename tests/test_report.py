@@ -1,0 +1,352 @@
+"""The report pipeline: record API, cache keys, papermill runs, atomic publication.
+
+Pipeline tests run the small notebooks in ``tests/fixtures/notebooks/`` (a few seconds each
+on an idle machine) against a temporary technique list, reports folder and package folder, so
+the cache does not see the package being edited. ``test_smoke_profile_*`` runs the REAL
+notebooks of the technique registry (select it with ``-k smoke_profile``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from workbench.report import cache, record
+from workbench.report.pareto import pareto_front
+from workbench.report.runner import KERNEL, NOTEBOOKS_DIR, _recover, default_jobs, run_reports
+from workbench.techniques import PROFILES, TECHNIQUES, Technique
+
+FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
+ALPHA = Technique("alpha", "Alpha fixture", "Made-up claim A.", ("x",), profiles={"smoke": {"n_models": 4}})
+BETA = Technique("beta", "Beta fixture", "Made-up claim B.", ("x",), profiles={"smoke": {"width": 0.5}})
+BROKEN = Technique("broken", "Broken fixture", "Fails on purpose.", ("x",))
+NOTHERE = Technique("nothere", "Missing fixture", "Has no notebook.", ("x",))
+SLEEPY = Technique("sleepy", "Sleepy fixture", "Sleeps.", ("x",), profiles={"smoke": {"seconds": 120.0}})
+REMOTE_SRC = re.compile(r"""<(?:script|link|img|iframe)[^>]+(?:src|href)=["']?(?:https?:)?//""", re.I)
+
+
+@pytest.fixture(scope="session")
+def kernel() -> str:
+    """The notebooks' kernel, registered for this venv if missing (``make setup`` does it too)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(KERNEL)
+    except NoSuchKernel:
+        subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL], check=True)
+    return KERNEL
+
+
+def _workspace(root: Path) -> dict[str, Path]:
+    """Fixture notebooks, a stable fake package and a data folder under ``root``."""
+    nbs, pkg, data = root / "notebooks", root / "pkg", root / "datasets"
+    shutil.copytree(FIXTURES, nbs)
+    pkg.mkdir()
+    (pkg / "mod.py").write_text("X = 1\n")
+    data.mkdir()
+    (data / "version.txt").write_text("1\n")
+    return {"notebooks_dir": nbs, "package_dir": pkg, "datasets_dir": data, "reports_dir": root / "reports"}
+
+
+def _run(ws: dict[str, Path], techniques, **kw):
+    return run_reports(techniques, profile="smoke", extras=None, **ws, **kw)
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory, kernel):
+    """alpha, beta, broken and a missing notebook through the CLI, two at a time."""
+    from workbench import techniques as techniques_module
+    from workbench.cli import main
+    from workbench.registry import Registry
+
+    ws = _workspace(tmp_path_factory.mktemp("first"))
+    registry = Registry("technique")
+    for t in (ALPHA, BETA, BROKEN, NOTHERE):
+        registry.register(t.slug, t)
+    mp = pytest.MonkeyPatch()
+    mp.setattr("workbench.report.runner.TECHNIQUES", registry)
+    mp.setattr("workbench.report.cache.PACKAGE_DIR", ws["package_dir"])
+    mp.setattr("workbench.report.runner.DATASETS_DIR", ws["datasets_dir"])
+    assert techniques_module.TECHNIQUES is not registry
+    # extras off: the index would otherwise profile the zoo; they have their own test
+    mp.setattr("workbench.report.index.default_extras", lambda: None)
+    started = time.monotonic()
+    code = main(
+        ["report", "--profile", "smoke", "--jobs", "2", "--no-progress",
+         "--notebooks-dir", str(ws["notebooks_dir"]), "--reports-dir", str(ws["reports_dir"])]
+    )
+    seconds = time.monotonic() - started
+    mp.undo()
+    out = ws["reports_dir"] / "smoke"
+    return {"ws": ws, "code": code, "out": out, "manifest": json.loads((out / "manifest.json").read_text()), "seconds": seconds}
+
+
+# ---------------------------------------------------------------------------------------------
+# record
+# ---------------------------------------------------------------------------------------------
+def test_record_roundtrip_with_numpy_nan_frames_and_figures(tmp_path, monkeypatch):
+    monkeypatch.setenv(record.ENV_DIR, str(tmp_path))
+    record.record("key_numbers", {"a": np.float32(1.5), "b": np.int64(3), "c": np.nan, "d": {"value": 2e6, "unit": "macs"}})
+    record.record("arr", np.arange(3))
+    df = pd.DataFrame({"name": ["m1", "m2"], "params": [np.int64(10), 20], "accuracy": [np.nan, 71.5]})
+    record.record("models", df)
+    fig = go.Figure(go.Scatter(x=[1, 2], y=[3, float("nan")]))
+    record.record("card_fig", fig)
+    record.record("arr", [1, 2])  # overwrite keeps the original order
+
+    for f in tmp_path.glob("*.json"):  # strict JSON: a browser's JSON.parse rejects NaN
+        json.loads(f.read_text(), parse_constant=lambda c: pytest.fail(f"{f.name} has {c}"))
+    got = record.load_records(tmp_path)
+    assert list(got) == ["key_numbers", "arr", "models", "card_fig"]
+    assert got["key_numbers"] == {"a": 1.5, "b": 3, "c": None, "d": {"value": 2e6, "unit": "macs"}}
+    assert got["arr"] == [1, 2]
+    assert got["models"]["params"].tolist() == [10, 20] and math.isnan(got["models"]["accuracy"][0])
+    assert got["card_fig"]["data"][0]["x"] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "match"),
+    [
+        ("bad key!", 1, "must match"),
+        ("models", pd.DataFrame({"params": [1]}), "'name' column"),
+        ("models", pd.DataFrame({"name": ["a"], "macs": ["many"]}), "must be numeric"),
+        ("models", {"name": "a"}, "DataFrame"),
+        ("claim_result", {"verdict": "true", "evidence": "x"}, "verdict"),
+        ("key_numbers", {"x": {"value": 1, "units": "ms"}}, "unit"),
+        ("card_x", {"data": []}, "plotly Figure"),
+        ("thing", object(), "cannot record"),
+    ],
+)
+def test_record_rejects_bad_values(tmp_path, monkeypatch, key, value, match):
+    monkeypatch.setenv(record.ENV_DIR, str(tmp_path))
+    with pytest.raises(ValueError, match=match):
+        record.record(key, value)
+
+
+def test_record_interactive_never_fails(tmp_path, monkeypatch):
+    monkeypatch.delenv(record.ENV_DIR, raising=False)
+    monkeypatch.setenv("JPY_SESSION_NAME", "/some/dir/my notebook.ipynb")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setattr(record, "_interactive_dir", lambda: blocker / "cannot-be-a-dir")
+    monkeypatch.setattr(record.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    record.record("x", 1)  # repo folder unwritable: falls back to the temp folder
+    assert json.loads((tmp_path / "tmp" / "workbench-records" / "my_notebook" / "x.json").read_text()) == 1
+    monkeypatch.setattr(record.tempfile, "gettempdir", lambda: str(blocker))
+    with pytest.warns(UserWarning, match="could not write"):
+        record.record("x", 2)  # nothing writable: a warning, never an exception
+
+
+# ---------------------------------------------------------------------------------------------
+# cache keys, Pareto front, recovery
+# ---------------------------------------------------------------------------------------------
+def test_execution_key_tracks_notebook_params_package_and_data(tmp_path):
+    ws = _workspace(tmp_path)
+    nb = ws["notebooks_dir"] / "alpha.ipynb"
+
+    def key(params=None):
+        return cache.execution_key(
+            nb, params or {"n": 1}, profile="smoke", kernel="k",
+            package_fp=cache.package_fingerprint(ws["package_dir"]), data_fp=cache.data_fingerprint(ws["datasets_dir"]),
+        )
+
+    k0 = key()
+    assert key() == k0
+    assert key({"n": 2}) != k0
+    (ws["datasets_dir"] / "version.txt").write_text("2\n")
+    k1 = key()
+    assert k1 != k0
+    (ws["package_dir"] / "mod.py").write_text("X = 2\n")
+    k2 = key()
+    assert k2 != k1
+    (ws["package_dir"] / "report").mkdir()
+    (ws["package_dir"] / "report" / "index.py").write_text("# presentation only\n")
+    assert key() == k2, "the report pipeline's own source must not invalidate executions"
+    (ws["package_dir"] / "report" / "record.py").write_text("# but record.py does\n")
+    assert key() != k2
+    nb.write_text(nb.read_text().replace("made up", "made-up"))
+    assert key() != k2
+
+
+def test_pareto_front():
+    cost = [1, 2, 3, 4, 5, 2]
+    acc = [50, 60, 55, 70, 69, 58]
+    assert pareto_front(cost, acc) == [0, 1, 3]
+
+
+def test_recover_restores_a_half_swapped_publication(tmp_path):
+    (tmp_path / ".old-smoke-abc").mkdir()
+    (tmp_path / ".old-smoke-abc" / "index.html").write_text("previous")
+    (tmp_path / ".staging-smoke-1-xyz").mkdir()
+    _recover(tmp_path, "smoke")
+    assert (tmp_path / "smoke" / "index.html").read_text() == "previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["smoke"]
+
+
+# ---------------------------------------------------------------------------------------------
+# pipeline
+# ---------------------------------------------------------------------------------------------
+def test_failures_are_reported_and_the_others_published(first_run):
+    out, nbs = first_run["out"], first_run["manifest"]["notebooks"]
+    assert first_run["code"] == 1, "a failed notebook must make the command exit non-zero"
+    assert {s: nbs[s]["status"] for s in nbs} == {"alpha": "ok", "beta": "ok", "broken": "failed", "nothere": "missing"}
+    assert "RuntimeError: fixture failure on purpose" in nbs["broken"]["error"]
+    broken_html = (out / "broken.html").read_text()
+    assert "An Exception was encountered" in broken_html, "papermill's banner must reach the HTML"
+    index = (out / "index.html").read_text()
+    assert 'href="broken.html"' in index and "fixture failure on purpose" in index
+    assert not list(out.parent.glob(".staging-*")) and not list(out.parent.glob(".old-*"))
+
+
+def test_parameters_threads_and_cwd_reach_the_kernel(first_run):
+    recs = record.load_records(first_run["out"] / "records" / "alpha")
+    assert recs["key_numbers"]["models"] == 4  # smoke override of n_models = 3
+    assert len(recs["models"]) == 4
+    threads = str(max(1, default_jobs() // 2))
+    assert recs["env"] == {"WORKBENCH_THREADS": threads, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+                           "WORKBENCH_PROFILE": "smoke"}
+    assert Path(recs["cwd"]) == first_run["ws"]["notebooks_dir"].resolve()
+    assert first_run["manifest"]["notebooks"]["alpha"]["parameters"] == {"n_models": 4}
+
+
+def test_reports_are_offline_with_one_shared_plotly(first_run):
+    out = first_run["out"]
+    htmls = sorted(out.glob("*.html"))
+    assert {p.name for p in htmls} == {"index.html", "alpha.html", "beta.html", "broken.html"}
+    for p in htmls:
+        text = p.read_text()
+        assert not REMOTE_SRC.search(text), f"{p.name} loads something from the network"
+        assert text.count('src="assets/plotly.min.js"') == 1, p.name
+        assert len(text) < 2_000_000, f"{p.name} inlines plotly.js"
+    assert (out / "assets" / "plotly.min.js").stat().st_size > 1_000_000
+    alpha_nb = json.loads((out / "alpha.ipynb").read_text())
+    mimes = [set(o.get("data", {})) for c in alpha_nb["cells"] for o in c.get("outputs", [])]
+    assert {"application/vnd.plotly.v1+json"} in mimes, "figures are stored as plotly JSON only"
+    md = (out / "index.md").read_text()
+    assert "| Alpha fixture | ok |" in md and "fixture-net-3" in md
+
+
+def test_cache_skips_unchanged_and_reruns_changed(first_run, tmp_path):
+    ws = {**first_run["ws"], "reports_dir": tmp_path / "reports"}
+    shutil.copytree(first_run["out"], ws["reports_dir"] / "smoke")
+    started = time.monotonic()
+    s = _run(ws, [ALPHA, BETA])
+    assert [(r.slug, r.status, r.cached) for r in s.results] == [("alpha", "ok", True), ("beta", "ok", True)]
+    assert time.monotonic() - started < 15, "an unchanged rerun must not execute anything"
+    assert (s.out_dir / "alpha.html").exists() and (s.out_dir / "records" / "alpha" / "models.csv").exists()
+
+    beta = ws["notebooks_dir"] / "beta.ipynb"
+    beta.write_text(beta.read_text().replace("made up", "made-up"))
+    s = _run(ws, [ALPHA, BETA])
+    assert [(r.slug, r.status, r.cached) for r in s.results] == [("alpha", "ok", True), ("beta", "ok", False)]
+
+
+def test_interrupted_run_leaves_the_published_report_intact(first_run, tmp_path, kernel):
+    ws = {**first_run["ws"], "reports_dir": tmp_path / "reports"}
+    published = ws["reports_dir"] / "smoke"
+    shutil.copytree(first_run["out"], published)
+    before = (published / "manifest.json").read_bytes()
+    script = textwrap.dedent(
+        f"""
+        from pathlib import Path
+        from workbench.report.runner import run_reports
+        from workbench.techniques import Technique
+        t = Technique("sleepy", "Sleepy", "Sleeps.", ("x",), profiles={{"smoke": {{"seconds": 120.0}}}})
+        run_reports([t], profile="smoke", extras=None, force=True, **{{k: Path(v) for k, v in {json.dumps({k: str(v) for k, v in ws.items()})}.items()}})
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while not (started := list(ws["reports_dir"].glob(".staging-smoke-*/records/sleepy/pid.json"))):
+        assert proc.poll() is None, proc.stdout.read().decode()
+        assert time.monotonic() < deadline, "the sleepy notebook never started"
+        time.sleep(0.2)
+    shutil.copy(started[0], tmp_path / "kernel-pid.json")
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    assert proc.returncode != 0
+    assert (published / "manifest.json").read_bytes() == before
+    assert sorted(p.name for p in ws["reports_dir"].iterdir() if not p.name.startswith(".lock")) == ["smoke"]
+    import psutil
+
+    kernel_pid = json.loads(next(tmp_path.glob("kernel-pid.json")).read_text())
+    workers = [p for p in psutil.process_iter(["cmdline"]) if str(ws["reports_dir"]) in " ".join(p.info["cmdline"] or [])]
+    assert not workers, f"worker survived: {workers}"
+    assert not psutil.pid_exists(kernel_pid) or psutil.Process(kernel_pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_timeout_kills_the_notebook_and_keeps_what_ran(first_run, tmp_path, kernel):
+    ws = {**first_run["ws"], "reports_dir": tmp_path / "reports"}
+    s = _run(ws, [SLEEPY], timeout=2)
+    (r,) = s.results
+    assert r.status == "timeout" and not s.ok
+    assert r.error == "timed out after 2 s"
+    assert "Execution stopped: timed out after 2 s" in (s.out_dir / r.html).read_text()
+    assert "papermill-error-cell-tag" in (s.out_dir / r.notebook).read_text()
+
+
+def test_extras_failures_become_notes(first_run, tmp_path):
+    from workbench.report.index import IndexExtras
+
+    def broken_claims():
+        raise ImportError("claims helper not written yet")
+
+    machine = {"cpu": "Fixture CPU", "cores": 2, "gemm_gflops": 123.4, "bandwidth_gbs": 9.8, "torch": "x"}
+    extras = IndexExtras(claims=broken_claims, machine=lambda: machine, literature=None)
+    ws = {**first_run["ws"], "reports_dir": tmp_path / "reports"}
+    shutil.copytree(first_run["out"], ws["reports_dir"] / "smoke")
+    s = run_reports([ALPHA, BETA], profile="smoke", extras=extras, **ws)
+    index = s.index_html.read_text()
+    assert "claims section unavailable: ImportError: claims helper not written yet" in index
+    assert "Fixture CPU" in index and "123 GFLOP/s" in index
+    assert "compute bound at GEMM peak (123 GFLOP/s)" in index
+    assert list((ws["reports_dir"] / ".cache").glob("machine-*.json")), "machine info is cached"
+
+
+# ---------------------------------------------------------------------------------------------
+# the real notebooks
+# ---------------------------------------------------------------------------------------------
+def _registered_notebooks() -> list[Technique]:
+    return [TECHNIQUES.get(s) for s in TECHNIQUES if (NOTEBOOKS_DIR / f"{s}.ipynb").exists()]
+
+
+@pytest.mark.parametrize("slug", list(TECHNIQUES))
+def test_notebook_has_clean_parameters_cell(slug):
+    import papermill as pm
+
+    path = NOTEBOOKS_DIR / f"{slug}.ipynb"
+    if not path.exists():
+        pytest.skip(f"{path.name} not written yet")
+    nb = json.loads(path.read_text())
+    assert not [c for c in nb["cells"] if c.get("outputs") or c.get("execution_count")], "commit notebooks without outputs"
+    assert sum("parameters" in c.get("metadata", {}).get("tags", []) for c in nb["cells"]) == 1
+    names = set(pm.inspect_notebook(str(path)))
+    t = TECHNIQUES.get(slug)
+    for profile in PROFILES:
+        unknown = set(t.parameters(profile)) - names
+        assert not unknown, f"profile {profile!r} overrides {sorted(unknown)}, not in the parameters cell {sorted(names)}"
+
+
+def test_smoke_profile_executes_every_registered_notebook(tmp_path, kernel):
+    techniques = _registered_notebooks()
+    if not techniques:
+        pytest.skip("no technique notebook written yet")
+    s = run_reports(techniques, profile="smoke", reports_dir=tmp_path, extras=None, timeout=900)
+    failed = {r.slug: r.error for r in s.results if r.status != "ok"}
+    assert not failed, f"notebooks failed in the smoke profile (see {s.out_dir}/<slug>.html): {failed}"
+    for r in s.results:
+        assert (s.out_dir / "records" / r.slug / "_records.json").exists(), f"{r.slug} recorded nothing"

@@ -1,0 +1,56 @@
+"""``workbench literature``: rebuild the committed catalogue, or write the literature page."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from . import UsageError
+
+
+def _build(args: argparse.Namespace) -> int:
+    from ..literature import build_catalogue, dumps_catalogue
+
+    text = dumps_catalogue(build_catalogue(args.sources, args.overrides))
+    out = Path(args.out)
+    if args.check:
+        if not out.exists() or out.read_text(encoding="utf-8") != text:
+            print(f"{out} is stale: run `workbench literature build`")
+            return 1
+        print(f"{out} is up to date ({text.count(chr(10))} papers)")
+        return 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out} ({text.count(chr(10))} papers)")
+    return 0
+
+
+def _page(args: argparse.Namespace) -> int:
+    from ..literature import build_literature_page, copy_plotly_js
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"--out must be an .html file, got {str(out)!r}")
+    if not Path(args.catalogue).exists():
+        raise UsageError(f"no catalogue at {args.catalogue}; run `workbench literature build` first")
+    copy_plotly_js(out.parent)
+    build_literature_page(out, "plotly.min.js", args.catalogue)
+    print(f"wrote {out} (+ plotly.min.js)")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from ..literature.catalogue import CATALOGUE_PATH, OVERRIDES_PATH, SOURCES_DIR
+
+    p = subparsers.add_parser("literature", help="seed-literature catalogue and page")
+    sub = p.add_subparsers(dest="literature_command", metavar="ACTION", required=True)
+    b = sub.add_parser("build", help="parse the result pages into datasets/literature/catalogue.jsonl")
+    b.add_argument("--check", action="store_true", help="exit 1 if the committed catalogue is stale; write nothing")
+    b.add_argument("--sources", default=str(SOURCES_DIR), help="directory of result pages (.txt)")
+    b.add_argument("--overrides", default=str(OVERRIDES_PATH), help="overrides CSV")
+    b.add_argument("--out", default=str(CATALOGUE_PATH), help="catalogue JSONL to write / check")
+    b.set_defaults(func=_build)
+    g = sub.add_parser("page", help="write the standalone literature HTML page (+ plotly.min.js beside it)")
+    g.add_argument("--out", default="reports/literature.html", help="HTML file to write")
+    g.add_argument("--catalogue", default=str(CATALOGUE_PATH), help="catalogue JSONL to read")
+    g.set_defaults(func=_page)
