@@ -25,12 +25,22 @@ from workbench.techniques import Technique
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+CHROMIUM = (
+    shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+)
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
-    "--disable-component-update", "--disable-sync", "--disable-extensions", "--mute-audio",
-    "--remote-debugging-pipe", "--window-size=1400,1000",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--mute-audio",
+    "--remote-debugging-pipe",
+    "--window-size=1400,1000",
 )
 # counts, per plot div, the SVG layers plotly drew and whether its plot area has traces
 PLOT_STATE_JS = """
@@ -56,7 +66,10 @@ class Browser:
 
         self.proc = subprocess.Popen(
             [CHROMIUM, *FLAGS, f"--user-data-dir={user_data_dir}", "about:blank"],
-            preexec_fn=fds, pass_fds=(3, 4), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            preexec_fn=fds,
+            pass_fds=(3, 4),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         os.close(to_chrome_r)
         os.close(from_chrome_w)
@@ -65,7 +78,9 @@ class Browser:
         self.events: queue.Queue = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         target = self.call("Target.createTarget", url="about:blank")["targetId"]
-        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)[
+            "sessionId"
+        ]
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.call(f"{domain}.enable", session=self.session)
 
@@ -94,7 +109,9 @@ class Browser:
         return reply["result"]
 
     def evaluate(self, js: str):
-        return self.call("Runtime.evaluate", session=self.session, expression=js, returnByValue=True)["result"].get("value")
+        return self.call(
+            "Runtime.evaluate", session=self.session, expression=js, returnByValue=True
+        )["result"].get("value")
 
     def open(self, url: str, timeout: float = 60) -> list[str]:
         """Load ``url``; returns the problems seen (console errors, exceptions, network use)."""
@@ -114,12 +131,19 @@ class Browser:
                 loaded = True
             elif method == "Runtime.exceptionThrown":
                 d = p["exceptionDetails"]
-                problems.append(f"exception: {d.get('exception', {}).get('description') or d.get('text')}")
+                problems.append(
+                    f"exception: {d.get('exception', {}).get('description') or d.get('text')}"
+                )
             elif method == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
-                problems.append("console.error: " + " ".join(str(a.get("value", a.get("description"))) for a in p["args"]))
+                problems.append(
+                    "console.error: "
+                    + " ".join(str(a.get("value", a.get("description"))) for a in p["args"])
+                )
             elif method == "Log.entryAdded" and p["entry"]["level"] == "error":
                 problems.append(f"log: {p['entry']['text']} {p['entry'].get('url', '')}")
-            elif method == "Network.requestWillBeSent" and p["request"]["url"].startswith(("http:", "https:")):
+            elif method == "Network.requestWillBeSent" and p["request"]["url"].startswith(
+                ("http:", "https:")
+            ):
                 problems.append(f"network request: {p['request']['url']}")
             elif method == "Network.loadingFailed":
                 problems.append(f"failed load: {p.get('errorText')}")
@@ -153,12 +177,20 @@ def report(tmp_path_factory):
 
     ws = _workspace(tmp_path_factory.mktemp("browser"))
     techniques = [
-        Technique("alpha", "Alpha fixture", "Made-up claim A.", ("x",), profiles={"smoke": {"n_models": 4}}),
+        Technique(
+            "alpha",
+            "Alpha fixture",
+            "Made-up claim A.",
+            ("x",),
+            profiles={"smoke": {"n_models": 4}},
+        ),
         Technique("beta", "Beta fixture", "Made-up claim B.", ("x",)),
         Technique("broken", "Broken fixture", "Fails on purpose.", ("x",)),
     ]
     machine = {"cpu": "Fixture CPU", "cores": 2, "gemm_gflops": 50.0, "bandwidth_gbs": 10.0}
-    summary = run_reports(techniques, profile="smoke", extras=IndexExtras(machine=lambda: machine), **ws)
+    summary = run_reports(
+        techniques, profile="smoke", extras=IndexExtras(machine=lambda: machine), **ws
+    )
     return summary.out_dir
 
 
@@ -177,7 +209,9 @@ def test_index_renders_offline_without_errors(report, browser):
     plots = browser.plots()
     # three Pareto plots + alpha's card figure
     assert len(plots) == 4, plots
-    blank = [p for p in plots if not (p["svgs"] and p["children"] and p["traces"] and p["height"] > 100)]
+    blank = [
+        p for p in plots if not (p["svgs"] and p["children"] and p["traces"] and p["height"] > 100)
+    ]
     assert not blank, f"plots not drawn: {blank}"
     assert browser.evaluate("document.querySelectorAll('#leaderboard-table tbody tr').length") == 6
     assert browser.evaluate("document.querySelector('#card-broken').dataset.status") == "failed"

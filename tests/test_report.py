@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import shutil
 import signal
@@ -31,12 +30,20 @@ from workbench.report.runner import KERNEL, NOTEBOOKS_DIR, _recover, default_job
 from workbench.techniques import PROFILES, TECHNIQUES, Technique
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
-ALPHA = Technique("alpha", "Alpha fixture", "Made-up claim A.", ("x",), profiles={"smoke": {"n_models": 4}})
-BETA = Technique("beta", "Beta fixture", "Made-up claim B.", ("x",), profiles={"smoke": {"width": 0.5}})
+ALPHA = Technique(
+    "alpha", "Alpha fixture", "Made-up claim A.", ("x",), profiles={"smoke": {"n_models": 4}}
+)
+BETA = Technique(
+    "beta", "Beta fixture", "Made-up claim B.", ("x",), profiles={"smoke": {"width": 0.5}}
+)
 BROKEN = Technique("broken", "Broken fixture", "Fails on purpose.", ("x",))
 NOTHERE = Technique("nothere", "Missing fixture", "Has no notebook.", ("x",))
-SLEEPY = Technique("sleepy", "Sleepy fixture", "Sleeps.", ("x",), profiles={"smoke": {"seconds": 120.0}})
-REMOTE_SRC = re.compile(r"""<(?:script|link|img|iframe)[^>]+(?:src|href)=["']?(?:https?:)?//""", re.I)
+SLEEPY = Technique(
+    "sleepy", "Sleepy fixture", "Sleeps.", ("x",), profiles={"smoke": {"seconds": 120.0}}
+)
+REMOTE_SRC = re.compile(
+    r"""<(?:script|link|img|iframe)[^>]+(?:src|href)=["']?(?:https?:)?//""", re.I
+)
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +54,10 @@ def kernel() -> str:
     try:
         KernelSpecManager().get_kernel_spec(KERNEL)
     except NoSuchKernel:
-        subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL],
+            check=True,
+        )
     return KERNEL
 
 
@@ -59,7 +69,12 @@ def _workspace(root: Path) -> dict[str, Path]:
     (pkg / "mod.py").write_text("X = 1\n")
     data.mkdir()
     (data / "version.txt").write_text("1\n")
-    return {"notebooks_dir": nbs, "package_dir": pkg, "datasets_dir": data, "reports_dir": root / "reports"}
+    return {
+        "notebooks_dir": nbs,
+        "package_dir": pkg,
+        "datasets_dir": data,
+        "reports_dir": root / "reports",
+    }
 
 
 def _run(ws: dict[str, Path], techniques, **kw):
@@ -69,7 +84,6 @@ def _run(ws: dict[str, Path], techniques, **kw):
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory, kernel):
     """alpha, beta, broken and a missing notebook through the CLI, two at a time."""
-    from workbench import techniques as techniques_module
     from workbench.cli import main
     from workbench.registry import Registry
 
@@ -81,18 +95,33 @@ def first_run(tmp_path_factory, kernel):
     mp.setattr("workbench.report.runner.TECHNIQUES", registry)
     mp.setattr("workbench.report.cache.PACKAGE_DIR", ws["package_dir"])
     mp.setattr("workbench.report.runner.DATASETS_DIR", ws["datasets_dir"])
-    assert techniques_module.TECHNIQUES is not registry
     # extras off: the index would otherwise profile the zoo; they have their own test
     mp.setattr("workbench.report.index.default_extras", lambda: None)
     started = time.monotonic()
     code = main(
-        ["report", "--profile", "smoke", "--jobs", "2", "--no-progress",
-         "--notebooks-dir", str(ws["notebooks_dir"]), "--reports-dir", str(ws["reports_dir"])]
+        [
+            "report",
+            "--profile",
+            "smoke",
+            "--jobs",
+            "2",
+            "--no-progress",
+            "--notebooks-dir",
+            str(ws["notebooks_dir"]),
+            "--reports-dir",
+            str(ws["reports_dir"]),
+        ]
     )
     seconds = time.monotonic() - started
     mp.undo()
     out = ws["reports_dir"] / "smoke"
-    return {"ws": ws, "code": code, "out": out, "manifest": json.loads((out / "manifest.json").read_text()), "seconds": seconds}
+    return {
+        "ws": ws,
+        "code": code,
+        "out": out,
+        "manifest": json.loads((out / "manifest.json").read_text()),
+        "seconds": seconds,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -100,16 +129,21 @@ def first_run(tmp_path_factory, kernel):
 # ---------------------------------------------------------------------------------------------
 def test_record_roundtrip_with_numpy_nan_frames_and_figures(tmp_path, monkeypatch):
     monkeypatch.setenv(record.ENV_DIR, str(tmp_path))
-    record.record("key_numbers", {"a": np.float32(1.5), "b": np.int64(3), "c": np.nan, "d": {"value": 2e6, "unit": "macs"}})
+    record.record(
+        "key_numbers",
+        {"a": np.float32(1.5), "b": np.int64(3), "c": np.nan, "d": {"value": 2e6, "unit": "macs"}},
+    )
     record.record("arr", np.arange(3))
-    df = pd.DataFrame({"name": ["m1", "m2"], "params": [np.int64(10), 20], "accuracy": [np.nan, 71.5]})
+    df = pd.DataFrame(
+        {"name": ["m1", "m2"], "params": [np.int64(10), 20], "accuracy": [np.nan, 71.5]}
+    )
     record.record("models", df)
     fig = go.Figure(go.Scatter(x=[1, 2], y=[3, float("nan")]))
     record.record("card_fig", fig)
     record.record("arr", [1, 2])  # overwrite keeps the original order
 
     for f in tmp_path.glob("*.json"):  # strict JSON: a browser's JSON.parse rejects NaN
-        json.loads(f.read_text(), parse_constant=lambda c: pytest.fail(f"{f.name} has {c}"))
+        json.loads(f.read_text(), parse_constant=lambda c, f=f: pytest.fail(f"{f.name} has {c}"))
     got = record.load_records(tmp_path)
     assert list(got) == ["key_numbers", "arr", "models", "card_fig"]
     assert got["key_numbers"] == {"a": 1.5, "b": 3, "c": None, "d": {"value": 2e6, "unit": "macs"}}
@@ -145,7 +179,10 @@ def test_record_interactive_never_fails(tmp_path, monkeypatch):
     monkeypatch.setattr(record, "_interactive_dir", lambda: blocker / "cannot-be-a-dir")
     monkeypatch.setattr(record.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
     record.record("x", 1)  # repo folder unwritable: falls back to the temp folder
-    assert json.loads((tmp_path / "tmp" / "workbench-records" / "my_notebook" / "x.json").read_text()) == 1
+    assert (
+        json.loads((tmp_path / "tmp" / "workbench-records" / "my_notebook" / "x.json").read_text())
+        == 1
+    )
     monkeypatch.setattr(record.tempfile, "gettempdir", lambda: str(blocker))
     with pytest.warns(UserWarning, match="could not write"):
         record.record("x", 2)  # nothing writable: a warning, never an exception
@@ -160,8 +197,12 @@ def test_execution_key_tracks_notebook_params_package_and_data(tmp_path):
 
     def key(params=None):
         return cache.execution_key(
-            nb, params or {"n": 1}, profile="smoke", kernel="k",
-            package_fp=cache.package_fingerprint(ws["package_dir"]), data_fp=cache.data_fingerprint(ws["datasets_dir"]),
+            nb,
+            params or {"n": 1},
+            profile="smoke",
+            kernel="k",
+            package_fp=cache.package_fingerprint(ws["package_dir"]),
+            data_fp=cache.data_fingerprint(ws["datasets_dir"]),
         )
 
     k0 = key()
@@ -203,7 +244,12 @@ def test_recover_restores_a_half_swapped_publication(tmp_path):
 def test_failures_are_reported_and_the_others_published(first_run):
     out, nbs = first_run["out"], first_run["manifest"]["notebooks"]
     assert first_run["code"] == 1, "a failed notebook must make the command exit non-zero"
-    assert {s: nbs[s]["status"] for s in nbs} == {"alpha": "ok", "beta": "ok", "broken": "failed", "nothere": "missing"}
+    assert {s: nbs[s]["status"] for s in nbs} == {
+        "alpha": "ok",
+        "beta": "ok",
+        "broken": "failed",
+        "nothere": "missing",
+    }
     assert "RuntimeError: fixture failure on purpose" in nbs["broken"]["error"]
     broken_html = (out / "broken.html").read_text()
     assert "An Exception was encountered" in broken_html, "papermill's banner must reach the HTML"
@@ -217,8 +263,12 @@ def test_parameters_threads_and_cwd_reach_the_kernel(first_run):
     assert recs["key_numbers"]["models"] == 4  # smoke override of n_models = 3
     assert len(recs["models"]) == 4
     threads = str(max(1, default_jobs() // 2))
-    assert recs["env"] == {"WORKBENCH_THREADS": threads, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
-                           "WORKBENCH_PROFILE": "smoke"}
+    assert recs["env"] == {
+        "WORKBENCH_THREADS": threads,
+        "OMP_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+        "WORKBENCH_PROFILE": "smoke",
+    }
     assert Path(recs["cwd"]) == first_run["ws"]["notebooks_dir"].resolve()
     assert first_run["manifest"]["notebooks"]["alpha"]["parameters"] == {"n_models": 4}
 
@@ -245,14 +295,22 @@ def test_cache_skips_unchanged_and_reruns_changed(first_run, tmp_path):
     shutil.copytree(first_run["out"], ws["reports_dir"] / "smoke")
     started = time.monotonic()
     s = _run(ws, [ALPHA, BETA])
-    assert [(r.slug, r.status, r.cached) for r in s.results] == [("alpha", "ok", True), ("beta", "ok", True)]
+    assert [(r.slug, r.status, r.cached) for r in s.results] == [
+        ("alpha", "ok", True),
+        ("beta", "ok", True),
+    ]
     assert time.monotonic() - started < 15, "an unchanged rerun must not execute anything"
-    assert (s.out_dir / "alpha.html").exists() and (s.out_dir / "records" / "alpha" / "models.csv").exists()
+    assert (s.out_dir / "alpha.html").exists() and (
+        s.out_dir / "records" / "alpha" / "models.csv"
+    ).exists()
 
     beta = ws["notebooks_dir"] / "beta.ipynb"
     beta.write_text(beta.read_text().replace("made up", "made-up"))
     s = _run(ws, [ALPHA, BETA])
-    assert [(r.slug, r.status, r.cached) for r in s.results] == [("alpha", "ok", True), ("beta", "ok", False)]
+    assert [(r.slug, r.status, r.cached) for r in s.results] == [
+        ("alpha", "ok", True),
+        ("beta", "ok", False),
+    ]
 
 
 def test_interrupted_run_leaves_the_published_report_intact(first_run, tmp_path, kernel):
@@ -269,7 +327,9 @@ def test_interrupted_run_leaves_the_published_report_intact(first_run, tmp_path,
         run_reports([t], profile="smoke", extras=None, force=True, **{{k: Path(v) for k, v in {json.dumps({k: str(v) for k, v in ws.items()})}.items()}})
         """
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     deadline = time.monotonic() + 120
     while not (started := list(ws["reports_dir"].glob(".staging-smoke-*/records/sleepy/pid.json"))):
         assert proc.poll() is None, proc.stdout.read().decode()
@@ -280,13 +340,22 @@ def test_interrupted_run_leaves_the_published_report_intact(first_run, tmp_path,
     proc.wait(timeout=60)
     assert proc.returncode != 0
     assert (published / "manifest.json").read_bytes() == before
-    assert sorted(p.name for p in ws["reports_dir"].iterdir() if not p.name.startswith(".lock")) == ["smoke"]
+    assert sorted(
+        p.name for p in ws["reports_dir"].iterdir() if not p.name.startswith(".lock")
+    ) == ["smoke"]
     import psutil
 
     kernel_pid = json.loads(next(tmp_path.glob("kernel-pid.json")).read_text())
-    workers = [p for p in psutil.process_iter(["cmdline"]) if str(ws["reports_dir"]) in " ".join(p.info["cmdline"] or [])]
+    workers = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if str(ws["reports_dir"]) in " ".join(p.info["cmdline"] or [])
+    ]
     assert not workers, f"worker survived: {workers}"
-    assert not psutil.pid_exists(kernel_pid) or psutil.Process(kernel_pid).status() == psutil.STATUS_ZOMBIE
+    assert (
+        not psutil.pid_exists(kernel_pid)
+        or psutil.Process(kernel_pid).status() == psutil.STATUS_ZOMBIE
+    )
 
 
 def test_timeout_kills_the_notebook_and_keeps_what_ran(first_run, tmp_path, kernel):
@@ -305,7 +374,13 @@ def test_extras_failures_become_notes(first_run, tmp_path):
     def broken_claims():
         raise ImportError("claims helper not written yet")
 
-    machine = {"cpu": "Fixture CPU", "cores": 2, "gemm_gflops": 123.4, "bandwidth_gbs": 9.8, "torch": "x"}
+    machine = {
+        "cpu": "Fixture CPU",
+        "cores": 2,
+        "gemm_gflops": 123.4,
+        "bandwidth_gbs": 9.8,
+        "torch": "x",
+    }
     extras = IndexExtras(claims=broken_claims, machine=lambda: machine, literature=None)
     ws = {**first_run["ws"], "reports_dir": tmp_path / "reports"}
     shutil.copytree(first_run["out"], ws["reports_dir"] / "smoke")
@@ -315,6 +390,36 @@ def test_extras_failures_become_notes(first_run, tmp_path):
     assert "Fixture CPU" in index and "123 GFLOP/s" in index
     assert "compute bound at GEMM peak (123 GFLOP/s)" in index
     assert list((ws["reports_dir"] / ".cache").glob("machine-*.json")), "machine info is cached"
+
+    claims = pd.DataFrame(
+        {
+            "model": ["net_a", "net_b"],
+            "params_claim_m": [3.5, 1.0],
+            "params_measured_m": [3.504, 1.2],
+            "params_delta_pct": [0.11, 20.0],
+            "verdict": ["agrees", "MISMATCH"],
+            "note": ["", "made up"],
+        }
+    )
+
+    def literature(out_path, plotly_js_src):
+        Path(out_path).write_text(f'<script src="{plotly_js_src}"></script>literature')
+
+    ws["reports_dir"] = tmp_path / "reports2"
+    shutil.copytree(first_run["out"], ws["reports_dir"] / "smoke")
+    s = run_reports(
+        [ALPHA],
+        profile="smoke",
+        extras=IndexExtras(claims=lambda: claims, literature=literature),
+        **ws,
+    )
+    index = s.index_html.read_text()
+    assert (
+        '<td class="num" data-v="3.504">3.50 M</td>' in index
+        and '<td class="bad">MISMATCH</td>' in index
+    )
+    assert 'href="literature.html"' in index and (s.out_dir / "literature.html").exists()
+    assert pd.read_csv(s.out_dir / "claims.csv")["model"].tolist() == ["net_a", "net_b"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,13 +437,17 @@ def test_notebook_has_clean_parameters_cell(slug):
     if not path.exists():
         pytest.skip(f"{path.name} not written yet")
     nb = json.loads(path.read_text())
-    assert not [c for c in nb["cells"] if c.get("outputs") or c.get("execution_count")], "commit notebooks without outputs"
+    assert not [c for c in nb["cells"] if c.get("outputs") or c.get("execution_count")], (
+        "commit notebooks without outputs"
+    )
     assert sum("parameters" in c.get("metadata", {}).get("tags", []) for c in nb["cells"]) == 1
     names = set(pm.inspect_notebook(str(path)))
     t = TECHNIQUES.get(slug)
     for profile in PROFILES:
         unknown = set(t.parameters(profile)) - names
-        assert not unknown, f"profile {profile!r} overrides {sorted(unknown)}, not in the parameters cell {sorted(names)}"
+        assert not unknown, (
+            f"profile {profile!r} overrides {sorted(unknown)}, not in the parameters cell {sorted(names)}"
+        )
 
 
 def test_smoke_profile_executes_every_registered_notebook(tmp_path, kernel):
@@ -347,6 +456,10 @@ def test_smoke_profile_executes_every_registered_notebook(tmp_path, kernel):
         pytest.skip("no technique notebook written yet")
     s = run_reports(techniques, profile="smoke", reports_dir=tmp_path, extras=None, timeout=900)
     failed = {r.slug: r.error for r in s.results if r.status != "ok"}
-    assert not failed, f"notebooks failed in the smoke profile (see {s.out_dir}/<slug>.html): {failed}"
+    assert not failed, (
+        f"notebooks failed in the smoke profile (see {s.out_dir}/<slug>.html): {failed}"
+    )
     for r in s.results:
-        assert (s.out_dir / "records" / r.slug / "_records.json").exists(), f"{r.slug} recorded nothing"
+        assert (s.out_dir / "records" / r.slug / "_records.json").exists(), (
+            f"{r.slug} recorded nothing"
+        )

@@ -29,6 +29,7 @@ with warnings.catch_warnings():  # fvcore uses torch.jit.script at import, which
         profile,
         profile_many,
     )
+from .layers import reparameterize_model
 from .models import create_model, list_models, model_entry
 from .registry import Registry
 
@@ -55,5 +56,5 @@ def __getattr__(name: str):
 __all__ = [
     "Registry", "compare_latency", "count_macs", "count_params", "create_model", "environment",
     "list_models", "machine_peak", "measure_latency", "measure_memory", "model_entry", "profile",
-    "profile_many", "record", "fit", "evaluate",
+    "profile_many", "record", "fit", "evaluate", "reparameterize_model",
 ]

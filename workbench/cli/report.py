@@ -16,13 +16,37 @@ def register(subparsers) -> None:
         "(same notebook, package source, parameters and data) are reused from the last run. "
         "Exits 1 if any notebook failed; the other reports are still published.",
     )
-    p.add_argument("--profile", default="default", choices=("smoke", "default", "full"),
-                   help="parameter profile (default: %(default)s)")
-    p.add_argument("--only", nargs="+", metavar="SLUG", help="run only these techniques; others keep their last results")
-    p.add_argument("--jobs", "-j", type=int, default=None, help="notebooks run at once (default: number of cores)")
-    p.add_argument("--force", action="store_true", help="re-run notebooks even if their cached result is current")
-    p.add_argument("--timeout", type=float, default=None, metavar="S",
-                   help="per-notebook wall-clock limit in seconds (default: none)")
+    p.add_argument(
+        "--profile",
+        default="default",
+        choices=("smoke", "default", "full"),
+        help="parameter profile (default: %(default)s)",
+    )
+    p.add_argument(
+        "--only",
+        nargs="+",
+        metavar="SLUG",
+        help="run only these techniques; others keep their last results",
+    )
+    p.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=None,
+        help="notebooks run at once (default: number of cores)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="re-run notebooks even if their cached result is current",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="per-notebook wall-clock limit in seconds (default: none)",
+    )
     p.add_argument("--no-progress", action="store_true", help="print only the final summary")
     p.add_argument("--notebooks-dir", default=None, help=argparse.SUPPRESS)
     p.add_argument("--reports-dir", default=None, help=argparse.SUPPRESS)
@@ -41,8 +65,13 @@ def run(args: argparse.Namespace) -> int:
     progress = None if args.no_progress else ConsoleProgress()
     try:
         summary = runner.run_reports(
-            profile=args.profile, only=args.only, jobs=args.jobs, force=args.force,
-            timeout=args.timeout, on_event=progress, **kwargs,
+            profile=args.profile,
+            only=args.only,
+            jobs=args.jobs,
+            force=args.force,
+            timeout=args.timeout,
+            on_event=progress,
+            **kwargs,
         )
     except runner.KernelMissingError as e:
         raise UsageError(str(e)) from None
@@ -58,9 +87,14 @@ def format_summary(summary) -> str:
     from ..report import fmt
 
     rows = [("notebook", "status", "time", "cached")]
-    rows += [(r.slug, r.status, fmt.seconds(r.seconds), "yes" if r.cached else "") for r in summary.results]
+    rows += [
+        (r.slug, r.status, fmt.seconds(r.seconds), "yes" if r.cached else "")
+        for r in summary.results
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     for r in summary.results:
         if r.error:

@@ -83,13 +83,25 @@ def data_fingerprint(datasets_dir: Path | None) -> str:
 
 
 def execution_key(
-    notebook: Path, parameters: dict[str, Any], *, profile: str, kernel: str, package_fp: str, data_fp: str
+    notebook: Path,
+    parameters: dict[str, Any],
+    *,
+    profile: str,
+    kernel: str,
+    package_fp: str,
+    data_fp: str,
 ) -> str:
     """The content hash deciding whether ``notebook`` must execute again."""
     h = hashlib.sha256(FORMAT_VERSION.encode())
     h.update(hashlib.sha256(notebook.read_bytes()).digest())
     blob = json.dumps(
-        {"parameters": parameters, "profile": profile, "kernel": kernel, "package": package_fp, "data": data_fp},
+        {
+            "parameters": parameters,
+            "profile": profile,
+            "kernel": kernel,
+            "package": package_fp,
+            "data": data_fp,
+        },
         sort_keys=True,
         default=repr,
     )

@@ -9,7 +9,11 @@ _COUNT_UNITS = {"params", "macs", "flops"}
 
 
 def is_missing(x: Any) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x)) or (isinstance(x, str) and not x.strip())
+    return (
+        x is None
+        or (isinstance(x, float) and math.isnan(x))
+        or (isinstance(x, str) and not x.strip())
+    )
 
 
 def count(x: Any) -> str:
@@ -20,7 +24,13 @@ def count(x: Any) -> str:
     for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
         if abs(x) >= scale:
             v = x / scale
-            return f"{v:.2f} {suffix}" if v < 10 else f"{v:.1f} {suffix}" if v < 100 else f"{v:,.0f} {suffix}"
+            return (
+                f"{v:.2f} {suffix}"
+                if v < 10
+                else f"{v:.1f} {suffix}"
+                if v < 100
+                else f"{v:,.0f} {suffix}"
+            )
     return f"{x:,.0f}"
 
 

@@ -118,10 +118,18 @@ def build_index(
         models = recs.get("models")
         if isinstance(models, pd.DataFrame) and len(models):
             frames.append(models.assign(source=r.slug, source_title=r.title))
-    models = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*MODEL_COLUMNS, "source"])
+    models = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=[*MODEL_COLUMNS, "source"])
+    )
     for col in MODEL_COLUMNS:
         if col not in models.columns:
-            models[col] = float("nan") if col in ("params", "macs", "latency_ms", "latency_ratio", "accuracy") else ""
+            models[col] = (
+                float("nan")
+                if col in ("params", "macs", "latency_ms", "latency_ratio", "accuracy")
+                else ""
+            )
 
     key = f"{meta.get('package_fingerprint', '')}:{meta.get('data_fingerprint', '')}"[:80]
     machine, machine_note = _cached_call(cache_dir, "machine", _machine_key(key), extras.machine)
@@ -247,7 +255,11 @@ def _claims_table(df: Any) -> dict[str, Any]:
     """Display cells of the zoo table: counts in K/M/G (``*_m`` columns are millions), deltas
     signed %, the verdict coloured; every other column as text."""
     cols = list(df.columns)
-    headers = [c.removesuffix("_m").removesuffix("_pct").replace("_", " ") + (" %" if c.endswith("_pct") else "") for c in cols]
+    headers = [
+        c.removesuffix("_m").removesuffix("_pct").replace("_", " ")
+        + (" %" if c.endswith("_pct") else "")
+        for c in cols
+    ]
     rows = []
     for rec in df.to_dict(orient="records"):
         row = []
@@ -258,40 +270,72 @@ def _claims_table(df: Any) -> dict[str, Any]:
                 row.append((fmt.pct(v, signed=True), "num", _sort_value(v)))
             elif c.startswith(("params", "macs", "flops")) and numeric:
                 scale = 1e6 if c.endswith("_m") else 1.0
-                row.append((fmt.count(None if fmt.is_missing(v) else v * scale), "num", _sort_value(v)))
+                row.append(
+                    (fmt.count(None if fmt.is_missing(v) else v * scale), "num", _sort_value(v))
+                )
             elif c == "verdict":
                 row.append((str(v), _VERDICT_CLASS.get(str(v).lower(), "muted"), ""))
             elif c in ("note", "source"):
                 row.append(("" if fmt.is_missing(v) else str(v), "notes", ""))
             else:
-                row.append(("" if fmt.is_missing(v) else fmt.number(v) if numeric else str(v), "", ""))
+                row.append(
+                    ("" if fmt.is_missing(v) else fmt.number(v) if numeric else str(v), "", "")
+                )
         rows.append(row)
     return {"columns": headers, "rows": rows}
 
 
-_MACHINE_FIRST = ("cpu", "isa", "cores", "threads", "gemm_gflops", "bandwidth_gbs", "ridge_macs_per_byte", "torch", "python")
-_MACHINE_UNITS = {"gemm_gflops": "GFLOP/s", "bandwidth_gbs": "GB/s", "ridge_macs_per_byte": "MACs/byte"}
+_MACHINE_FIRST = (
+    "cpu",
+    "isa",
+    "cores",
+    "threads",
+    "gemm_gflops",
+    "bandwidth_gbs",
+    "ridge_macs_per_byte",
+    "torch",
+    "python",
+)
+_MACHINE_UNITS = {
+    "gemm_gflops": "GFLOP/s",
+    "bandwidth_gbs": "GB/s",
+    "ridge_macs_per_byte": "MACs/byte",
+}
 
 
 def _machine_rows(machine: dict[str, Any]) -> list[tuple[str, str]]:
-    keys = [k for k in _MACHINE_FIRST if k in machine] + sorted(k for k in machine if k not in _MACHINE_FIRST)
+    keys = [k for k in _MACHINE_FIRST if k in machine] + sorted(
+        k for k in machine if k not in _MACHINE_FIRST
+    )
     rows = []
     for k in keys:
         v = machine[k]
-        text = fmt.with_unit(v, _MACHINE_UNITS.get(k)) if isinstance(v, int | float) else json.dumps(v) if isinstance(v, dict | list) else str(v)
+        text = (
+            fmt.with_unit(v, _MACHINE_UNITS.get(k))
+            if isinstance(v, int | float)
+            else json.dumps(v)
+            if isinstance(v, dict | list)
+            else str(v)
+        )
         rows.append((k.replace("_", " "), text))
     return rows
 
 
 def _machine_key(key: str) -> str:
     try:
-        cpu = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
+        cpu = next(
+            line
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         cpu = platform.processor()
     return f"{key}:{platform.node()}:{cpu}"
 
 
-def _cached_call(cache_dir: Path | None, name: str, key: str, compute: Callable[[], Any] | None) -> tuple[Any, str | None]:
+def _cached_call(
+    cache_dir: Path | None, name: str, key: str, compute: Callable[[], Any] | None
+) -> tuple[Any, str | None]:
     """``compute()`` as plain JSON data, cached under ``cache_dir`` by ``key``; (value, note).
 
     A failure becomes a note for the page (and is cached too: the key covers its causes).
@@ -300,7 +344,11 @@ def _cached_call(cache_dir: Path | None, name: str, key: str, compute: Callable[
         return None, None
     import hashlib
 
-    path = cache_dir / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json" if cache_dir else None
+    path = (
+        cache_dir / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+        if cache_dir
+        else None
+    )
     if path is not None and path.exists():
         cached = json.loads(path.read_text())
         return cached["value"], cached["note"]
@@ -308,7 +356,10 @@ def _cached_call(cache_dir: Path | None, name: str, key: str, compute: Callable[
         value, note = compute(), None
     except Exception as e:  # same source and data fail the same way: cached like a value
         tb = traceback.extract_tb(e.__traceback__)[-1]
-        value, note = None, f"{name} section unavailable: {type(e).__name__}: {e} ({Path(tb.filename).name}:{tb.lineno})"
+        value, note = (
+            None,
+            f"{name} section unavailable: {type(e).__name__}: {e} ({Path(tb.filename).name}:{tb.lineno})",
+        )
     from .record import to_jsonable
 
     if hasattr(value, "to_dict") and hasattr(value, "columns"):  # DataFrame
@@ -320,13 +371,19 @@ def _cached_call(cache_dir: Path | None, name: str, key: str, compute: Callable[
     return value, note
 
 
-def _literature(out_dir: Path, cache_dir: Path | None, key: str, build: Callable[[Path, str], Any] | None) -> str | None:
+def _literature(
+    out_dir: Path, cache_dir: Path | None, key: str, build: Callable[[Path, str], Any] | None
+) -> str | None:
     if build is None:
         return None
     import hashlib
 
     out = out_dir / "literature.html"
-    cached = cache_dir / f"literature-{hashlib.sha256(key.encode()).hexdigest()[:16]}.html" if cache_dir else None
+    cached = (
+        cache_dir / f"literature-{hashlib.sha256(key.encode()).hexdigest()[:16]}.html"
+        if cache_dir
+        else None
+    )
     if cached is not None and cached.exists():
         shutil.copy2(cached, out)
         return None

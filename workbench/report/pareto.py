@@ -38,8 +38,22 @@ def pareto_figures(models: Any, peak_gflops: float | None = None) -> list[tuple[
 
     specs = [
         ("Accuracy vs MACs", "macs", "accuracy", "MACs per image (log)", "test accuracy (%)", True),
-        ("Accuracy vs latency", "latency_ms", "accuracy", "latency (ms, log)", "test accuracy (%)", True),
-        ("Latency vs MACs", "macs", "latency_ms", "MACs per image (log)", "latency (ms, log)", False),
+        (
+            "Accuracy vs latency",
+            "latency_ms",
+            "accuracy",
+            "latency (ms, log)",
+            "test accuracy (%)",
+            True,
+        ),
+        (
+            "Latency vs MACs",
+            "macs",
+            "latency_ms",
+            "MACs per image (log)",
+            "latency (ms, log)",
+            False,
+        ),
     ]
     out = []
     for title, xcol, ycol, xlabel, ylabel, front in specs:
@@ -50,9 +64,17 @@ def pareto_figures(models: Any, peak_gflops: float | None = None) -> list[tuple[
         for k, (source, g) in enumerate(df.groupby("source", sort=False)):
             fig.add_trace(
                 go.Scatter(
-                    x=g[xcol].tolist(), y=g[ycol].tolist(), mode="markers", name=str(source),
-                    marker={"size": 9, "color": _PALETTE[k % len(_PALETTE)], "line": {"width": 0.5, "color": "white"}},
-                    text=[_hover(r) for r in g.to_dict(orient="records")], hovertemplate="%{text}<extra></extra>",
+                    x=g[xcol].tolist(),
+                    y=g[ycol].tolist(),
+                    mode="markers",
+                    name=str(source),
+                    marker={
+                        "size": 9,
+                        "color": _PALETTE[k % len(_PALETTE)],
+                        "line": {"width": 0.5, "color": "white"},
+                    },
+                    text=[_hover(r) for r in g.to_dict(orient="records")],
+                    hovertemplate="%{text}<extra></extra>",
                 )
             )
         if front:
@@ -60,10 +82,19 @@ def pareto_figures(models: Any, peak_gflops: float | None = None) -> list[tuple[
             pts = df.iloc[idx]
             fig.add_trace(
                 go.Scatter(
-                    x=pts[xcol].tolist(), y=pts[ycol].tolist(), mode="lines+markers", name="Pareto front",
+                    x=pts[xcol].tolist(),
+                    y=pts[ycol].tolist(),
+                    mode="lines+markers",
+                    name="Pareto front",
                     line={"color": "#111827", "width": 1.5, "dash": "dot", "shape": "hv"},
-                    marker={"size": 13, "symbol": "circle-open", "color": "#111827", "line": {"width": 1.5}},
-                    text=pts["name"].tolist(), hovertemplate="front: %{text}<extra></extra>",
+                    marker={
+                        "size": 13,
+                        "symbol": "circle-open",
+                        "color": "#111827",
+                        "line": {"width": 1.5},
+                    },
+                    text=pts["name"].tolist(),
+                    hovertemplate="front: %{text}<extra></extra>",
                 )
             )
         elif peak_gflops:
@@ -71,17 +102,30 @@ def pareto_figures(models: Any, peak_gflops: float | None = None) -> list[tuple[
             xs = [lo / 1.5, hi * 1.5]
             fig.add_trace(
                 go.Scatter(
-                    x=xs, y=[2 * x / (peak_gflops * 1e9) * 1e3 for x in xs], mode="lines",
+                    x=xs,
+                    y=[2 * x / (peak_gflops * 1e9) * 1e3 for x in xs],
+                    mode="lines",
                     name=f"compute bound at GEMM peak ({peak_gflops:,.0f} GFLOP/s)",
-                    line={"color": "#9ca3af", "dash": "dash"}, hoverinfo="skip",
+                    line={"color": "#9ca3af", "dash": "dash"},
+                    hoverinfo="skip",
                 )
             )
         fig.update_layout(
-            template="plotly_white", title={"text": title, "x": 0.01}, height=440,
+            template="plotly_white",
+            title={"text": title, "x": 0.01},
+            height=440,
             margin={"l": 60, "r": 20, "t": 50, "b": 50},
             # log axes labelled at 1-2-5 per decade; SI suffixes for counts only (not "900m" ms)
-            xaxis={"title": xlabel, "type": "log", "dtick": "D2", "tickformat": "~s" if xcol == "macs" else ""},
-            yaxis={"title": ylabel, **({"type": "log", "dtick": "D2"} if ycol == "latency_ms" else {})},
+            xaxis={
+                "title": xlabel,
+                "type": "log",
+                "dtick": "D2",
+                "tickformat": "~s" if xcol == "macs" else "",
+            },
+            yaxis={
+                "title": ylabel,
+                **({"type": "log", "dtick": "D2"} if ycol == "latency_ms" else {}),
+            },
             legend={"orientation": "h", "y": -0.18},
         )
         out.append((title, json.loads(fig.to_json())))
@@ -89,8 +133,12 @@ def pareto_figures(models: Any, peak_gflops: float | None = None) -> list[tuple[
 
 
 def _hover(r: dict) -> str:
-    parts = [f"<b>{r['name']}</b> ({r.get('source', '')})", f"params {fmt.count(r.get('params'))}",
-             f"MACs {fmt.count(r.get('macs'))}", f"latency {fmt.ms(r.get('latency_ms'))}"]
+    parts = [
+        f"<b>{r['name']}</b> ({r.get('source', '')})",
+        f"params {fmt.count(r.get('params'))}",
+        f"MACs {fmt.count(r.get('macs'))}",
+        f"latency {fmt.ms(r.get('latency_ms'))}",
+    ]
     if not fmt.is_missing(r.get("accuracy")):
         parts.append(f"accuracy {fmt.pct(r.get('accuracy'))} on {r.get('dataset') or '?'}")
     return "<br>".join(parts)

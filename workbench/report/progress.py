@@ -29,7 +29,9 @@ class ConsoleProgress:
                 self._status(progress)
             return
         if event == "start":
-            line = f"[{fmt.seconds(progress.elapsed):>8}] start   {result.slug}" + (" (render only)" if result.cached else "")
+            line = f"[{fmt.seconds(progress.elapsed):>8}] start   {result.slug}" + (
+                " (render only)" if result.cached else ""
+            )
         else:
             state = result.status if not result.cached or result.status != "ok" else "rendered"
             line = f"[{fmt.seconds(progress.elapsed):>8}] {state:<7} {result.slug} in {fmt.seconds(result.seconds)}"
@@ -48,7 +50,8 @@ class ConsoleProgress:
         running = ", ".join(f"{s} {fmt.seconds(now - t0)}" for s, t0 in p.running.items())
         text = (
             f"{len(p.running)} running · {p.done} done · {p.failed} failed · {p.cached} cached · "
-            f"{p.waiting} waiting · {fmt.seconds(p.elapsed)}" + (f"  [{running}]" if running else "")
+            f"{p.waiting} waiting · {fmt.seconds(p.elapsed)}"
+            + (f"  [{running}]" if running else "")
         )
         width = shutil.get_terminal_size((100, 20)).columns - 1
         self.stream.write("\r" + text[:width].ljust(width))

@@ -98,7 +98,12 @@ def record(key: str, value: Any) -> None:
         _write(_interactive_dir(), key, kind, payload)
     except OSError as e:  # interactive use must never break a notebook
         try:
-            _write(Path(tempfile.gettempdir()) / "workbench-records" / _session_stem(), key, kind, payload)
+            _write(
+                Path(tempfile.gettempdir()) / "workbench-records" / _session_stem(),
+                key,
+                kind,
+                payload,
+            )
         except OSError:
             warnings.warn(f"wb.record({key!r}) could not write its sidecar: {e}", stacklevel=2)
 
@@ -142,7 +147,9 @@ def _encode(key: str, value: Any) -> tuple[str, Any]:
     if _is_figure(value):
         return "figure", value
     if key.startswith("card_"):
-        raise ValueError(f"record key {key!r}: card_* keys take a plotly Figure, got {type(value).__name__}")
+        raise ValueError(
+            f"record key {key!r}: card_* keys take a plotly Figure, got {type(value).__name__}"
+        )
     if _is_dataframe(value):
         if key == "models":
             value = _check_models(value)
@@ -153,7 +160,11 @@ def _encode(key: str, value: Any) -> tuple[str, Any]:
     elif key == "claim_result":
         _check_claim_result(data)
     elif key == "models":
-        raise ValueError("record key 'models' takes a pandas DataFrame (columns: " + ", ".join(MODEL_COLUMNS) + ")")
+        raise ValueError(
+            "record key 'models' takes a pandas DataFrame (columns: "
+            + ", ".join(MODEL_COLUMNS)
+            + ")"
+        )
     return "json", data
 
 
@@ -205,13 +216,21 @@ def _check_key_numbers(data: Any) -> None:
     for label, v in data.items():
         if isinstance(v, dict):
             if "value" not in v or set(v) - {"value", "unit"}:
-                raise ValueError(f"key_numbers[{label!r}] = {v!r}: a dict value must be {{'value': x, 'unit': str}}")
+                raise ValueError(
+                    f"key_numbers[{label!r}] = {v!r}: a dict value must be {{'value': x, 'unit': str}}"
+                )
         elif isinstance(v, list):
-            raise ValueError(f"key_numbers[{label!r}]: a list is not a key number; record it under its own key")
+            raise ValueError(
+                f"key_numbers[{label!r}]: a list is not a key number; record it under its own key"
+            )
 
 
 def _check_claim_result(data: Any) -> None:
-    if not isinstance(data, dict) or data.get("verdict") not in VERDICTS or not isinstance(data.get("evidence"), str):
+    if (
+        not isinstance(data, dict)
+        or data.get("verdict") not in VERDICTS
+        or not isinstance(data.get("evidence"), str)
+    ):
         raise ValueError(
             f"claim_result must be {{'verdict': one of {', '.join(VERDICTS)}, 'evidence': str}}, got {data!r}"
         )
@@ -228,7 +247,9 @@ def _check_models(df: Any) -> Any:
             converted = pd.to_numeric(df[col], errors="coerce")
             bad = df[col][converted.isna() & df[col].notna()]
             if len(bad):
-                raise ValueError(f"models column {col!r} must be numeric; bad values: {list(bad)[:3]}")
+                raise ValueError(
+                    f"models column {col!r} must be numeric; bad values: {list(bad)[:3]}"
+                )
             df[col] = converted
     return df
 

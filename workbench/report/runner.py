@@ -214,7 +214,9 @@ def run_reports(
     """
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
-    techniques = list(techniques) if techniques is not None else [TECHNIQUES.get(s) for s in TECHNIQUES]
+    techniques = (
+        list(techniques) if techniques is not None else [TECHNIQUES.get(s) for s in TECHNIQUES]
+    )
     slugs = [t.slug for t in techniques]
     unknown = sorted(set(only or ()) - set(slugs))
     if unknown:
@@ -243,9 +245,18 @@ def run_reports(
             results, todo = [], []
             for t in techniques:
                 r, job = _plan(
-                    t, profile, notebooks_dir, staging, published, previous,
-                    run=(not only or t.slug in only), force=force, kernel=kernel,
-                    package_fp=package_fp, data_fp=data_fp, report_fp=report_fp,
+                    t,
+                    profile,
+                    notebooks_dir,
+                    staging,
+                    published,
+                    previous,
+                    run=(not only or t.slug in only),
+                    force=force,
+                    kernel=kernel,
+                    package_fp=package_fp,
+                    data_fp=data_fp,
+                    report_fp=report_fp,
                 )
                 results.append(r)
                 if job is not None:
@@ -260,7 +271,9 @@ def run_reports(
                 cached=sum(r.cached for r in results) - sum(not j.execute for j in todo),
                 failed=sum(r.status != "ok" for r in results),
             )
-            _execute_all(todo, staging, profile, jobs, threads, timeout, notebooks_dir, progress, on_event)
+            _execute_all(
+                todo, staging, profile, jobs, threads, timeout, notebooks_dir, progress, on_event
+            )
 
             from .index import build_index
 
@@ -274,7 +287,12 @@ def run_reports(
                 "data_fingerprint": data_fp,
             }
             index_html = build_index(
-                staging, results, meta=meta, techniques=techniques, extras=extras, cache_dir=reports_dir / ".cache"
+                staging,
+                results,
+                meta=meta,
+                techniques=techniques,
+                extras=extras,
+                cache_dir=reports_dir / ".cache",
             )
             meta["seconds"] = round(time.monotonic() - started, 2)
             manifest = {**meta, "notebooks": {r.slug: asdict(r) for r in results}}
@@ -318,14 +336,26 @@ def _plan(
     if not run:  # --only: carry the published result over as it is
         if prev and _copy_result(prev, published, staging):
             return NotebookResult(**{**prev, "cached": True}), None
-        return NotebookResult(t.slug, t.title, "missing", error="not run (--only) and no earlier result"), None
+        return NotebookResult(
+            t.slug, t.title, "missing", error="not run (--only) and no earlier result"
+        ), None
     if not src.exists():
-        return NotebookResult(t.slug, t.title, "missing", error=f"notebook {src.name} not found in {notebooks_dir}"), None
-    exec_key = cache.execution_key(src, params, profile=profile, kernel=kernel, package_fp=package_fp, data_fp=data_fp)
+        return NotebookResult(
+            t.slug, t.title, "missing", error=f"notebook {src.name} not found in {notebooks_dir}"
+        ), None
+    exec_key = cache.execution_key(
+        src, params, profile=profile, kernel=kernel, package_fp=package_fp, data_fp=data_fp
+    )
     render_key = cache.render_key(exec_key, report_fp)
     result = NotebookResult(
-        t.slug, t.title, "ok", notebook=f"{t.slug}.ipynb", html=f"{t.slug}.html",
-        exec_key=exec_key, render_key=render_key, parameters=params,
+        t.slug,
+        t.title,
+        "ok",
+        notebook=f"{t.slug}.ipynb",
+        html=f"{t.slug}.html",
+        exec_key=exec_key,
+        render_key=render_key,
+        parameters=params,
     )
     spec = {
         "input": str(src),
@@ -339,12 +369,19 @@ def _plan(
         "plotly_js_src": PLOTLY_JS_SRC,
     }
     reusable = (
-        not force and prev and prev.get("status") == "ok" and prev.get("exec_key") == exec_key
+        not force
+        and prev
+        and prev.get("status") == "ok"
+        and prev.get("exec_key") == exec_key
         and _copy_result(prev, published, staging)
     )
     if not reusable:
         return result, _Job(result, spec, execute=True)
-    result.cached, result.seconds, result.finished_at = True, prev.get("seconds", 0.0), prev.get("finished_at")
+    result.cached, result.seconds, result.finished_at = (
+        True,
+        prev.get("seconds", 0.0),
+        prev.get("finished_at"),
+    )
     if prev.get("render_key") != render_key:  # same results, new HTML conversion
         return result, _Job(result, spec, execute=False)
     return result, None
@@ -369,7 +406,9 @@ def _copy_plotly_js(staging: Path) -> None:
 
     spec = importlib.util.find_spec("plotly")
     (staging / "assets").mkdir(exist_ok=True)
-    shutil.copy2(Path(spec.origin).parent / "package_data" / "plotly.min.js", staging / PLOTLY_JS_SRC)
+    shutil.copy2(
+        Path(spec.origin).parent / "package_data" / "plotly.min.js", staging / PLOTLY_JS_SRC
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -421,7 +460,10 @@ def _execute_all(
                     progress.running[job.result.slug] = job.started
                     emit("start", progress, job.result)
                 for job in list(running):
-                    over = timeout is not None and time.monotonic() - job.started > timeout + _DEADLINE_SLACK_S
+                    over = (
+                        timeout is not None
+                        and time.monotonic() - job.started > timeout + _DEADLINE_SLACK_S
+                    )
                     if job.proc.poll() is None and not over:
                         continue
                     if over:
@@ -479,8 +521,16 @@ def _finish(job: _Job, staging: Path, *, timed_out: bool, timeout: float | None)
         out = json.loads(result_file.read_text())
         r.status, r.error = out["status"], out["error"]
     else:
-        log_tail = (staging / "logs" / f"{r.slug}.log").read_text(errors="replace").strip().splitlines()[-1:]
-        r.status, r.error = "failed", f"worker exited with code {job.proc.returncode}: {' '.join(log_tail)}"
+        log_tail = (
+            (staging / "logs" / f"{r.slug}.log")
+            .read_text(errors="replace")
+            .strip()
+            .splitlines()[-1:]
+        )
+        r.status, r.error = (
+            "failed",
+            f"worker exited with code {job.proc.returncode}: {' '.join(log_tail)}",
+        )
     if job.execute:
         r.seconds = round(time.monotonic() - job.started, 2)
         r.finished_at = _now()
@@ -533,7 +583,9 @@ def _profile_lock(reports_dir: Path, profile: str) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ValueError(f"another `workbench report --profile {profile}` is running on {reports_dir}") from None
+            raise ValueError(
+                f"another `workbench report --profile {profile}` is running on {reports_dir}"
+            ) from None
         yield
 
 

@@ -33,7 +33,9 @@ if __package__:
 else:  # run as a script with ``python -P`` (no script folder on sys.path to shadow modules)
     import importlib.util
 
-    _spec = importlib.util.spec_from_file_location("_wb_notebook_html", Path(__file__).with_name("notebook_html.py"))
+    _spec = importlib.util.spec_from_file_location(
+        "_wb_notebook_html", Path(__file__).with_name("notebook_html.py")
+    )
     _mod = importlib.util.module_from_spec(_spec)
     _spec.loader.exec_module(_mod)
     notebook_to_html = _mod.notebook_to_html
@@ -109,7 +111,9 @@ def run_job(job: dict) -> dict:
             notebook_to_html(job["output"], job["html"], plotly_js_src=job["plotly_js_src"])
         except Exception as e:
             status = "failed"
-            error = (error + "; " if error else "") + f"HTML conversion failed: {type(e).__name__}: {e}"
+            error = (
+                error + "; " if error else ""
+            ) + f"HTML conversion failed: {type(e).__name__}: {e}"
     return {"status": status, "error": error}
 
 
