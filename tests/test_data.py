@@ -298,7 +298,9 @@ def test_ssim_matches_skimage():
     rng = np.random.default_rng(1)
     a = rng.integers(0, 256, (48, 40)).astype(np.float64)
     b = np.clip(a + rng.normal(0, 20, a.shape), 0, 255)
-    ref = structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255)
+    ref = structural_similarity(
+        a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255
+    )
     assert wbd.ssim(a, b) == pytest.approx(ref, abs=1e-6)
     assert wbd.ssim(a, a) == pytest.approx(1.0)
 

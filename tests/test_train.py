@@ -19,7 +19,9 @@ from workbench import train
 from workbench.plots.training import confusion_matrix, training_curves
 
 
-def synthetic_bundle(n_train: int = 96, n_test: int = 40, classes: int = 4, seed: int = 0) -> wbd.DataBundle:
+def synthetic_bundle(
+    n_train: int = 96, n_test: int = 40, classes: int = 4, seed: int = 0
+) -> wbd.DataBundle:
     """Images whose mean brightness encodes the class, so a tiny net can learn them."""
     g = torch.Generator().manual_seed(seed)
 
@@ -55,11 +57,20 @@ def test_fit_is_deterministic_for_a_seed():
     kw = dict(epochs=2, lr=0.05, seed=3, threads=1, progress=False)
     h1 = train.fit(seeded_net(), data, **kw)
     h2 = train.fit(seeded_net(), data, **kw)
-    assert h1.train_loss == h2.train_loss and h1.test_acc == h2.test_acc and h1.test_loss == h2.test_loss
+    assert (
+        h1.train_loss == h2.train_loss
+        and h1.test_acc == h2.test_acc
+        and h1.test_loss == h2.test_loss
+    )
     h3 = train.fit(seeded_net(), data, **{**kw, "seed": 4})
     assert h3.train_loss != h1.train_loss
     df = h1.to_frame()
-    assert list(df["epoch"]) == [1, 2] and {"train_acc", "test_acc", "images_per_s", "seconds"} <= set(df)
+    assert list(df["epoch"]) == [1, 2] and {
+        "train_acc",
+        "test_acc",
+        "images_per_s",
+        "seconds",
+    } <= set(df)
     assert h1.final_acc == h1.test_acc[-1] and h1.best_acc == max(h1.test_acc)
 
 
@@ -119,7 +130,9 @@ def test_evaluate_confusion_matrix():
     assert r.n == 37 and r.confusion.sum() == 37 and r.confusion.shape == (4, 4)
     assert r.accuracy == pytest.approx(100 * np.trace(r.confusion) / 37)
     assert r.confusion.sum(1).tolist() == [10, 9, 9, 9]
-    np.testing.assert_allclose(r.per_class_accuracy, 100 * np.diag(r.confusion) / r.confusion.sum(1))
+    np.testing.assert_allclose(
+        r.per_class_accuracy, 100 * np.diag(r.confusion) / r.confusion.sum(1)
+    )
     assert r.class_names == ("a", "b", "c", "d") and len(r.to_frame()) == 4
     # the loss is the mean cross-entropy over all images
     x = torch.cat([b[0] for b in data.test])
@@ -132,7 +145,10 @@ def test_checkpoint_roundtrip(tmp_path):
     a, b = seeded_net(0), seeded_net(1)
     train.save_checkpoint(a, tmp_path / "a.pt")
     train.load_checkpoint(b, tmp_path / "a.pt")
-    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+    assert all(
+        torch.equal(p, q)
+        for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    )
 
 
 def test_cached_fit_hits_second_time(tmp_path, monkeypatch):
@@ -144,8 +160,14 @@ def test_cached_fit_hits_second_time(tmp_path, monkeypatch):
     r1 = train.cached_fit("tiny", data, **kw)
     r2 = train.cached_fit("tiny", data, **{**kw, "progress": True})  # progress is not in the key
     assert not r1.cache_hit and r2.cache_hit and len(calls) == 1 and r1.path == r2.path
-    assert r2.history.train_loss == r1.history.train_loss and r2.history.meta["params"] == r1.history.meta["params"]
-    assert all(torch.equal(p, q) for p, q in zip(r1.model.state_dict().values(), r2.model.state_dict().values(), strict=True))
+    assert (
+        r2.history.train_loss == r1.history.train_loss
+        and r2.history.meta["params"] == r1.history.meta["params"]
+    )
+    assert all(
+        torch.equal(p, q)
+        for p, q in zip(r1.model.state_dict().values(), r2.model.state_dict().values(), strict=True)
+    )
     r3 = train.cached_fit("tiny", data, **{**kw, "lr": 0.01})
     assert not r3.cache_hit and r3.path != r1.path and len(calls) == 2
     r4 = train.cached_fit("tiny", data, refresh=True, **kw)
@@ -161,7 +183,9 @@ def test_fit_learns_real_fashion_mnist():
 
     data = wbd.fashion_mnist(subset=3000, test_subset=1000, batch_size=64)
     torch.manual_seed(0)
-    h = train.fit(reference_cnn(), data, epochs=2, lr=0.1, threads=1, progress=False, channels_last=True)
+    h = train.fit(
+        reference_cnn(), data, epochs=2, lr=0.1, threads=1, progress=False, channels_last=True
+    )
     assert h.final_acc > 65.0  # chance is 10 %; the full run reaches ~90 %
 
 
@@ -178,7 +202,9 @@ class TinySR(nn.Module):
 def test_fit_sr_and_evaluate_sr():
     torch.manual_seed(0)
     model = TinySR()
-    h = train.fit_sr(model, 2, epochs=1, steps_per_epoch=3, batch_size=4, lr_patch=12, threads=1, progress=False)
+    h = train.fit_sr(
+        model, 2, epochs=1, steps_per_epoch=3, batch_size=4, lr_patch=12, threads=1, progress=False
+    )
     assert len(h.psnr) == 1 and h.meta["channels"] == "rgb" and h.train_loss[0] > 0
     assert 25 < h.bicubic_psnr < 40 and 0.7 < h.bicubic_ssim < 1
     df = train.evaluate_sr(model, 2)

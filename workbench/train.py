@@ -46,16 +46,23 @@ def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     # no decay on BN/LN scales and biases (1-d tensors): decaying them only hurts (timm default)
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
 
 
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
-    "sgd": lambda groups, lr, momentum: torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=True),
+    "sgd": lambda groups, lr, momentum: torch.optim.SGD(
+        groups, lr=lr, momentum=momentum, nesterov=True
+    ),
     "adamw": lambda groups, lr, momentum: torch.optim.AdamW(groups, lr=lr, betas=(momentum, 0.999)),
 }
 
 # Each builds a per-step scheduler for `total` optimizer steps at peak learning rate `lr`.
-SCHEDULES: dict[str, Callable[[torch.optim.Optimizer, float, int], torch.optim.lr_scheduler.LRScheduler]] = {
+SCHEDULES: dict[
+    str, Callable[[torch.optim.Optimizer, float, int], torch.optim.lr_scheduler.LRScheduler]
+] = {
     "constant": lambda opt, lr, total: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0),
     "cosine": lambda opt, lr, total: torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
@@ -164,7 +171,11 @@ class EvalResult:
     def to_frame(self) -> pd.DataFrame:
         """Per-class table: class, images, accuracy (%)."""
         return pd.DataFrame(
-            {"class": list(self.class_names), "images": self.confusion.sum(1), "accuracy": self.per_class_accuracy}
+            {
+                "class": list(self.class_names),
+                "images": self.confusion.sum(1),
+                "accuracy": self.per_class_accuracy,
+            }
         )
 
 
@@ -257,13 +268,17 @@ def fit(
     train, test = _split_data(data)
     if batch_size is not None and batch_size != getattr(train, "batch_size", batch_size):
         if not hasattr(train, "with_options"):
-            raise ValueError("batch_size can only re-batch a TensorLoader; build your DataLoader with it")
+            raise ValueError(
+                "batch_size can only re-batch a TensorLoader; build your DataLoader with it"
+            )
         train = train.with_options(batch_size=batch_size)
     steps = len(train) if max_batches is None else min(len(train), max_batches)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model.to(device, memory_format=fmt)
     criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-    opt, sched = _make_optimizer(model, optimizer, lr, weight_decay, momentum, schedule, epochs * steps)
+    opt, sched = _make_optimizer(
+        model, optimizer, lr, weight_decay, momentum, schedule, epochs * steps
+    )
     hist = History(meta=dict(
         model=getattr(model, "registry_name", type(model).__name__),
         params=sum(p.numel() for p in model.parameters()), epochs=epochs, lr=lr, optimizer=optimizer,
@@ -310,7 +325,11 @@ def fit(
             hist.seconds.append(train_seconds)
             hist.images_per_s.append(seen / train_seconds if train_seconds > 0 else math.nan)
             t1 = time.perf_counter()
-            res = evaluate(model, test, device=device, channels_last=channels_last) if test is not None else None
+            res = (
+                evaluate(model, test, device=device, channels_last=channels_last)
+                if test is not None
+                else None
+            )
             hist.eval_seconds.append(time.perf_counter() - t1)
             hist.test_loss.append(res.loss if res else math.nan)
             hist.test_acc.append(res.accuracy if res else math.nan)
@@ -365,13 +384,17 @@ def evaluate(
         num_classes = num_classes or logits.shape[1]
     model.train(was_training)
     pred, true = torch.cat(preds), torch.cat(labels)
-    confusion = torch.bincount(true * num_classes + pred, minlength=num_classes**2).reshape(num_classes, num_classes)
+    confusion = torch.bincount(true * num_classes + pred, minlength=num_classes**2).reshape(
+        num_classes, num_classes
+    )
     confusion = confusion.numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         per_class = 100.0 * np.diag(confusion) / confusion.sum(1)
     n = len(true)
     names = tuple(class_names) if class_names else tuple(str(i) for i in range(num_classes))
-    return EvalResult(100.0 * int((pred == true).sum()) / n, loss_sum / n, n, per_class, confusion, names)
+    return EvalResult(
+        100.0 * int((pred == true).sum()) / n, loss_sum / n, n, per_class, confusion, names
+    )
 
 
 def save_checkpoint(model: nn.Module, path: str | os.PathLike) -> Path:
@@ -433,7 +456,9 @@ def cached_fit(
         **fit_kwargs: passed to :func:`fit`.
     """
     if (fit_kwargs.get("callbacks") or fit_kwargs.get("loss_fn")) and not tag:
-        raise ValueError("cached_fit with callbacks or loss_fn needs a tag= naming them (they cannot be hashed)")
+        raise ValueError(
+            "cached_fit with callbacks or loss_fn needs a tag= naming them (they cannot be hashed)"
+        )
     overrides = dict(overrides or {})
     key = {
         "format": 1, "model": name, "overrides": overrides, "tag": tag, "seed": seed,
@@ -515,7 +540,9 @@ def evaluate_sr(
     for im in eval_set:
         out = model(image_to_tensor(im.lr, channels).to(device))
         if out.shape[-2:] != im.hr.shape[:2]:
-            raise ValueError(f"model output {tuple(out.shape[-2:])} != HR size {im.hr.shape[:2]} on {im.name}")
+            raise ValueError(
+                f"model output {tuple(out.shape[-2:])} != HR size {im.hr.shape[:2]} on {im.name}"
+            )
         sr = _quantize(out)
         if channels == "y":
             hr, bic, sr = rgb_to_y(im.hr), rgb_to_y(im.bicubic), sr[..., 0]
@@ -548,7 +575,9 @@ class SRHistory:
     def to_frame(self) -> pd.DataFrame:
         """One row per epoch, with the (constant) bicubic baseline as columns."""
         d = {k: v for k, v in asdict(self).items() if isinstance(v, list)}
-        return pd.DataFrame(d).assign(bicubic_psnr=self.bicubic_psnr, bicubic_ssim=self.bicubic_ssim)
+        return pd.DataFrame(d).assign(
+            bicubic_psnr=self.bicubic_psnr, bicubic_ssim=self.bicubic_ssim
+        )
 
     @property
     def final_psnr(self) -> float:
@@ -653,7 +682,10 @@ def fit_sr(
             hist.ssim.append(float(res.ssim.mean()))
             hist.seconds.append(seconds)
             hist.patches_per_s.append(steps_per_epoch * batch_size / seconds)
-            hist.bicubic_psnr, hist.bicubic_ssim = float(res.bicubic_psnr.mean()), float(res.bicubic_ssim.mean())
+            hist.bicubic_psnr, hist.bicubic_ssim = (
+                float(res.bicubic_psnr.mean()),
+                float(res.bicubic_ssim.mean()),
+            )
             bar.set_postfix(psnr=f"{hist.psnr[-1]:.2f}", bicubic=f"{hist.bicubic_psnr:.2f}")
             _call(callbacks, "on_epoch_end", state, hist)
         bar.close()

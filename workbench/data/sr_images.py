@@ -169,7 +169,9 @@ def sr_patches(
     if channels not in ("rgb", "y"):
         raise ValueError(f"unknown channels {channels!r}; valid: rgb, y")
     if set(names) & set(SR_EVAL_IMAGES):
-        raise ValueError(f"training photos overlap the evaluation set: {sorted(set(names) & set(SR_EVAL_IMAGES))}")
+        raise ValueError(
+            f"training photos overlap the evaluation set: {sorted(set(names) & set(SR_EVAL_IMAGES))}"
+        )
     pairs = _train_pairs(scale, tuple(names))
     areas = np.array([lr.shape[0] * lr.shape[1] for _, lr in pairs], dtype=np.float64)
     rng = np.random.default_rng(seed)

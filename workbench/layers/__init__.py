@@ -4,7 +4,7 @@ One module per family; each module's docstring names the papers behind its block
 """
 
 from .activations import get_act, list_acts
-from .attention import EfficientChannelAttention, SqueezeExcite, get_attn
+from .attention import CBAM, EfficientChannelAttention, SqueezeExcite, get_attn
 from .conv import ConvNormAct, make_divisible
 from .convnext import ConvNeXtBlock, LayerNorm2d
 from .efficientformer import Meta3D, Meta4D

@@ -3,6 +3,8 @@
 * Squeeze-and-Excitation -- Hu et al., "Squeeze-and-Excitation Networks" (CVPR 2018); used in
   MnasNet, MobileNetV3 (hard-sigmoid gate), EfficientNet (SiLU, reduction on block input),
   GhostNet, LCNet.
+* CBAM -- Woo et al., "CBAM: Convolutional Block Attention Module" (ECCV 2018): SE-style channel
+  attention fed by both average- and max-pooled descriptors, followed by a 7x7 spatial gate.
 * ECA -- Wang et al., "ECA-Net: Efficient Channel Attention" (CVPR 2020): a 1-D conv across
   channels replaces SE's two FC layers; kernel size adapts to the channel count.
 """
@@ -77,7 +79,43 @@ class EfficientChannelAttention(nn.Module):
         return x * self.gate(s)
 
 
-_ATTN: dict[str, type[nn.Module]] = {"se": SqueezeExcite, "eca": EfficientChannelAttention}
+class CBAM(nn.Module):
+    """Channel gate (shared MLP on avg- and max-pooled descriptors) then a spatial gate.
+
+    Args:
+        chs: channels; rd_ratio: MLP reduction (paper: 1/16); spatial_kernel: paper uses 7.
+    """
+
+    def __init__(self, chs: int, rd_ratio: float = 1 / 16, spatial_kernel: int = 7, act: str = "relu", gate: str = "sigmoid") -> None:
+        super().__init__()
+        rd = max(1, round(chs * rd_ratio))
+        self.fc1 = nn.Conv2d(chs, rd, 1, bias=False)
+        self.act = get_act(act)
+        self.fc2 = nn.Conv2d(rd, chs, 1, bias=False)
+        self.spatial = nn.Conv2d(2, 1, spatial_kernel, padding=spatial_kernel // 2, bias=False)
+        self.gate = get_act(gate)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        avg = self.fc2(self.act(self.fc1(x.mean((2, 3), keepdim=True))))  # (B, C, 1, 1)
+        mx = self.fc2(self.act(self.fc1(x.amax((2, 3), keepdim=True))))
+        x = x * self.gate(avg + mx)
+        s = torch.cat([x.mean(1, keepdim=True), x.amax(1, keepdim=True)], dim=1)  # (B, 2, H, W)
+        return x * self.gate(self.spatial(s))
+
+
+class NoAttention(nn.Identity):
+    """``attn='none'``: the same block without attention (for ablations)."""
+
+    def __init__(self, chs: int, **kwargs) -> None:
+        super().__init__()
+
+
+_ATTN: dict[str, type[nn.Module]] = {
+    "se": SqueezeExcite,
+    "eca": EfficientChannelAttention,
+    "cbam": CBAM,
+    "none": NoAttention,
+}
 
 
 def get_attn(name: str | None, chs: int, **kwargs) -> nn.Module:

@@ -59,7 +59,11 @@ def training_curves(histories, *, title: str | None = None) -> go.Figure:
 
 
 def confusion_matrix(
-    result, class_names: Sequence[str] | None = None, *, normalize: bool = True, title: str | None = None
+    result,
+    class_names: Sequence[str] | None = None,
+    *,
+    normalize: bool = True,
+    title: str | None = None,
 ) -> go.Figure:
     """Heatmap of an ``EvalResult`` confusion matrix (rows: true class, columns: predicted).
 
