@@ -20,7 +20,6 @@ import torch
 import workbench.data as wbd
 from workbench.data import fashion as fm
 
-
 # ----------------------------------------------------------------------------- fixtures
 
 

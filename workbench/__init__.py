@@ -32,10 +32,11 @@ with warnings.catch_warnings():  # fvcore uses torch.jit.script at import, which
 from .layers import reparameterize_model
 from .models import create_model, list_models, model_entry
 from .registry import Registry
+from .runtime import setup
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = {"data", "train", "plots", "report", "literature", "techniques", "layers", "models", "measure"}
+_LAZY_MODULES = {"data", "train", "plots", "report", "literature", "techniques", "layers", "models", "measure", "experiment"}
 _LAZY_ATTRS = {
     "record": ("workbench.report.record", "record"),
     "fit": ("workbench.train", "fit"),
@@ -56,5 +57,5 @@ def __getattr__(name: str):
 __all__ = [
     "Registry", "compare_latency", "count_macs", "count_params", "create_model", "environment",
     "list_models", "machine_peak", "measure_latency", "measure_memory", "model_entry", "profile",
-    "profile_many", "record", "fit", "evaluate", "reparameterize_model",
+    "profile_many", "record", "fit", "evaluate", "reparameterize_model", "setup",
 ]

@@ -12,7 +12,8 @@ Targets (checked by the functions below; each returns a :class:`BenchResult`):
     (Y channel, border 2) on the evaluation photos at x2.
 
 Run ``python -m workbench.bench_train`` (all, full size) or ``--quick`` (tiny configurations that
-only prove the code paths; their pass/fail says nothing about the targets).
+only prove the code paths; their pass/fail says nothing about the targets). Name benchmarks to
+run a subset: ``python -m workbench.bench_train reference_cnn sr_x2``.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ class Stage:
 class ReferenceCNN(nn.Module):
     """A plain VGG-style CNN sized for 2 CPU cores: 28 px -> 14 -> 7, global pool, linear.
 
-    Default stages (16 x1 s1, 32 x2 s2, 64 x2 s2): 70 k parameters, ~5.6 M MACs at 1x28x28.
+    Default stages (16 x1 s1, 32 x2 s2, 64 x2 s2): 70,330 parameters, 5.53 M MACs (conv + linear)
+    at 1x28x28.
     Strided convs rather than max-pools: the same receptive field for a quarter of the work.
     """
 
@@ -109,14 +111,18 @@ class BenchResult:
 
 def bench_reference_cnn(
     *,
-    epochs: int = 6,
+    epochs: int = 5,
     lr: float = 0.2,
     threads: int = 2,
     subset: int | None = None,
     seed: int = 0,
     progress: bool = False,
 ) -> BenchResult:
-    """(a) Reference CNN to >= 90 % in <= 180 s: SGD-Nesterov, OneCycle, batch 256, channels-last."""
+    """(a) Reference CNN to >= 90 % in <= 180 s: SGD-Nesterov, OneCycle, batch 256, channels-last.
+
+    Sizing: on one busy core of the development machine 2 epochs took 82 s (1,560 images/s)
+    and reached 89.8 %; 5 epochs on 2 cores should need ~2 minutes.
+    """
     data = wbdata.fashion_mnist(subset=subset, batch_size=256)
     torch.manual_seed(seed)
     model = reference_cnn()
@@ -283,10 +289,14 @@ class _LocalESPCN(nn.Module):
 
 
 def bench_sr(
-    *, model: str = "espcn_x2", epochs: int = 10, steps_per_epoch: int = 100, batch_size: int = 16,
+    *, model: str = "espcn_x2", epochs: int = 20, steps_per_epoch: int = 250, batch_size: int = 16,
     lr: float = 1e-3, threads: int = 2, seed: int = 0, progress: bool = False,
 ) -> BenchResult:  # fmt: skip
-    """(d) Train an x2 SR baseline on patches for a few minutes; it must beat bicubic PSNR."""
+    """(d) Train an x2 SR baseline on patches for a few minutes; it must beat bicubic PSNR.
+
+    Default: 20 x 250 steps of 16 RGB patches (24 px LR), AdamW 1e-3, cosine, L1 -- 80,000
+    patches. (A 2,000-step run on one busy core already gave 31.32 dB vs bicubic 30.84 dB.)
+    """
     torch.manual_seed(seed)
     try:
         from .models import create_model
@@ -343,18 +353,19 @@ def run_all(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m workbench.bench_train [NAME ...] [--quick] [--threads N]``; exit 1 if a full run fails."""
     p = argparse.ArgumentParser(
         prog="python -m workbench.bench_train", description=__doc__.split("\n")[0]
     )
     p.add_argument(
+        "which", nargs="*", help=f"benchmarks to run (default all): {', '.join(BENCHES)}"
+    )
+    p.add_argument(
         "--quick", action="store_true", help="tiny configurations: code paths only, not the targets"
     )
-    p.add_argument("--only", nargs="+", choices=list(BENCHES), help="run only these benchmarks")
     p.add_argument("--threads", type=int, default=2, help="torch threads (targets assume 2)")
     args = p.parse_args(argv)
-    df = run_all(
-        quick=args.quick, only=tuple(args.only) if args.only else None, threads=args.threads
-    )
+    df = run_all(quick=args.quick, only=tuple(args.which) or None, threads=args.threads)
     with pd.option_context("display.width", 200, "display.max_colwidth", 80):
         print(df.drop(columns="details").to_string(index=False))
         for _, row in df.iterrows():
@@ -368,4 +379,7 @@ def quick_ok(df: pd.DataFrame, quick: bool) -> bool:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except KeyError as e:
+        raise SystemExit(f"python -m workbench.bench_train: error: {e.args[0]}") from None

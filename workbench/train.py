@@ -459,6 +459,10 @@ def cached_fit(
         raise ValueError(
             "cached_fit with callbacks or loss_fn needs a tag= naming them (they cannot be hashed)"
         )
+    if not getattr(data, "version", None):
+        raise ValueError(
+            "cached_fit needs a DataBundle with a version (from wb.data.fashion_mnist)"
+        )
     overrides = dict(overrides or {})
     key = {
         "format": 1, "model": name, "overrides": overrides, "tag": tag, "seed": seed,

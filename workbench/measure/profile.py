@@ -28,8 +28,9 @@ class ProfileRow:
         macs_all_ops: every counted op; flops: 2 x macs.
         param_bytes, peak_activation_bytes: memory of an inference forward.
         latency_ms, latency_iqr_ms, latency_cv: median forward latency and spread (NaN if not
-            measured); latency_ratio/baseline: ratio to the baseline from an interleaved
-            :func:`compare_latency` (profile_many only).
+            measured); latency_ratio/baseline: median per-round ratio to the baseline from an
+            interleaved :func:`compare_latency` (profile_many only), with its quartiles
+            latency_ratio_q1/q3.
         achieved_gflops: flops / latency; pct_of_peak: that as % of the measured GEMM peak.
         arithmetic_intensity: MACs per byte of params + peak activations (roofline x-axis proxy).
         unsupported_ops: operators the counter could not handle (must be empty to trust macs).
@@ -48,6 +49,8 @@ class ProfileRow:
     latency_iqr_ms: float = math.nan
     latency_cv: float = math.nan
     latency_ratio: float = math.nan
+    latency_ratio_q1: float = math.nan
+    latency_ratio_q3: float = math.nan
     baseline: str = ""
     achieved_gflops: float = math.nan
     pct_of_peak: float = math.nan
@@ -160,6 +163,48 @@ def profile_many(
         gemm = machine_peak(threads).gemm_gflops if peak else None
         for r in cmp.itertuples():
             row = rows[r.name]
-            row.update(latency_ms=r.median_ms, latency_iqr_ms=r.iqr_ms, latency_ratio=r.ratio, baseline=r.baseline, env=cmp.attrs["env"])
+            row.update(
+                latency_ms=r.median_ms, latency_iqr_ms=r.iqr_ms, latency_ratio=r.ratio,
+                latency_ratio_q1=r.ratio_q1, latency_ratio_q3=r.ratio_q3, baseline=r.baseline, env=cmp.attrs["env"],
+            )  # fmt: skip
             _with_latency(row, r.median_ms, r.threads, gemm)
     return pd.DataFrame([ProfileRow(**r).to_dict() for r in rows.values()])
+
+
+def multiplier_grid(
+    name: str,
+    widths: Sequence[float],
+    resolutions: Sequence[int],
+    **create_kwargs,
+) -> pd.DataFrame:
+    """Params and MACs of one architecture over width multipliers x input resolutions.
+
+    The two knobs of MobileNetV1 (Howard et al. 2017, sec. 3.3-3.4): MACs scale roughly with
+    width^2 and resolution^2, params with width^2 only.
+
+    Returns:
+        one row per (width, resolution): ``width, resolution, params, macs``.
+    """
+    from ..models import create_model
+
+    rows = []
+    for w in widths:
+        model = create_model(name, width_mult=w, **create_kwargs)
+        params = count_params(model).total
+        c = model.default_input_size[0]
+        for r in resolutions:
+            rows.append({"width": w, "resolution": r, "params": params, "macs": count_macs(model, (c, r, r)).macs})
+    return pd.DataFrame(rows)
+
+
+def scaling_exponents(grid: pd.DataFrame, value: str = "macs") -> dict[str, float]:
+    """Fit ``value ~ width^a * resolution^b`` over a :func:`multiplier_grid` (least squares in logs).
+
+    Returns:
+        ``{"width": a, "resolution": b}``; MobileNetV1's analysis predicts a = b = 2 for MACs.
+    """
+    import numpy as np
+
+    a = np.column_stack([np.log(grid.width.astype(float)), np.log(grid.resolution.astype(float)), np.ones(len(grid))])
+    coef, *_ = np.linalg.lstsq(a, np.log(grid[value].astype(float)), rcond=None)
+    return {"width": float(coef[0]), "resolution": float(coef[1])}

@@ -79,7 +79,7 @@ def roofline(df: pd.DataFrame, gemm_gflops: float, bandwidth_gbs: float, *, colo
     return fig
 
 
-def ratio_bars(df: pd.DataFrame, x: str = "name", y: str = "latency_ratio", *, low: str | None = "ratio_q1", high: str | None = "ratio_q3", color: str | None = None, facet: str | None = None, title: str | None = None) -> go.Figure:
+def ratio_bars(df: pd.DataFrame, x: str = "name", y: str = "latency_ratio", *, low: str | None = "latency_ratio_q1", high: str | None = "latency_ratio_q3", color: str | None = None, facet: str | None = None, title: str | None = None) -> go.Figure:
     """Bars of a ratio with its inter-quartile range as error bars (1.0 = baseline)."""
     d = df.copy()
     kw = {}

@@ -32,25 +32,21 @@ def training_curves(histories, *, title: str | None = None) -> go.Figure:
     right = "PSNR (dB, Y)" if is_sr else "accuracy (%)"
     fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", right))
     colors = qualitative.Plotly
+    # (column, panel, legend suffix, dash, show in legend): the right panel reuses the left's legend
+    if is_sr:
+        lines = [("train_loss", 1, "train", None, True), ("psnr", 2, "eval PSNR", None, False),
+                 ("bicubic_psnr", 2, "bicubic", "dot", True)]  # fmt: skip
+    else:
+        lines = [("train_loss", 1, "train", None, True), ("test_loss", 1, "test", "dash", True),
+                 ("train_acc", 2, "train", None, False), ("test_acc", 2, "test", "dash", False)]  # fmt: skip
     for i, (name, f) in enumerate(frames.items()):
-        c = colors[i % len(colors)]
-        label = f"{name} " if name else ""
-
-        def line(y, col, suffix, dash=None, show=True):
-            fig.add_trace(
-                go.Scatter(x=f["epoch"], y=f[y], name=f"{label}{suffix}", mode="lines+markers",
-                           line=dict(color=c, dash=dash), legendgroup=name, showlegend=show),
-                row=1, col=col,
+        color = colors[i % len(colors)]
+        for col_name, panel, suffix, dash, show in lines:
+            trace = go.Scatter(
+                x=f["epoch"], y=f[col_name], name=f"{name} {suffix}".strip(), mode="lines+markers",
+                line=dict(color=color, dash=dash), legendgroup=name, showlegend=show,
             )  # fmt: skip
-
-        line("train_loss", 1, "train")
-        if is_sr:
-            line("psnr", 2, "eval PSNR", show=False)
-            line("bicubic_psnr", 2, "bicubic", dash="dot")
-        else:
-            line("test_loss", 1, "test", dash="dash")
-            line("train_acc", 2, "train", show=False)
-            line("test_acc", 2, "test", dash="dash", show=False)
+            fig.add_trace(trace, row=1, col=panel)
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(title_text="loss per image", row=1, col=1)
     fig.update_yaxes(title_text=right, row=1, col=2)

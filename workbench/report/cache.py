@@ -82,6 +82,17 @@ def data_fingerprint(datasets_dir: Path | None) -> str:
     return h.hexdigest()
 
 
+def sources_fingerprint(*roots: Path) -> str:
+    """Hash of the files under ``roots`` (missing roots count as empty): a narrower key than
+    :func:`package_fingerprint` for index sections that depend on part of the package."""
+    h = hashlib.sha256(b"sources")
+    for root in roots:
+        h.update(str(root).encode() + b"\0")
+        if root.is_dir():
+            _hash_files(root, _walk(root, _PACKAGE_SUFFIXES + (".jsonl", ".md")), h)
+    return h.hexdigest()
+
+
 def execution_key(
     notebook: Path,
     parameters: dict[str, Any],

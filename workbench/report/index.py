@@ -11,8 +11,11 @@ The index reads what the notebooks recorded (:mod:`workbench.report.record`) and
 * a link to the literature page (``workbench.literature.build_literature_page``).
 
 The last three come from :class:`IndexExtras`; each is optional (a note replaces a missing or
-failing one) and cached in ``reports/.cache/`` by package-source (+ data) hash, because the
-zoo table profiles ~40 models and the machine card runs a GEMM benchmark.
+failing one) and cached in ``reports/.cache/`` by the hash of the sources it depends on
+(zoo: ``workbench/{layers,models,measure}`` + ``datasets/claims``; machine:
+``workbench/measure`` + CPU model + host; literature: ``workbench/literature`` +
+``datasets/literature``), because the zoo table profiles ~40 models and the machine card runs a
+GEMM benchmark.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from . import fmt
-from .cache import PACKAGE_DIR
+from .cache import PACKAGE_DIR, sources_fingerprint
 from .notebook_html import plotly_div
 from .record import MODEL_COLUMNS, load_records
 
@@ -131,10 +134,17 @@ def build_index(
                 else ""
             )
 
-    key = f"{meta.get('package_fingerprint', '')}:{meta.get('data_fingerprint', '')}"[:80]
-    machine, machine_note = _cached_call(cache_dir, "machine", _machine_key(key), extras.machine)
-    claims, claims_note = _cached_call(cache_dir, "claims", key, extras.claims)
-    literature_note = _literature(out_dir, cache_dir, key, extras.literature)
+    # each section keyed by the sources it depends on, so unrelated edits do not recompute
+    # the zoo table (~1-2 min) or re-measure the machine
+    pkg, data = PACKAGE_DIR, PACKAGE_DIR.parent / "datasets"
+    machine_key = _machine_key(sources_fingerprint(pkg / "measure"))
+    claims_key = sources_fingerprint(
+        pkg / "layers", pkg / "models", pkg / "measure", data / "claims"
+    )
+    literature_key = sources_fingerprint(pkg / "literature", data / "literature")
+    machine, machine_note = _cached_call(cache_dir, "machine", machine_key, extras.machine)
+    claims, claims_note = _cached_call(cache_dir, "claims", claims_key, extras.claims)
+    literature_note = _literature(out_dir, cache_dir, literature_key, extras.literature)
     notes += [n for n in (machine_note, claims_note, literature_note) if n]
 
     from .pareto import pareto_figures

@@ -233,7 +233,7 @@ def run_reports(
     reports_dir.mkdir(parents=True, exist_ok=True)
     published = reports_dir / profile
 
-    with _profile_lock(reports_dir, profile):
+    with _sigterm_as_interrupt(), _profile_lock(reports_dir, profile):
         _recover(reports_dir, profile)
         previous = _load_manifest(published)
         staging = reports_dir / f".staging-{profile}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -449,39 +449,38 @@ def _execute_all(
     progress.waiting = len(pending)
     (staging / "logs").mkdir(exist_ok=True)
     try:
-        with _sigterm_as_interrupt():
-            last_tick = 0.0
-            while pending or running:
-                while pending and len(running) < jobs:
-                    job = pending.popleft()
-                    _start(job, staging, profile, threads, timeout)
-                    running.append(job)
-                    progress.waiting -= 1
-                    progress.running[job.result.slug] = job.started
-                    emit("start", progress, job.result)
-                for job in list(running):
-                    over = (
-                        timeout is not None
-                        and time.monotonic() - job.started > timeout + _DEADLINE_SLACK_S
-                    )
-                    if job.proc.poll() is None and not over:
-                        continue
-                    if over:
-                        _kill_tree(job.proc)
-                    _finish(job, staging, timed_out=over, timeout=timeout)
-                    running.remove(job)
-                    del progress.running[job.result.slug]
-                    if job.result.status != "ok":
-                        progress.failed += 1
-                    elif job.execute:
-                        progress.done += 1
-                    else:
-                        progress.cached += 1
-                    emit("finish", progress, job.result)
-                if time.monotonic() - last_tick >= 0.25:
-                    last_tick = time.monotonic()
-                    emit("tick", progress, None)
-                time.sleep(0.05)
+        last_tick = 0.0
+        while pending or running:
+            while pending and len(running) < jobs:
+                job = pending.popleft()
+                _start(job, staging, profile, threads, timeout)
+                running.append(job)
+                progress.waiting -= 1
+                progress.running[job.result.slug] = job.started
+                emit("start", progress, job.result)
+            for job in list(running):
+                over = (
+                    timeout is not None
+                    and time.monotonic() - job.started > timeout + _DEADLINE_SLACK_S
+                )
+                if job.proc.poll() is None and not over:
+                    continue
+                if over:
+                    _kill_tree(job.proc)
+                _finish(job, staging, timed_out=over, timeout=timeout)
+                running.remove(job)
+                del progress.running[job.result.slug]
+                if job.result.status != "ok":
+                    progress.failed += 1
+                elif job.execute:
+                    progress.done += 1
+                else:
+                    progress.cached += 1
+                emit("finish", progress, job.result)
+            if time.monotonic() - last_tick >= 0.25:
+                last_tick = time.monotonic()
+                emit("tick", progress, None)
+            time.sleep(0.05)
     finally:
         for job in running:
             _kill_tree(job.proc)
