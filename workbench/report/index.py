@@ -285,8 +285,8 @@ def _claims_table(df: Any) -> dict[str, Any]:
                 )
             elif c == "verdict":
                 row.append((str(v), _VERDICT_CLASS.get(str(v).lower(), "muted"), ""))
-            elif c in ("note", "source"):
-                row.append(("" if fmt.is_missing(v) else str(v), "notes", ""))
+            elif c in ("note", "source"):  # long prose: one clipped line, full text on hover
+                row.append(("" if fmt.is_missing(v) else str(v), "clip", ""))
             else:
                 row.append(
                     ("" if fmt.is_missing(v) else fmt.number(v) if numeric else str(v), "", "")

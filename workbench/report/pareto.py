@@ -115,21 +115,32 @@ def pareto_figures(models: Any, peak_gflops: float | None = None) -> list[tuple[
             title={"text": title, "x": 0.01},
             height=440,
             margin={"l": 60, "r": 20, "t": 50, "b": 50},
-            # log axes labelled at 1-2-5 per decade; SI suffixes for counts only (not "900m" ms)
-            xaxis={
-                "title": xlabel,
-                "type": "log",
-                "dtick": "D2",
-                "tickformat": "~s" if xcol == "macs" else "",
-            },
+            xaxis={"title": xlabel, "type": "log", **_log_ticks(df[xcol], xcol)},
             yaxis={
                 "title": ylabel,
-                **({"type": "log", "dtick": "D2"} if ycol == "latency_ms" else {}),
+                **({"type": "log", **_log_ticks(df[ycol], ycol)} if ycol == "latency_ms" else {}),
             },
             legend={"orientation": "h", "y": -0.18},
         )
         out.append((title, json.loads(fig.to_json())))
     return out
+
+
+def _log_ticks(values: Any, col: str) -> dict:
+    """Ticks at 1-2-5 per decade over the data, labelled like the tables (``50 M``, ``2 ms``):
+    plotly's own log labels are a mix of full and tiny minor digits, or ``900m`` for 0.9 ms."""
+    lo, hi = float(values.min()) / 1.3, float(values.max()) * 1.3
+    vals = [
+        m * 10.0**e
+        for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+        for m in (1, 2, 5)
+    ]
+    vals = [v for v in vals if lo <= v <= hi]
+    text = [
+        fmt.count(v).replace(".00 ", " ").replace(".0 ", " ") if col == "macs" else fmt.number(v)
+        for v in vals
+    ]
+    return {"tickvals": vals, "ticktext": text}
 
 
 def _hover(r: dict) -> str:
