@@ -46,8 +46,8 @@ def _validate(args) -> None:
 
 def run(args) -> int:
     _validate(args)
-    from ..models import MODELS, create_model
     from ..measure import profile
+    from ..models import MODELS, create_model
 
     if ":" not in args.name and args.name not in MODELS:
         raise UsageError(MODELS.unknown_message(args.name))

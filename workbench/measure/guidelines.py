@@ -20,6 +20,7 @@ ratio to the group's first variant.
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import pandas as pd
 import torch
@@ -108,16 +109,17 @@ def _g2(base: int, n: int) -> dict[str, nn.Module]:
     return out
 
 
+def _fragments(c: int, k: int, kind: str) -> nn.Module:
+    convs = [nn.Conv2d(c, c, 1) for _ in range(k)]
+    return nn.Sequential(*convs) if kind == "series" else _Parallel(convs)
+
+
 def _g3(base: int, n: int) -> dict[str, nn.Module]:
     out = {}
     for k, kind in ((1, "series"), (2, "series"), (4, "series"), (2, "parallel"), (4, "parallel")):
         c = round(base / math.sqrt(k))  # k convs of c^2 MACs each == one conv of base^2
-        if kind == "series":
-            block = lambda c=c, k=k: nn.Sequential(*[nn.Conv2d(c, c, 1) for _ in range(k)])
-        else:
-            block = lambda c=c, k=k: _Parallel([nn.Conv2d(c, c, 1) for _ in range(k)])
         label = "1 fragment" if k == 1 else f"{k}-fragment {kind}"
-        out[label] = (_stack(block, n), c)
+        out[label] = (_stack(partial(_fragments, c, k, kind), n), c)
     return out
 
 
