@@ -36,8 +36,8 @@ data: setup
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing Debian chromium for the browser test"; \
-	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) || \
-	  (sudo apt-get update -qq && sudo apt-get install -y -qq chromium chromium-driver >/dev/null) || \
+	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+	  (sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null) || \
 	  echo "WARNING: could not install chromium; browser tests will be skipped"; }
 
 # --- the two commands ---------------------------------------------------------------------------
