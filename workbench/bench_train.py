@@ -138,60 +138,11 @@ def bench_reference_cnn(
     )  # fmt: skip
 
 
-def _tiny_mobilenetv2(num_classes: int = 10, in_chans: int = 1) -> nn.Module:
-    """Fallback when the zoo lacks ``mobilenetv2_050``: MobileNetV2 rows at width 0.5, stem stride 1."""
-    from .layers.conv import make_divisible
-
-    def cna(i, o, k=3, s=1, g=1, act=True):
-        return [nn.Conv2d(i, o, k, s, k // 2, groups=g, bias=False), nn.BatchNorm2d(o)] + (
-            [nn.ReLU6(True)] if act else []
-        )
-
-    class IR(nn.Module):
-        def __init__(self, i, o, s, t):
-            super().__init__()
-            h = i * t
-            self.has_skip = s == 1 and i == o
-            self.body = nn.Sequential(
-                *(cna(i, h, 1) if t != 1 else []), *cna(h, h, 3, s, h), *cna(h, o, 1, act=False)
-            )
-
-        def forward(self, x):
-            return x + self.body(x) if self.has_skip else self.body(x)
-
-    rows = [
-        (1, 16, 1, 1),
-        (6, 24, 2, 1),
-        (6, 32, 3, 2),
-        (6, 64, 4, 2),
-        (6, 96, 3, 1),
-        (6, 160, 3, 2),
-        (6, 320, 1, 1),
-    ]
-    c = make_divisible(32 * 0.5)
-    layers = cna(in_chans, c)
-    for t, ch, n, s in rows:
-        o = make_divisible(ch * 0.5)
-        for i in range(n):
-            layers.append(IR(c, o, s if i == 0 else 1, t))
-            c = o
-    layers += [
-        *cna(c, 1280, 1),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(1280, num_classes),
-    ]
-    return nn.Sequential(*layers)
-
-
 def mobilenetv2_050_small() -> nn.Module:
-    """``mobilenetv2_050`` from the zoo (small_input, 1 channel, 10 classes), else the fallback."""
-    try:
-        from .models import create_model
+    """``mobilenetv2_050`` from the zoo: small_input (stride 8), 1 channel, 10 classes."""
+    from .models import create_model
 
-        return create_model("mobilenetv2_050", small_input=True, in_chans=1, num_classes=10)
-    except (ImportError, KeyError):
-        return _tiny_mobilenetv2()
+    return create_model("mobilenetv2_050", small_input=True, in_chans=1, num_classes=10)
 
 
 def bench_mobilenetv2(
@@ -221,7 +172,7 @@ def bench_mobilenetv2(
         "mobilenetv2_050", "test_acc_%", hist.final_acc, ">= 91", secs, 900.0,
         hist.final_acc >= 91.0 and secs <= 900.0,
         dict(epochs=epochs, lr=lr, threads=threads, subset=subset, images_per_s=max(hist.images_per_s),
-             model=getattr(model, "registry_name", "fallback")),
+             model="mobilenetv2_050"),
     )  # fmt: skip
 
 
@@ -274,20 +225,6 @@ def bench_fit_overhead(
     )  # fmt: skip
 
 
-class _LocalESPCN(nn.Module):
-    """Fallback ESPCN (Shi et al. 2016: 5-3-3, 64-32, tanh, pixel shuffle) if the zoo lacks one."""
-
-    def __init__(self, scale: int = 2, in_chans: int = 3) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(in_chans, 64, 5, padding=2), nn.Tanh(), nn.Conv2d(64, 32, 3, padding=1), nn.Tanh(),
-            nn.Conv2d(32, in_chans * scale**2, 3, padding=1), nn.PixelShuffle(scale),
-        )  # fmt: skip
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
-
-
 def bench_sr(
     *, model: str = "espcn_x2", epochs: int = 20, steps_per_epoch: int = 250, batch_size: int = 16,
     lr: float = 1e-3, threads: int = 2, seed: int = 0, progress: bool = False,
@@ -297,13 +234,10 @@ def bench_sr(
     Default: 20 x 250 steps of 16 RGB patches (24 px LR), AdamW 1e-3, cosine, L1 -- 80,000
     patches. (A 2,000-step run on one busy core already gave 31.32 dB vs bicubic 30.84 dB.)
     """
-    torch.manual_seed(seed)
-    try:
-        from .models import create_model
+    from .models import create_model
 
-        net = create_model(model)
-    except (ImportError, KeyError):
-        net = _LocalESPCN(2)
+    torch.manual_seed(seed)
+    net = create_model(model)
     hist = fit_sr(
         net, 2, epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size, lr=lr,
         seed=seed, threads=threads, progress=progress,
@@ -311,7 +245,7 @@ def bench_sr(
     return BenchResult(
         "sr_x2", "psnr_y_dB", hist.final_psnr, f"> bicubic {hist.bicubic_psnr:.2f}", sum(hist.seconds), None,
         hist.final_psnr > hist.bicubic_psnr,
-        dict(model=getattr(net, "registry_name", "local_espcn"), bicubic_psnr=hist.bicubic_psnr,
+        dict(model=model, bicubic_psnr=hist.bicubic_psnr,
              ssim=hist.ssim[-1], bicubic_ssim=hist.bicubic_ssim, epochs=epochs, steps_per_epoch=steps_per_epoch),
     )  # fmt: skip
 
