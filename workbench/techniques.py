@@ -74,7 +74,7 @@ register_technique(
         title="Cost models: params vs MACs vs memory vs latency",
         claim="MACs alone mispredict CPU latency: depthwise and memory-bound layers run far below peak, "
         "so measured latency, not FLOPs, must rank mobile architectures.",
-        families=("mobile_cnn", "cheap_operators", "scaling_design_spaces", "edge_systems"),
+        families=("mobile_cnn", "cheap_operators", "edge_systems"),
         papers=(
             "ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design",
             "MobileNetV2: Inverted Residuals and Linear Bottlenecks",
@@ -95,7 +95,7 @@ register_technique(
         title="Mobile convolutions: depthwise-separable and inverted residual blocks",
         claim="Depthwise-separable and inverted-residual blocks cut MACs 8-9x versus standard "
         "convolutions at a small accuracy cost; width and resolution multipliers trade the rest.",
-        families=("mobile_cnn", "nas"),
+        families=("mobile_cnn", "scaling_design_spaces"),
         papers=(
             "MobileNets: Efficient Convolutional Neural Networks for Mobile Vision Applications",
             "MobileNetV2: Inverted Residuals and Linear Bottlenecks",
@@ -108,7 +108,7 @@ register_technique(
                 "train_subset": 1000, "test_subset": 500, "epochs": 1, "rounds": 2,
             },
             "default": {},
-            "full": {"train_subset": 60000, "test_subset": 10000, "epochs": 15, "seeds": [0, 1, 2], "rounds": 30},
+            "full": {"train_subset": 60000, "test_subset": 10000, "epochs": 15, "augment": True, "seeds": [0, 1, 2], "rounds": 30},
         },  # fmt: skip
     )
 )
@@ -130,7 +130,7 @@ register_technique(
                 "train_subset": 500, "test_subset": 500, "epochs": 1, "rounds": 2,
             },
             "default": {},
-            "full": {"train_subset": 60000, "test_subset": 10000, "epochs": 15, "seeds": [0, 1, 2, 3], "rounds": 30},
+            "full": {"train_subset": 60000, "test_subset": 10000, "epochs": 15, "augment": True, "seeds": [0, 1, 2, 3], "rounds": 30},
         },  # fmt: skip
     )
 )

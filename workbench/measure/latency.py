@@ -146,9 +146,9 @@ def measure_latency(
     channels_last: bool = False,
     backend: str = "eager",
     device: str = "cpu",
-    samples: int = 25,
-    sample_ms: float = 20.0,
-    warmup_s: float = 0.3,
+    samples: int = 40,
+    sample_ms: float = 25.0,
+    warmup_s: float = 0.5,
 ) -> LatencyResult:
     """Median forward latency of ``model`` with its spread.
 

@@ -65,7 +65,8 @@ def roofline(df: pd.DataFrame, gemm_gflops: float, bandwidth_gbs: float, *, colo
 
     x: arithmetic intensity in FLOPs per byte (2 x MACs over parameter + peak activation bytes,
     a lower bound on the traffic); y: achieved GFLOP/s. Ceilings: measured GEMM throughput and
-    measured copy bandwidth x intensity.
+    measured copy bandwidth x intensity. Points above the GEMM ceiling are real: libraries run
+    3x3 convolutions with Winograd-style algorithms that need fewer multiplies than counted MACs.
     """
     d = df.copy()
     d["flops_per_byte"] = 2 * d["arithmetic_intensity"]
