@@ -147,14 +147,14 @@ def mobilenetv2_050_small() -> nn.Module:
 
 def bench_mobilenetv2(
     *,
-    epochs: int = 5,
+    epochs: int = 3,
     lr: float = 0.1,
     threads: int = 2,
     subset: int | None = None,
     seed: int = 0,
     progress: bool = False,
 ) -> BenchResult:
-    """(b) mobilenetv2_050 (small input, 28 px) to >= 91 % in <= 900 s.
+    """(b) mobilenetv2_050 (small input, 28 px) to >= 91 % in <= 900 s (5 epochs: 93.6 % but 1,210 s).
 
     Recipe chosen for the time budget, not tuned on the result: SGD-Nesterov, OneCycle to 0.1,
     batch 256, weight decay 4e-5 (the MobileNetV2 paper's), no augmentation (5 epochs are too few
@@ -194,9 +194,10 @@ def _bare_loop(model: nn.Module, loader, steps: int, lr: float, seed: int) -> fl
 
 
 def bench_fit_overhead(
-    *, steps: int = 40, repeats: int = 5, threads: int = 2, seed: int = 0
+    *, steps: int = 100, repeats: int = 9, threads: int = 2, seed: int = 0
 ) -> BenchResult:
-    """(c) ``fit`` vs a bare loop, ``repeats`` interleaved pairs (order alternating), medians compared."""
+    """(c) ``fit`` vs a bare loop: ``repeats`` interleaved pairs (order alternating); the figure is
+    the median of the per-pair time ratios, robust to the machine drifting between pairs."""
     data = wbdata.fashion_mnist(split="train", batch_size=256)
     fit_s, bare_s = [], []
     with _threads(threads):
@@ -218,7 +219,7 @@ def bench_fit_overhead(
                         channels_last=True,
                     )
                     fit_s.append(h.seconds[0])
-    ratio = statistics.median(fit_s) / statistics.median(bare_s)
+    ratio = statistics.median(f / b for f, b in zip(fit_s, bare_s, strict=True))
     return BenchResult(
         "fit_overhead", "fit/bare time ratio", ratio, "<= 1.05", sum(fit_s) + sum(bare_s), None, ratio <= 1.05,
         dict(steps=steps, repeats=repeats, threads=threads, fit_s=fit_s, bare_s=bare_s),
