@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.techniques import Technique
+from workbench.report.techniques import Technique
 
 pytestmark = pytest.mark.browser
 

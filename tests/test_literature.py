@@ -14,16 +14,16 @@ from workbench.literature import (
     SOURCES_DIR,
     TASK_SLUGS,
     build_catalogue,
-    compute_coverage,
     dedupe,
     dumps_catalogue,
     extract_claims,
     load_catalogue,
     parse_sources,
-    render_literature_page,
 )
 from workbench.literature.catalogue import Override
-from workbench.techniques import TECHNIQUES, Technique
+from workbench.report.coverage import compute_coverage
+from workbench.report.literature_page import render_literature_page
+from workbench.report.techniques import TECHNIQUES, Technique
 
 
 @pytest.fixture(scope="module")

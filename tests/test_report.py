@@ -24,10 +24,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
+from workbench.paths import NOTEBOOKS_DIR
+from workbench.plots import pareto_front
 from workbench.report import cache, record
-from workbench.report.pareto import pareto_front
-from workbench.report.runner import KERNEL, NOTEBOOKS_DIR, _recover, default_jobs, run_reports
-from workbench.techniques import PROFILES, TECHNIQUES, Technique
+from workbench.report.publish import recover
+from workbench.report.runner import KERNEL, default_jobs, run_reports
+from workbench.report.techniques import PROFILES, TECHNIQUES, Technique
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 ALPHA = Technique(
@@ -93,8 +95,8 @@ def first_run(tmp_path_factory, kernel):
         registry.register(t.slug, t)
     mp = pytest.MonkeyPatch()
     mp.setattr("workbench.report.runner.TECHNIQUES", registry)
-    mp.setattr("workbench.report.cache.PACKAGE_DIR", ws["package_dir"])
-    mp.setattr("workbench.report.runner.DATASETS_DIR", ws["datasets_dir"])
+    mp.setattr("workbench.paths.PACKAGE_DIR", ws["package_dir"])
+    mp.setattr("workbench.paths.DATASETS_DIR", ws["datasets_dir"])
     # extras off: the index would otherwise profile the zoo; they have their own test
     mp.setattr("workbench.report.index.default_extras", lambda: None)
     started = time.monotonic()
@@ -218,9 +220,61 @@ def test_execution_key_tracks_notebook_params_package_and_data(tmp_path):
     (ws["package_dir"] / "report" / "index.py").write_text("# presentation only\n")
     assert key() == k2, "the report pipeline's own source must not invalidate executions"
     (ws["package_dir"] / "report" / "record.py").write_text("# but record.py does\n")
-    assert key() != k2
-    nb.write_text(nb.read_text().replace("made up", "made-up"))
-    assert key() != k2
+    k3 = key()
+    assert k3 != k2
+    # the notebook's bytes, and nothing else, change here: compared with the key just before
+    text = nb.read_text()
+    assert "made up" in text
+    nb.write_text(text.replace("made up", "made-up"))
+    assert key() != k3, "editing the notebook must change its execution key"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"profile": "huge"}, "unknown profile 'huge'; valid: smoke, default, full"),
+        ({"timeout": -1}, "timeout must be a finite number of seconds > 0, got -1"),
+        ({"timeout": 0}, "timeout must be"),
+        ({"timeout": float("inf")}, "timeout must be"),
+        ({"timeout": float("nan")}, "timeout must be"),
+        ({"jobs": 0}, "jobs must be an integer >= 1, got 0"),
+        ({"only": ["alpha", "nope"]}, "unknown technique nope; valid: alpha, beta"),
+    ],
+)
+def test_bad_options_are_refused_before_anything_runs(tmp_path, kwargs, match):
+    ws = _workspace(tmp_path)
+    kwargs = {"profile": "smoke", **kwargs}
+    with pytest.raises(ValueError, match=re.escape(match)):
+        run_reports([ALPHA, BETA], extras=None, **ws, **kwargs)
+    assert not ws["reports_dir"].exists() or not any(ws["reports_dir"].iterdir())
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["--timeout", "-1"], "timeout must be a finite number of seconds > 0"),
+        (["--timeout", "inf"], "timeout must be a finite number of seconds > 0"),
+        (["--jobs", "0"], "jobs must be an integer >= 1"),
+        (["--profile", "huge"], "unknown profile 'huge'; valid: smoke, default, full"),
+        (["--only", "nope"], "unknown technique nope; valid: "),
+    ],
+)
+def test_cli_bad_options_exit_2_with_one_line(capsys, argv, match):
+    from workbench.cli import main
+
+    assert main(["report", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and match in err[0], err
+
+
+def test_longest_first_orders_by_the_previous_durations():
+    from workbench.report.plan import Job, NotebookResult, longest_first
+
+    def job(slug, seconds, execute=True):
+        return Job(NotebookResult(slug, slug, "ok"), {}, execute=execute, expected_s=seconds)
+
+    jobs = [job("short", 5.0), job("render", None, False), job("long", 300.0), job("new", None)]
+    assert [j.result.slug for j in longest_first(jobs)] == ["new", "long", "short", "render"]
 
 
 def test_pareto_front():
@@ -233,7 +287,7 @@ def test_recover_restores_a_half_swapped_publication(tmp_path):
     (tmp_path / ".old-smoke-abc").mkdir()
     (tmp_path / ".old-smoke-abc" / "index.html").write_text("previous")
     (tmp_path / ".staging-smoke-1-xyz").mkdir()
-    _recover(tmp_path, "smoke")
+    recover(tmp_path, "smoke")
     assert (tmp_path / "smoke" / "index.html").read_text() == "previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["smoke"]
 
@@ -322,7 +376,7 @@ def test_interrupted_run_leaves_the_published_report_intact(first_run, tmp_path,
         f"""
         from pathlib import Path
         from workbench.report.runner import run_reports
-        from workbench.techniques import Technique
+        from workbench.report.techniques import Technique
         t = Technique("sleepy", "Sleepy", "Sleeps.", ("x",), profiles={{"smoke": {{"seconds": 120.0}}}})
         run_reports([t], profile="smoke", extras=None, force=True, **{{k: Path(v) for k, v in {json.dumps({k: str(v) for k, v in ws.items()})}.items()}})
         """

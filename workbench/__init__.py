@@ -36,18 +36,21 @@ from .runtime import setup
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = {"data", "train", "plots", "report", "literature", "techniques", "layers", "models", "measure", "experiment"}
+_LAZY_MODULES = {"data", "train", "plots", "report", "literature", "layers", "models", "measure", "experiment"}
+_MOVED_MODULES = {"techniques": "workbench.report.techniques"}  # wb.techniques keeps working
 _LAZY_ATTRS = {
     "record": ("workbench.report.record", "record"),
     "fit": ("workbench.train", "fit"),
     "evaluate": ("workbench.train", "evaluate"),
-    "list_techniques": ("workbench.techniques", "list_techniques"),
+    "list_techniques": ("workbench.report.techniques", "list_techniques"),
 }
 
 
 def __getattr__(name: str):
     if name in _LAZY_MODULES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name in _MOVED_MODULES:
+        return importlib.import_module(_MOVED_MODULES[name])
     if name in _LAZY_ATTRS:
         mod, attr = _LAZY_ATTRS[name]
         return getattr(importlib.import_module(mod), attr)

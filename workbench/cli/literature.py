@@ -26,7 +26,8 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _page(args: argparse.Namespace) -> int:
-    from ..literature import build_literature_page, copy_plotly_js
+    from ..report.assets import copy_plotly_js
+    from ..report.literature_page import build_literature_page
 
     out = Path(args.out)
     if out.suffix.lower() not in (".html", ".htm"):

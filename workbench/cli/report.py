@@ -8,6 +8,8 @@ from . import UsageError
 
 
 def register(subparsers) -> None:
+    from ..report.techniques import PROFILES
+
     p = subparsers.add_parser(
         "report",
         help="execute the technique notebooks (papermill) and regenerate reports/<profile>/",
@@ -19,7 +21,7 @@ def register(subparsers) -> None:
     p.add_argument(
         "--profile",
         default="default",
-        choices=("smoke", "default", "full"),
+        metavar="{" + ",".join(PROFILES) + "}",
         help="parameter profile (default: %(default)s)",
     )
     p.add_argument(
@@ -45,7 +47,7 @@ def register(subparsers) -> None:
         type=float,
         default=None,
         metavar="S",
-        help="per-notebook wall-clock limit in seconds (default: none)",
+        help="per-notebook wall-clock limit in seconds, > 0 (default: none)",
     )
     p.add_argument("--no-progress", action="store_true", help="print only the final summary")
     p.add_argument("--notebooks-dir", default=None, help=argparse.SUPPRESS)
@@ -62,6 +64,14 @@ def run(args: argparse.Namespace) -> int:
         kwargs["notebooks_dir"] = args.notebooks_dir
     if args.reports_dir:
         kwargs["reports_dir"] = args.reports_dir
+    # refused before anything starts (and before the progress line), in one line
+    runner.validate_options(
+        args.profile,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        only=args.only,
+        slugs=list(runner.TECHNIQUES),
+    )
     progress = None if args.no_progress else ConsoleProgress()
     try:
         summary = runner.run_reports(
@@ -84,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
 
 def format_summary(summary) -> str:
     """The end-of-run table: slug, status, seconds, cached, plus where the index is."""
-    from ..report import fmt
+    from ..plots import fmt
 
     rows = [("notebook", "status", "time", "cached")]
     rows += [

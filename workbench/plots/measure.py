@@ -11,6 +11,8 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from .pareto import pareto_front
+
 __all__ = ["cost_scatter", "roofline", "ratio_bars", "tradeoff_heatmap", "accuracy_vs_cost"]
 
 _LABELS = {
@@ -108,13 +110,9 @@ def accuracy_vs_cost(df: pd.DataFrame, cost: str = "macs", accuracy: str = "accu
     d = df.dropna(subset=[cost, accuracy]).sort_values(cost)
     fig = px.scatter(d, x=cost, y=accuracy, color=color, text=text, error_y=error, log_x=log_x, title=title, labels={cost: _label(cost), accuracy: _label(accuracy)})
     fig.update_traces(textposition="top center", textfont_size=9, marker_size=10)
-    front, best = [], -np.inf
-    for _, r in d.iterrows():
-        if r[accuracy] > best:
-            best = r[accuracy]
-            front.append(r)
-    if len(front) > 1:
-        f = pd.DataFrame(front)
+    idx = pareto_front(d[cost].tolist(), d[accuracy].tolist())
+    if len(idx) > 1:
+        f = d.iloc[idx]
         fig.add_trace(go.Scatter(x=f[cost], y=f[accuracy], mode="lines", line=dict(dash="dash", color="gray"), name="Pareto front"))
     fig.update_layout(template="plotly_white", height=520, legend=dict(orientation="h", y=-0.2))
     return fig

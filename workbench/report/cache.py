@@ -25,7 +25,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
+from ..paths import PACKAGE_DIR
+
 _PACKAGE_SUFFIXES = (".py", ".json", ".csv")
 _REPORT_SUFFIXES = (".py", ".j2", ".css", ".js", ".html", ".json")
 _BIG_FILE = 4 << 20
@@ -83,13 +84,16 @@ def data_fingerprint(datasets_dir: Path | None) -> str:
 
 
 def sources_fingerprint(*roots: Path) -> str:
-    """Hash of the files under ``roots`` (missing roots count as empty): a narrower key than
-    :func:`package_fingerprint` for index sections that depend on part of the package."""
+    """Hash of the files under ``roots`` (folders or single files; missing ones count as
+    empty): a narrower key than :func:`package_fingerprint` for index sections that depend on
+    part of the package."""
     h = hashlib.sha256(b"sources")
     for root in roots:
         h.update(str(root).encode() + b"\0")
         if root.is_dir():
             _hash_files(root, _walk(root, _PACKAGE_SUFFIXES + (".jsonl", ".md")), h)
+        elif root.is_file():
+            _hash_files(root.parent, [root], h)
     return h.hexdigest()
 
 

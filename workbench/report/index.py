@@ -8,7 +8,7 @@ The index reads what the notebooks recorded (:mod:`workbench.report.record`) and
 * Pareto plots across notebooks: accuracy vs MACs, accuracy vs latency, latency vs MACs;
 * the zoo's claimed-vs-measured table (``workbench.models.claims.claims_vs_measured``);
 * a machine card (``workbench.measure.machine_peak`` / ``environment``);
-* a link to the literature page (``workbench.literature.build_literature_page``).
+* a link to the literature page (:func:`workbench.report.literature_page.build_literature_page`).
 
 The last three come from :class:`IndexExtras`; each is optional (a note replaces a missing or
 failing one) and cached in ``reports/.cache/`` by the hash of the sources it depends on
@@ -29,13 +29,14 @@ from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from . import fmt
-from .cache import PACKAGE_DIR, sources_fingerprint
+from ..paths import DATASETS_DIR, PACKAGE_DIR
+from ..plots import fmt
+from .assets import PLOTLY_JS_SRC
+from .cache import sources_fingerprint
 from .notebook_html import plotly_div
 from .record import MODEL_COLUMNS, load_records
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
-PLOTLY_JS_SRC = "assets/plotly.min.js"
 
 
 @dataclass
@@ -83,9 +84,60 @@ def _machine_info() -> dict[str, Any]:
 
 
 def _literature_page(out_path: Path, plotly_js_src: str) -> Any:
-    from workbench.literature import build_literature_page
+    from .literature_page import build_literature_page
 
     return build_literature_page(out_path, plotly_js_src)
+
+
+@dataclass
+class Prepared:
+    """The index sections that do not depend on the notebooks' results (:func:`prepare_extras`).
+
+    Attributes:
+        machine: the machine card's dict, or ``None``.
+        claims: the zoo claims table as a list of row dicts, or ``None``.
+        notes: one line per section that could not be built.
+    """
+
+    machine: dict[str, Any] | None = None
+    claims: list[dict[str, Any]] | None = None
+    notes: tuple[str, ...] = ()
+
+
+def prepare_extras(out_dir: Path, extras: Any = "default", *, cache_dir: Path | None = None) -> Prepared:
+    """Compute the machine card and zoo claims, and write ``out_dir/literature.html``.
+
+    None of them depends on what the notebooks record, so the runner calls this BEFORE the
+    notebooks run: a cold zoo table (~1-2 min) or machine peak then measures an idle machine
+    and does not delay the publication after the last notebook.
+
+    Each section is cached in ``cache_dir`` by the hash of the sources it depends on, so
+    unrelated edits do not recompute it.
+
+    Args:
+        out_dir: the report folder being built (the literature page is written there).
+        extras: :class:`IndexExtras`, ``"default"`` (:func:`default_extras`) or ``None``.
+        cache_dir: where sections are cached; ``None`` disables caching.
+    """
+    extras = (default_extras() if extras == "default" else extras) or IndexExtras()
+    pkg, data = PACKAGE_DIR, DATASETS_DIR
+    machine_key = _machine_key(sources_fingerprint(pkg / "measure"))
+    claims_key = sources_fingerprint(
+        pkg / "layers", pkg / "models", pkg / "measure", data / "claims"
+    )
+    literature_key = sources_fingerprint(
+        pkg / "literature",
+        pkg / "plots" / "literature.py",
+        pkg / "report" / "literature_page.py",
+        pkg / "report" / "coverage.py",
+        pkg / "report" / "techniques.py",
+        data / "literature",
+    )
+    machine, machine_note = _cached_call(cache_dir, "machine", machine_key, extras.machine)
+    claims, claims_note = _cached_call(cache_dir, "claims", claims_key, extras.claims)
+    literature_note = _literature(out_dir, cache_dir, literature_key, extras.literature)
+    notes = tuple(n for n in (machine_note, claims_note, literature_note) if n)
+    return Prepared(machine=machine, claims=claims, notes=notes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,22 +149,27 @@ def build_index(
     techniques: list | tuple = (),
     extras: Any = "default",
     cache_dir: Path | None = None,
+    prepared: Prepared | None = None,
 ) -> Path:
     """Write ``index.html`` and ``index.md`` into ``out_dir``; returns the HTML path.
 
     Args:
         out_dir: report folder holding ``records/<slug>/`` and the notebooks' HTML.
         results: :class:`workbench.report.runner.NotebookResult` list, in display order.
-        techniques: the :class:`~workbench.techniques.Technique` s of ``results`` (claims).
+        techniques: the :class:`~workbench.report.techniques.Technique` s of ``results`` (claims).
         meta: run metadata (profile, created_at, jobs, threads_per_notebook, kernel,
             package_fingerprint, data_fingerprint).
         extras: :class:`IndexExtras`, ``"default"`` (:func:`default_extras`) or ``None``.
         cache_dir: where extras are cached; ``None`` disables caching.
+        prepared: the extras already computed by :func:`prepare_extras` (the runner does it
+            before the notebooks run); ``None`` computes them here from ``extras``.
     """
     import pandas as pd
 
-    extras = (default_extras() if extras == "default" else extras) or IndexExtras()
-    notes: list[str] = []
+    if prepared is None:
+        prepared = prepare_extras(out_dir, extras, cache_dir=cache_dir)
+    machine, claims = prepared.machine, prepared.claims
+    notes: list[str] = list(prepared.notes)
     cards, frames = [], []
     by_slug = {t.slug: t for t in techniques}
     for r in results:
@@ -134,20 +191,8 @@ def build_index(
                 else ""
             )
 
-    # each section keyed by the sources it depends on, so unrelated edits do not recompute
-    # the zoo table (~1-2 min) or re-measure the machine
-    pkg, data = PACKAGE_DIR, PACKAGE_DIR.parent / "datasets"
-    machine_key = _machine_key(sources_fingerprint(pkg / "measure"))
-    claims_key = sources_fingerprint(
-        pkg / "layers", pkg / "models", pkg / "measure", data / "claims"
-    )
-    literature_key = sources_fingerprint(pkg / "literature", data / "literature")
-    machine, machine_note = _cached_call(cache_dir, "machine", machine_key, extras.machine)
-    claims, claims_note = _cached_call(cache_dir, "claims", claims_key, extras.claims)
-    literature_note = _literature(out_dir, cache_dir, literature_key, extras.literature)
-    notes += [n for n in (machine_note, claims_note, literature_note) if n]
 
-    from .pareto import pareto_figures
+    from ..plots.pareto import pareto_figures
 
     peak = (machine or {}).get("gemm_gflops")
     figures = [(title, plotly_div(fig, height=440)) for title, fig in pareto_figures(models, peak)]

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import TextIO
 
-from . import fmt
+from ..plots import fmt
 
 
 class ConsoleProgress:
@@ -28,7 +28,9 @@ class ConsoleProgress:
             if self.live:
                 self._status(progress)
             return
-        if event == "start":
+        if event == "bank":
+            line = f"[{fmt.seconds(progress.elapsed):>8}] bank    {progress.bank}"
+        elif event == "start":
             line = f"[{fmt.seconds(progress.elapsed):>8}] start   {result.slug}" + (
                 " (render only)" if result.cached else ""
             )

@@ -1,26 +1,22 @@
 """The standalone literature page: charts, coverage, and a searchable / sortable paper table.
 
 The page works offline from ``file://``: plotly.js is referenced by a relative ``src`` the
-caller chooses (the report pipeline shares one copy), and the table's search/sort is a few
-lines of inline vanilla JS. Coverage is recomputed from the technique registry at build time.
+caller chooses (the report pipeline shares one copy, :func:`workbench.report.assets.copy_plotly_js`),
+and the table's search/sort is a few lines of inline vanilla JS. Coverage is recomputed from the
+technique registry at build time; the figures come from :mod:`workbench.plots.literature`.
 """
 
 from __future__ import annotations
 
 import html
-import re
-import shutil
 from collections import Counter
 from pathlib import Path
 
-import plotly
-import plotly.graph_objects as go
-
-from .catalogue import CATALOGUE_PATH, load_catalogue
+from ..literature.catalogue import CATALOGUE_PATH, load_catalogue
+from ..paths import atomic_write
+from ..plots.literature import claim_kinds_figure, claims_figure, family_figure, task_figure
 from .coverage import compute_coverage, coverage_by_family
-from .families import FAMILIES
 
-_ABSOLUTE_ACC = ("top-1", "top1", "accuracy")
 _SCRIPT = """
 function wbFilter(q){q=q.toLowerCase();for(const tr of document.querySelectorAll('#papers tbody tr')){
  tr.style.display=tr.textContent.toLowerCase().includes(q)?'':'none';}
@@ -40,69 +36,6 @@ th[data-dir=desc]::after{content:' \\25BC'}.fig{display:inline-block;width:49%;m
 .num{font-size:1.6em;font-weight:600}.cards div{display:inline-block;margin-right:2.5em}
 input{font-size:15px;padding:4px;width:360px}.small{color:#666;font-size:12px}
 """
-
-
-def _bar(labels: list[str], values: list[int], title: str, hover: list[str] | None = None) -> go.Figure:
-    fig = go.Figure(go.Bar(x=values, y=labels, orientation="h", hovertext=hover, marker_color="#4c78a8"))
-    fig.update_layout(title=title, height=max(300, 24 * len(labels) + 100), margin=dict(l=10, r=10, t=40, b=30),
-                      yaxis=dict(autorange="reversed"), xaxis_title="papers")
-    return fig
-
-
-def family_figure(records: list[dict]) -> go.Figure:
-    """Horizontal bar chart: on-topic papers per technique family (a paper counts once per family)."""
-    counts = Counter(f for r in records for f in r["families"])
-    return _bar([f.title for f in FAMILIES], [counts[f.slug] for f in FAMILIES], "Papers per technique family",
-                [f.description for f in FAMILIES])
-
-
-def task_figure(records: list[dict]) -> go.Figure:
-    """Bar chart: papers per primary task, stacked by relevance."""
-    tasks = [t for t, _ in Counter(r["task"] for r in records).most_common()]
-    fig = go.Figure()
-    for rel, color in (("core", "#4c78a8"), ("peripheral", "#72b7b2"), ("off_topic", "#bab0ac")):
-        c = Counter(r["task"] for r in records if r["relevance"] == rel)
-        fig.add_bar(x=[c[t] for t in tasks], y=tasks, orientation="h", name=rel, marker_color=color)
-    fig.update_layout(title="Papers per primary task", barmode="stack", height=24 * len(tasks) + 140,
-                      margin=dict(l=10, r=10, t=40, b=30), yaxis=dict(autorange="reversed"), xaxis_title="papers")
-    return fig
-
-
-def claims_figure(records: list[dict]) -> go.Figure:
-    """Scatter of stated accuracy vs stated compute, one point per (accuracy, compute) pair.
-
-    A pair is an absolute accuracy claim (top-1 / accuracy %, or mAP; gains excluded) whose
-    sentence fragment also names a MAC/FLOP claim of the same paper ("74.1% top-1 accuracy
-    with 295M FLOPs"); x is the compute as stated, in millions (FLOPs are not converted to
-    MACs: the abstracts do not say which convention they use).
-    """
-    pts: dict[str, list] = {"top-1 / accuracy (%)": [], "mAP / AP": []}
-    for r in records:
-        comps = [c for c in r["claims"] if c["kind"] == "compute"]
-        for acc in (c for c in r["claims"] if c["kind"] == "accuracy" and c["unit"] == "%"):
-            comp = next((c for c in comps if re.search(rf"(?<![\d.]){c['value']:g}(?!\d|\.\d)", acc["text"])), None)
-            if comp is None or "(gain)" in acc["metric"]:
-                continue
-            key = "mAP / AP" if acc["metric"] in ("mAP", "AP", "box AP", "mask AP") else "top-1 / accuracy (%)"
-            if key == "top-1 / accuracy (%)" and acc["metric"].lower() not in _ABSOLUTE_ACC:
-                continue
-            pts[key].append((comp["norm"], acc["value"], r["title"], f"{comp['value']:g}{comp['unit']} {comp['metric']}"))
-    fig = go.Figure()
-    for (name, p), sym in zip(pts.items(), ("circle", "diamond"), strict=True):
-        fig.add_scatter(x=[q[0] for q in p], y=[q[1] for q in p], mode="markers", name=f"{name} ({len(p)})",
-                        marker=dict(size=9, symbol=sym), text=[f"{q[2]}<br>{q[3]}" for q in p],
-                        hovertemplate="%{text}<br>accuracy %{y}<extra></extra>")
-    fig.update_layout(title="Stated accuracy vs stated compute (abstract claims)", xaxis_type="log",
-                      xaxis_title="MACs / FLOPs as stated (millions, log)", yaxis_title="accuracy (%)",
-                      height=450, margin=dict(l=10, r=10, t=40, b=40))
-    return fig
-
-
-def claim_kinds_figure(records: list[dict]) -> go.Figure:
-    """Bar chart: how many papers state each kind of number in their abstract."""
-    c = Counter(k for r in records for k in {c["kind"] for c in r["claims"]})
-    kinds = [k for k, _ in c.most_common()]
-    return _bar(kinds, [c[k] for k in kinds], "Papers stating each kind of number")
 
 
 def _claims_text(claims: list[dict]) -> str:
@@ -181,16 +114,5 @@ def build_literature_page(out_path: str | Path, plotly_js_src: str,
     Returns:
         The path written.
     """
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_literature_page(load_catalogue(catalogue_path), plotly_js_src), encoding="utf-8")
-    return out
-
-
-def copy_plotly_js(dest_dir: str | Path) -> Path:
-    """Copy plotly's bundled ``plotly.min.js`` into ``dest_dir`` (no CDN) and return its path."""
-    src = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-    dest = Path(dest_dir) / "plotly.min.js"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dest)
-    return dest
+    page = render_literature_page(load_catalogue(catalogue_path), plotly_js_src)
+    return atomic_write(out_path, lambda tmp: tmp.write_text(page, encoding="utf-8"))

@@ -9,7 +9,12 @@ per run profile:
 * ``full``    -- bigger machines: more data, epochs and seeds.
 
 A profile's overrides are merged over the notebook's own parameters cell, so anything not
-overridden keeps the notebook's value.
+overridden keeps the notebook's value. :data:`PROFILES` is the one list of profile names: the
+runner, the CLI and the tests read it from here.
+
+A technique may also declare the model-bank entries its notebook trains (``bank``): the report
+runner builds the missing ones for all planned notebooks first, in parallel, then runs the
+notebooks, which then load their models from the bank instead of training them.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .registry import Registry
+from ..registry import Registry
 
 PROFILES = ("smoke", "default", "full")
 
@@ -33,6 +38,8 @@ class Technique:
         families: literature family slugs it covers (drives literature coverage).
         papers: titles of the seed papers it covers.
         profiles: ``{profile: {param: value}}`` overrides of the parameters cell.
+        bank: model-bank entries the notebook needs (objects with ``.key()`` and ``.digest()``,
+            built by ``workbench.bank.ensure``); empty when it trains nothing.
     """
 
     slug: str
@@ -41,6 +48,7 @@ class Technique:
     families: tuple[str, ...]
     papers: tuple[str, ...] = ()
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    bank: tuple = ()
 
     def parameters(self, profile: str) -> dict[str, Any]:
         """Parameter overrides for ``profile`` (``ValueError`` for an unknown profile)."""
@@ -53,15 +61,18 @@ TECHNIQUES: Registry[Technique] = Registry("technique")
 
 
 def register_technique(t: Technique) -> Technique:
+    """Add ``t`` to :data:`TECHNIQUES` (``ValueError`` if its slug is taken); returns it."""
     TECHNIQUES.register(t.slug, t)
     return t
 
 
 def list_techniques() -> list[str]:
+    """Slugs of the registered techniques, in registration order."""
     return TECHNIQUES.list()
 
 
 def get_technique(slug: str) -> Technique:
+    """The registered technique ``slug`` (``KeyError`` naming the valid slugs)."""
     return TECHNIQUES.get(slug)
 
 

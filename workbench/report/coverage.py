@@ -1,7 +1,7 @@
 """Which technique notebooks cover which papers, derived from the technique registry.
 
 A paper is *covered* by a technique when their family sets intersect. Coverage is computed on
-demand (never stored in the committed catalogue) because :data:`workbench.techniques.TECHNIQUES`
+demand (never stored in the committed catalogue) because :data:`workbench.report.techniques.TECHNIQUES`
 grows as notebooks are added; the catalogue stays byte-for-byte stable regardless.
 """
 
@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..techniques import TECHNIQUES, Technique
+from ..literature.families import FAMILIES
+from .techniques import TECHNIQUES, Technique
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,6 @@ def coverage_by_family(records: list[dict], techniques: Iterable[Technique] | No
 
     Columns: ``family``, ``papers``, ``core``, ``techniques`` (``;``-joined, empty if none).
     """
-    from .families import FAMILIES
-
     techs = list(techniques) if techniques is not None else [TECHNIQUES.get(s) for s in TECHNIQUES]
     rows = []
     for f in FAMILIES:

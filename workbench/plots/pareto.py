@@ -1,4 +1,8 @@
-"""Cross-notebook Pareto plots for the report index (plotly JSON dicts)."""
+"""The Pareto front, and the report index's cross-notebook Pareto plots (plotly JSON dicts).
+
+:func:`pareto_front` is the one front of the package: the index's plots and
+:func:`workbench.plots.accuracy_vs_cost` both draw it.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,21 @@ from typing import Any
 
 from . import fmt
 
+__all__ = ["pareto_front", "pareto_figures"]
+
 _PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#db2777", "#0891b2", "#65a30d")
 
 
 def pareto_front(cost: list[float], acc: list[float]) -> list[int]:
-    """Indices of the points no other point beats on both lower ``cost`` and higher ``acc``,
-    sorted by cost (ties on cost keep the most accurate)."""
+    """Indices of the points no other point beats on both lower ``cost`` and higher ``acc``.
+
+    Args:
+        cost: cost per point (any unit, lower is better: MACs, ms, parameters).
+        acc: quality per point (higher is better: accuracy in %, PSNR in dB).
+
+    Returns:
+        Indices into ``cost`` / ``acc``, sorted by cost (ties on cost keep the most accurate).
+    """
     order = sorted(range(len(cost)), key=lambda i: (cost[i], -acc[i]))
     front, best = [], -math.inf
     for i in order:

@@ -1,4 +1,9 @@
-"""Number formatting for report pages: counts in K/M/G, units, thousands separators."""
+"""Number formatting shared by figures and report pages: counts in K/M/G, units, separators.
+
+It lives in ``plots`` (not ``report``) because figure tick labels and hover texts use it and
+``plots`` may not import the report. It exports nothing into ``wb.plots`` (no ``__all__``):
+use it as ``from workbench.plots import fmt``.
+"""
 
 from __future__ import annotations
 
