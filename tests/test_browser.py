@@ -3,7 +3,8 @@
 Chromium is driven over the DevTools protocol through ``--remote-debugging-pipe`` (JSON
 messages on file descriptors 3 and 4), so no driver package is needed. Every page must load
 without console errors or failed loads, request nothing over the network, and draw every plot
-(a ``.main-svg`` with content in each plot ``<div>``).
+it should have (a ``.main-svg`` with content in each plot ``<div>``); formulas must be typeset
+(native MathML layout, no raw LaTeX) and exercise answers collapsed.
 
 Needs Debian's ``chromium`` (``apt-get install -y chromium``); skipped when it is missing.
 """
@@ -227,13 +228,65 @@ def test_leaderboard_sorts_by_clicked_column(report, browser):
     assert browser.evaluate(first) == "beta-large"  # 450 M MACs, the most expensive
 
 
-@pytest.mark.parametrize("page", ["alpha.html", "beta.html", "broken.html"])
-def test_notebook_pages_render_offline(report, browser, page):
+# plots each notebook page must draw: a page with fewer (none) fails
+PAGE_PLOTS = {"alpha.html": 1, "beta.html": 1}
+
+
+@pytest.mark.parametrize("page", sorted(PAGE_PLOTS))
+def test_notebook_pages_draw_their_plots_offline(report, browser, page):
     problems = browser.open((report / page).as_uri())
     assert not problems, problems
     plots = browser.plots()
-    assert all(p["children"] and p["traces"] for p in plots), plots
-    if page == "alpha.html":
-        assert len(plots) == 1
-    if page == "broken.html":
-        assert "An Exception was encountered" in browser.evaluate("document.body.innerText")
+    assert len(plots) == PAGE_PLOTS[page], f"expected {PAGE_PLOTS[page]} plot(s): {plots}"
+    blank = [p for p in plots if not (p["children"] and p["traces"] and p["height"] > 100)]
+    assert not blank, f"plots not drawn: {blank}"
+
+
+def test_failed_notebook_page_shows_the_error_offline(report, browser):
+    problems = browser.open((report / "broken.html").as_uri())
+    assert not problems, problems
+    assert "An Exception was encountered" in browser.evaluate("document.body.innerText")
+
+
+# each <math> element's layout box: Chromium lays MathML out natively (CSS display "math" or
+# "block math") and gives a typeset formula a real size
+MATH_STATE_JS = """
+JSON.stringify(Array.from(document.querySelectorAll('math')).map(function (m) {
+  var r = m.getBoundingClientRect();
+  return {display: getComputedStyle(m).display, width: r.width, height: r.height,
+          block: m.getAttribute('display') === 'block', hidden: !m.checkVisibility()};
+}))
+"""
+
+
+def test_formulas_are_typeset_offline(report, browser):
+    problems = browser.open((report / "beta.html").as_uri())
+    assert not problems, problems
+    maths = json.loads(browser.evaluate(MATH_STATE_JS))
+    visible = [m for m in maths if not m["hidden"]]
+    assert len(visible) >= 6, maths  # 5 inline + 1 display formula outside the answer
+    assert sum(m["block"] for m in visible) == 1, maths
+    # "math" / "block math" when the browser lays MathML out; unknown XML would be "inline"
+    assert all("math" in m["display"] for m in maths), maths
+    assert all(m["width"] > 5 and m["height"] > 5 for m in visible), maths
+    text = browser.evaluate("document.body.innerText")
+    for raw in ("$\\frac", "\\frac", "$$", "C_{in}", "$k"):
+        assert raw not in text, f"raw LaTeX {raw!r} shown"
+    # code is not math
+    assert "$HOME" in text and 'echo "$PATH costs $5"' in text
+
+
+def test_exercise_answers_are_collapsed(report, browser):
+    browser.open((report / "beta.html").as_uri())
+    state = json.loads(
+        browser.evaluate(
+            "JSON.stringify(Array.from(document.querySelectorAll('details')).map(d => "
+            "({open: d.open, answer: d.querySelector('p') && d.querySelector('p').checkVisibility(),"
+            " summary: d.querySelector('summary').innerText})))"
+        )
+    )
+    assert state == [{"open": False, "answer": False, "summary": "Answer"}], state
+    assert "so they halve" not in browser.evaluate("document.body.innerText")
+    browser.evaluate("document.querySelector('details summary').click()")
+    assert browser.evaluate("document.querySelector('details').open") is True
+    assert "so they halve" in browser.evaluate("document.body.innerText")
