@@ -277,6 +277,88 @@ def test_longest_first_orders_by_the_previous_durations():
     assert [j.result.slug for j in longest_first(jobs)] == ["new", "long", "short", "render"]
 
 
+class _Entry:
+    """A stand-in for a model-bank entry: ``key()`` and ``digest()`` are all the runner uses."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def key(self) -> str:
+        return self.name
+
+    def digest(self) -> str:
+        return f"digest-{self.name}"
+
+
+class _StopRun(Exception):
+    pass
+
+
+def test_bank_entries_of_planned_notebooks_are_built_first_and_once(tmp_path):
+    ws = _workspace(tmp_path)
+    a = Technique("alpha", "A", "c", ("x",), bank=(_Entry("m1"), _Entry("m2")))
+    b = Technique("beta", "B", "c", ("x",), bank=(_Entry("m2"), _Entry("m3")))
+    calls, events = [], []
+
+    def build_bank(entries, *, jobs, progress):
+        calls.append(([e.key() for e in entries], jobs))
+        progress("2/3 built")
+        raise _StopRun  # stop before any notebook: only the order matters here
+
+    with pytest.raises(_StopRun):
+        run_reports(
+            [a, b], profile="smoke", extras=None, jobs=2, build_bank=build_bank,
+            on_event=lambda ev, p, r: events.append((ev, p.bank)), **ws,
+        )  # fmt: skip
+    assert calls == [(["m1", "m2", "m3"], 2)]
+    assert events == [("bank", "2/3 built")], "the bank runs before any notebook starts"
+    assert not list(ws["reports_dir"].glob(".staging-*")), "an aborted run leaves no staging"
+
+
+def test_bank_step_is_skipped_without_a_bank_module(monkeypatch):
+    from workbench.report.plan import Job, NotebookResult
+    from workbench.report.pool import Progress
+    from workbench.report.runner import _build_bank
+
+    todo = [
+        Job(NotebookResult("a", "A", "ok"), {}, execute=True, technique=Technique(
+            "a", "A", "c", ("x",), bank=(_Entry("m1"),))),
+        Job(NotebookResult("b", "B", "ok"), {}, execute=False, technique=Technique(
+            "b", "B", "c", ("x",), bank=(_Entry("m9"),))),
+    ]  # fmt: skip
+    monkeypatch.setitem(sys.modules, "workbench.bank", None)  # import fails
+    _build_bank(todo, "default", 1, Progress(total=2), None)  # no error
+    fake = type(sys)("workbench.bank")
+    built = []
+    fake.ensure = lambda entries, jobs, progress: built.extend(e.key() for e in entries)
+    monkeypatch.setitem(sys.modules, "workbench.bank", fake)
+    _build_bank(todo, "default", 1, Progress(total=2), None)
+    assert built == ["m1"], "only notebooks that execute need their bank entries"
+
+
+@pytest.mark.parametrize(
+    ("markdown", "n_math", "kept"),
+    [
+        ("cost $k^2 C$ per pixel", 1, ["cost ", " per pixel"]),
+        ("$$\\frac{a}{b}$$", 1, []),
+        ("\\(x\\) and \\[y\\]", 2, [" and "]),
+        ("costs $5 and $6 today", 0, ["costs $5 and $6 today"]),
+        ("`$HOME` is code, $x$ is not", 1, ["`$HOME` is code, "]),
+        ("```\necho $a $b\n```\n$y$", 1, ["```\necho $a $b\n```"]),
+        ("$\\notacommand{x}$", 0, ["$\\notacommand{x}$"]),
+    ],
+)
+def test_markdown_math_becomes_mathml_but_code_and_prices_do_not(markdown, n_math, kept):
+    from workbench.report.notebook_html import markdown_math_to_mathml, put_mathml
+
+    formulas: dict[str, str] = {}
+    text = markdown_math_to_mathml(markdown, formulas)
+    assert len(formulas) == n_math
+    assert all(k in text for k in kept)
+    page = put_mathml(text, formulas)
+    assert page.count("<math") == n_math and "wbmath" not in page
+
+
 def test_pareto_front():
     cost = [1, 2, 3, 4, 5, 2]
     acc = [50, 60, 55, 70, 69, 58]

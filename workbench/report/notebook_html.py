@@ -54,9 +54,11 @@ def latex_to_mathml(tex: str, *, display: bool = False) -> str | None:
     from latex2mathml.converter import convert
 
     try:
-        return convert(tex.strip(), display="block" if display else "inline")
+        mathml = convert(tex.strip(), display="block" if display else "inline")
     except Exception:  # latex2mathml raises many types for unsupported commands
         return None
+    # an unknown command comes out as text ("<mi>\\foo</mi>"): no better than the source
+    return None if ">\\" in mathml else mathml
 
 
 def markdown_math_to_mathml(text: str, formulas: dict[str, str]) -> str:

@@ -53,6 +53,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from ..paths import REPO_ROOT, REPORTS_DIR, atomic_write
+
 ENV_DIR = "WORKBENCH_RECORD_DIR"
 MANIFEST = "_records.json"
 
@@ -274,9 +276,7 @@ def _write(directory: Path, key: str, kind: str, payload: Any) -> None:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def _read_manifest(directory: Path) -> dict[str, dict[str, Any]]:
@@ -292,7 +292,6 @@ def _session_stem() -> str:
 
 
 def _interactive_dir() -> Path:
-    repo = Path(__file__).resolve().parents[2]
-    if (repo / "pyproject.toml").exists():
-        return repo / "reports" / "interactive" / _session_stem()
+    if (REPO_ROOT / "pyproject.toml").exists():  # a source checkout, not an installed package
+        return REPORTS_DIR / "interactive" / _session_stem()
     return Path(tempfile.gettempdir()) / "workbench-records" / _session_stem()
