@@ -4,7 +4,7 @@
 de-duplicate -> tag -> overrides -> claims); ``write_catalogue`` writes it as JSON Lines,
 one paper per line, sorted by id, keys sorted, so ``workbench literature build`` is
 byte-for-byte reproducible. Coverage by technique notebooks is *not* stored: it depends on the
-technique registry, which grows, so :mod:`workbench.literature.coverage` derives it on demand.
+technique registry, which grows, so :mod:`workbench.report.coverage` derives it on demand.
 """
 
 from __future__ import annotations

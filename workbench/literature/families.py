@@ -34,7 +34,7 @@ class Family:
     """One technique family and the rule that tags papers with it.
 
     Attributes:
-        slug: identifier used by :mod:`workbench.techniques` (``mobile_cnn``).
+        slug: identifier used by :mod:`workbench.report.techniques` (``mobile_cnn``).
         title: human title for tables and charts.
         description: one line saying what belongs here.
         title_patterns: regexes that tag the paper when they match its title.
