@@ -267,6 +267,27 @@ def test_cli_bad_options_exit_2_with_one_line(capsys, argv, match):
     assert len(err) == 1 and match in err[0], err
 
 
+def test_plan_takes_the_expected_duration_from_the_previous_manifest(tmp_path):
+    from workbench.report.plan import Keys, plan_notebook
+
+    ws = _workspace(tmp_path)
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    previous = {"notebooks": {"alpha": {"slug": "alpha", "status": "ok", "seconds": 321.0,
+                                        "exec_key": "stale"}}}  # fmt: skip
+    keys = Keys(package="p", data="d", report="r")
+    r, job = plan_notebook(
+        ALPHA, "smoke", ws["notebooks_dir"], staging, tmp_path / "published", previous,
+        run=True, force=False, kernel="k", keys=keys,
+    )  # fmt: skip
+    assert job.execute and job.expected_s == 321.0 and r.parameters == {"n_models": 4}
+    _, job = plan_notebook(
+        BETA, "smoke", ws["notebooks_dir"], staging, tmp_path / "published", previous,
+        run=True, force=False, kernel="k", keys=keys,
+    )  # fmt: skip
+    assert job.execute and job.expected_s is None, "never timed: no expected duration"
+
+
 def test_longest_first_orders_by_the_previous_durations():
     from workbench.report.plan import Job, NotebookResult, longest_first
 
@@ -392,6 +413,8 @@ def test_failures_are_reported_and_the_others_published(first_run):
     index = (out / "index.html").read_text()
     assert 'href="broken.html"' in index and "fixture failure on purpose" in index
     assert not list(out.parent.glob(".staging-*")) and not list(out.parent.glob(".old-*"))
+    # how long publication took after the last notebook is recorded (the economy budget)
+    assert first_run["manifest"]["after_last_notebook_s"] >= 0
 
 
 def test_parameters_threads_and_cwd_reach_the_kernel(first_run):
