@@ -336,6 +336,19 @@ def test_bank_entries_of_planned_notebooks_are_built_first_and_once(tmp_path):
     assert not list(ws["reports_dir"].glob(".staging-*")), "an aborted run leaves no staging"
 
 
+def test_console_progress_prints_bank_messages():
+    import io
+
+    from workbench.report.pool import Progress
+    from workbench.report.progress import ConsoleProgress
+
+    out = io.StringIO()
+    p = Progress(total=2)
+    p.bank = "built mobilenetv2_050/fmnist_short (1/2)"
+    ConsoleProgress(out, live=False)("bank", p, None)
+    assert out.getvalue().rstrip().endswith("bank    built mobilenetv2_050/fmnist_short (1/2)")
+
+
 def test_bank_step_is_skipped_without_a_bank_module(monkeypatch):
     from workbench.report.plan import Job, NotebookResult
     from workbench.report.pool import Progress
@@ -367,6 +380,8 @@ def test_bank_step_is_skipped_without_a_bank_module(monkeypatch):
         ("`$HOME` is code, $x$ is not", 1, ["`$HOME` is code, "]),
         ("```\necho $a $b\n```\n$y$", 1, ["```\necho $a $b\n```"]),
         ("$\\notacommand{x}$", 0, ["$\\notacommand{x}$"]),
+        ("bytes $= 4 \\cdot 9\n= 36$ here", 1, ["bytes ", " here"]),  # wraps in a paragraph
+        ("pay $a\n\nb$ later", 0, ["pay $a\n\nb$ later"]),  # not across paragraphs
     ],
 )
 def test_markdown_math_becomes_mathml_but_code_and_prices_do_not(markdown, n_math, kept):

@@ -45,8 +45,11 @@ def plotly_div(fig_json: dict, *, height: int | None = None, div_id: str | None 
 _CODE = re.compile(r"(^|\n)(```|~~~)[^\n]*\n.*?(\n\2[^\n]*(?=\n|$)|$)|(`+)(?:.+?)\4", re.S)
 _DISPLAY = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]", re.S)
 # pandoc's rule: no space after the opening or before the closing $, no digit after it, so
-# "costs $5 and $6" is not a formula
-_INLINE = re.compile(r"(?<![\\$])\$(?![\s$])((?:\\\$|[^$\n])+?)(?<![\s\\])\$(?!\d)|\\\((.+?)\\\)")
+# "costs $5 and $6" is not a formula; a formula may wrap onto the next line of its paragraph
+_INLINE = re.compile(
+    r"(?<![\\$])\$(?![\s$])((?:\\\$|[^$\n]|\n(?![ \t]*\n))+?)(?<![\s\\])\$(?!\d)"
+    r"|\\\((.+?)\\\)"
+)
 
 
 def latex_to_mathml(tex: str, *, display: bool = False) -> str | None:
