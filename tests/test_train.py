@@ -179,12 +179,12 @@ def test_cached_fit_hits_second_time(tmp_path, monkeypatch):
 def test_fit_learns_real_fashion_mnist():
     if wbd.cache_info() is None:
         pytest.skip("real Fashion-MNIST cache absent: run `workbench data fetch fashion-mnist`")
-    from workbench.bench_train import reference_cnn
+    from workbench.models import create_model
 
     data = wbd.fashion_mnist(subset=3000, test_subset=1000, batch_size=64)
     torch.manual_seed(0)
     h = train.fit(
-        reference_cnn(), data, epochs=2, lr=0.1, threads=1, progress=False, channels_last=True
+        create_model("reference_cnn", num_classes=10), data, epochs=2, lr=0.1, threads=1, progress=False, channels_last=True
     )
     assert h.final_acc > 65.0  # chance is 10 %; the full run reaches ~90 %
 
