@@ -118,6 +118,8 @@ def cached_fit(
     code = model_fingerprint(None if build is not None else name, model=model, build=build)
     key = {
         "format": 2, "model": name, "code": code, "overrides": overrides, "tag": tag, "seed": seed,
+        # which factory: the registry entry or a build callable (its code is in "code")
+        "build": None if build is None else f"{build.__module__}.{getattr(build, '__qualname__', build)}",
         "data": getattr(data, "version", None),
         "fit": {k: v for k, v in sorted(fit_kwargs.items()) if k not in _UNKEYED},
     }  # fmt: skip

@@ -90,11 +90,12 @@ def _onecycle(opt: torch.optim.Optimizer, lr: float, total: int) -> torch.optim.
     # OneCycle (Smith 2018): warm up over the first 25 %, anneal by cosine to lr / 1e4; it also
     # cycles momentum (SGD) / beta1 (AdamW) between 0.85 and 0.95. torch divides by the length of
     # each phase (pct_start * total - 1 steps, then the rest), so a phase of 0 steps -- e.g. 4
-    # total steps at 25 % -- raises ZeroDivisionError inside OneCycleLR: widen the warm-up just
-    # enough for both phases to be non-empty, and use a constant rate for a single step.
+    # total steps at 25 % -- raises ZeroDivisionError inside OneCycleLR. Runs of >= 5 steps keep
+    # 25 % (unchanged results); 3-4 steps peak at step 1; 2 steps warm up by half a step; a
+    # single step uses the peak rate.
     if total < 2:
         return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
-    pct = 0.25 if 1 < 0.25 * total < total else 1.5 / total
+    pct = 0.25 if total >= 5 else 2 / total if total >= 3 else 0.75
     return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=pct)
 
 
