@@ -36,7 +36,7 @@ from .runtime import setup
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = {"data", "train", "plots", "report", "literature", "techniques", "layers", "models", "measure", "experiment"}
+_LAZY_MODULES = {"data", "train", "plots", "report", "literature", "techniques", "layers", "models", "measure", "experiment", "bank", "bench"}
 _LAZY_ATTRS = {
     "record": ("workbench.report.record", "record"),
     "fit": ("workbench.train", "fit"),
