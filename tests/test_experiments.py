@@ -73,8 +73,14 @@ def test_train_compare_through_the_bank(tmp_path, monkeypatch):
     c2 = train_compare(variants, data, seeds=(0,), latency=False, threads=1, recipe="smoke")
     assert c2.runs.cached.all() and list(c2.runs.accuracy) == list(c1.runs.accuracy)
     assert c1.table.params.iloc[1] < c1.table.params.iloc[0]
-    with pytest.raises(ValueError, match="epochs"):
-        train_compare(variants, data, recipe="smoke", epochs=3)
+    # the recipe's own values are no change (same entries); a different value derives a recipe
+    c3 = train_compare(variants, data, latency=False, threads=1, recipe="smoke", epochs=1, lr=0.1)
+    assert c3.runs.cached.all()
+    c4 = train_compare({"full": variants["full"]}, data, latency=False, threads=1, recipe="smoke", epochs=2)
+    assert not c4.runs.cached.any() and c4.table.recipe.item() == "smoke+epochs=2"
+    assert len(c4.histories["full"].epoch) == 2
+    with pytest.raises(ValueError, match="not a recipe field; valid: subset"):
+        train_compare(variants, data, recipe="smoke", callbacks=())
     with pytest.raises(KeyError, match="smoke"):
         train_compare(variants, data, recipe="smok", latency=False)
 

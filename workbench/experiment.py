@@ -66,26 +66,28 @@ def train_compare(
         threads: threads for training and latency.
         recipe: a bank recipe name (``wb.bank.RECIPES``): train through the model bank with it.
         **fit_kwargs: without ``recipe``, forwarded to :func:`workbench.train.fit` (``epochs``,
-            ``lr``, ...); with ``recipe`` the recipe fixes them, so none may be given.
+            ``lr``, ...). With ``recipe`` they may only be recipe fields (``epochs``, ``lr``,
+            ``batch_size``, ...): values that differ from the recipe's make a derived recipe
+            (``'fmnist_short+epochs=3'``, its own bank entries); ``progress`` is allowed.
 
     Raises:
-        ValueError: no variants, or ``fit_kwargs`` together with ``recipe``.
+        ValueError: no variants, or a non-recipe fit argument together with ``recipe``.
         KeyError: unknown recipe or model.
     """
     if not variants:
         raise ValueError("train_compare needs at least one variant")
-    if recipe is not None and fit_kwargs:
-        raise ValueError(
-            f"recipe={recipe!r} fixes the training settings; drop {', '.join(sorted(fit_kwargs))} "
-            "or pass no recipe"
-        )
+    if recipe is not None:
+        from .bank.recipes import get_recipe
+
+        progress = fit_kwargs.pop("progress", False)
+        recipe = get_recipe(recipe).with_changes(**fit_kwargs)
     if recipe is None and data is None:
         raise ValueError("train_compare needs data (or a recipe=, which brings its own)")
     runs, histories, models = [], {}, {}
     for label, (name, overrides) in variants.items():
         for seed in seeds:
             if recipe is not None:
-                res = trained(name, recipe, seed=seed, data=data, threads=threads, progress=False, **overrides)
+                res = trained(name, recipe, seed=seed, data=data, threads=threads, progress=progress, **overrides)
             else:
                 res = cached_fit(name, data, overrides=overrides, seed=seed, threads=threads, **fit_kwargs)
             runs.append(
@@ -96,7 +98,7 @@ def train_compare(
                     "accuracy": res.history.final_acc,
                     "train_seconds": res.history.total_seconds,
                     "cached": res.cache_hit,
-                    "recipe": recipe,
+                    "recipe": None if recipe is None else recipe.name,
                 }
             )
             if label not in histories:
@@ -104,9 +106,8 @@ def train_compare(
     runs_df = pd.DataFrame(runs)
     if data is None:  # the recipe's own data
         from .bank.core import _data_for
-        from .bank.recipes import get_recipe
 
-        data = _data_for(get_recipe(recipe), None)
+        data = _data_for(recipe, None)
     input_size = data.input_size
     prof = profile_many(models, input_size, latency=latency, rounds=rounds, threads=threads)
     agg = runs_df.groupby("name", sort=False).agg(

@@ -6,7 +6,7 @@ use it. Accuracies and times a recipe reaches are printed by ``workbench bank li
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from ..registry import Registry
 from ..train.loop import OPTIMIZERS, PRECISIONS, SCHEDULES
@@ -71,6 +71,25 @@ class Recipe:
             weight_decay=self.weight_decay, label_smoothing=self.label_smoothing,
             precision=self.precision, channels_last=self.channels_last,
         )  # fmt: skip
+
+    def with_changes(self, **changes) -> Recipe:
+        """This recipe with some training fields changed (a new name, hence a new bank key).
+
+        Values equal to the recipe's own are not changes: the recipe itself is returned, so
+        callers passing the recipe's settings explicitly still share its entries.
+
+        Raises:
+            ValueError: a name that is not a recipe field (naming the valid ones).
+        """
+        fields = [k for k in self.key() if k != "name"]
+        bad = [k for k in changes if k not in fields]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a recipe field; valid: {', '.join(fields)}")
+        diff = {k: v for k, v in changes.items() if getattr(self, k) != v}
+        if not diff:
+            return self
+        name = f"{self.name}+" + ",".join(f"{k}={v}" for k, v in sorted(diff.items()))
+        return replace(self, name=name, **diff)
 
     def describe(self) -> str:
         """One line per field: value and reason (for notebooks and ``workbench bank``)."""
