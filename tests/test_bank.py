@@ -262,3 +262,12 @@ def test_cli_bank(cache, monkeypatch, capsys):
 
 def test_wb_bank_is_lazy_public_name():
     assert wb.bank.trained is bank.trained and wb.bank.RECIPES is bank.RECIPES
+
+
+def test_training_is_deterministic_across_caches(tmp_path):
+    a = bank.trained("reference_cnn", "smoke", **_bank_kw(tmp_path / "a"))
+    b = bank.trained("reference_cnn", "smoke", **_bank_kw(tmp_path / "b"))
+    assert not a.cache_hit and not b.cache_hit and a.path.name == b.path.name
+    assert a.history.train_loss == b.history.train_loss and a.history.test_acc == b.history.test_acc
+    assert all(torch.equal(x, y) for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values(), strict=True))
+    assert (a.path / "sha256").read_text() == (b.path / "sha256").read_text()
