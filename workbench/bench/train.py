@@ -369,9 +369,15 @@ BENCHES = {
 
 
 def run_all(
-    *, quick: bool = False, only: tuple[str, ...] | None = None, threads: int = 2
+    *, quick: bool = False, only: tuple[str, ...] | None = None, threads: int = 2, recipe: str | None = None
 ) -> pd.DataFrame:
     """Run the target benchmarks (all, or ``only`` these names); one row each.
+
+    Args:
+        quick: tiny configurations (:data:`QUICK`): code paths only, not the targets.
+        only: benchmark names (default all of :data:`BENCHES`).
+        threads: torch threads.
+        recipe: bank recipe for the accuracy/time targets (default ``'fmnist_full'``).
 
     Raises:
         KeyError: an unknown name in ``only`` (naming the valid ones).
@@ -382,6 +388,9 @@ def run_all(
             raise KeyError(f"unknown benchmark {n!r}; valid: {', '.join(BENCHES)}")
     rows = []
     for n in names:
-        r = BENCHES[n](threads=threads, **(dict(QUICK[n]) if quick else {}))
+        kw = dict(QUICK[n]) if quick else {}
+        if recipe is not None and n in TARGETS:
+            kw["recipe"] = recipe
+        r = BENCHES[n](threads=threads, **kw)
         rows.append({k: v for k, v in r.__dict__.items() if k != "details"} | {"details": r.details})
     return pd.DataFrame(rows)

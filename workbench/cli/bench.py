@@ -29,6 +29,7 @@ def register(sub) -> None:
     tr.add_argument("--target", nargs="*", metavar="NAME",
                     help="run the accuracy/time targets instead (default: reference_cnn mobilenetv2_050; "
                          "also fit_overhead, sr_x2)")
+    tr.add_argument("--recipe", help="bank recipe for --target (default fmnist_full)")
     tr.add_argument("--threads", type=int, default=2, help="torch threads (targets assume 2)")
     tr.add_argument("--csv", help="also write the table here")
     tr.set_defaults(func=_train)
@@ -68,7 +69,7 @@ def _train(args) -> int:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
     if args.target is not None:
         names = tuple(args.target) or tuple(bt.TARGETS)
-        df = bt.run_all(quick=args.quick, only=names, threads=args.threads)
+        df = bt.run_all(quick=args.quick, only=names, threads=args.threads, recipe=args.recipe)
         with pd.option_context("display.width", 200, "display.max_colwidth", 80):
             print(df.drop(columns="details").to_string(index=False))
             for _, row in df.iterrows():
