@@ -183,7 +183,8 @@ def fit(
         label_smoothing: for the default cross-entropy.
         device: ``'auto'`` (CUDA when available, else CPU), ``'cpu'``, ``'cuda'``, ...
         channels_last: NHWC memory format for model and inputs (faster convs on many CPUs).
-        precision: ``'fp32'`` or ``'bf16'`` (autocast; weights and optimizer stay fp32).
+        precision: ``'fp32'`` or ``'bf16'`` (autocast of the training steps; weights and optimizer
+            stay fp32, and the per-epoch evaluation runs in fp32).
 
     Returns:
         :class:`History`.
@@ -252,7 +253,9 @@ def fit(
         hist.images_per_s.append(acc["seen"] / train_seconds if train_seconds > 0 else math.nan)
         t1 = time.perf_counter()
         res = (
-            evaluate(model, test, device=dev, channels_last=channels_last, precision=precision)
+            # fp32 evaluation whatever the training precision: the weights are fp32 and that is
+            # how the model is used afterwards, so the recorded accuracy is the deployed one
+            evaluate(model, test, device=dev, channels_last=channels_last)
             if test is not None
             else None
         )
