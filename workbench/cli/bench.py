@@ -22,6 +22,8 @@ def register(sub) -> None:
         "train", help="training speed: configuration -> images/s, ratio to fp32 eager, accuracy; --target: accuracy/time targets",
     )
     tr.add_argument("--model", default="reference_cnn", help="model for the configuration table")
+    tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="create_model keyword (JSON value) for --model, e.g. --set small_input=true")
     tr.add_argument("--quick", action="store_true", help="tiny blocks and schedule (< 2 min): code paths, rough ratios")
     tr.add_argument("--rounds", type=int, help="timed blocks per configuration (default 5, quick 3)")
     tr.add_argument("--no-accuracy", action="store_true", help="throughput only")
@@ -86,8 +88,10 @@ def _train(args) -> int:
     kw = dict(bt.QUICK_CONFIGS) if args.quick else {}
     if args.rounds is not None:
         kw["rounds"] = args.rounds
+    from .bank import _kwargs
+
     df = bt.train_configs(args.model, configs=configs, accuracy=not args.no_accuracy, threads=args.threads,
-                          progress=True, **kw)  # fmt: skip
+                          progress=True, **kw, **_kwargs(args.set))  # fmt: skip
     a = df.attrs
     print(f"{a['model']}: {a['rounds']} interleaved rounds of {a['images_per_block']} images per configuration, "
           f"{a['threads']} thread(s); ratio = median of per-round images/s ratios to {a['baseline']!r}; "
