@@ -187,6 +187,14 @@ def test_sigterm_during_build_leaves_nothing(cache, tmp_path):
     assert [p.name for p in (cache / "bank").iterdir() if p.name != ".locks"] == []
 
 
+def test_killed_builds_staging_is_swept(cache):
+    dead = cache / "bank" / ".staging-reference_cnn-0123-999999999"  # no such pid
+    dead.mkdir(parents=True)
+    (dead / "model.pt").write_bytes(b"half")
+    bank.trained("reference_cnn", "smoke", **_bank_kw(cache))
+    assert not dead.exists()
+
+
 def test_unwritable_cache_gives_one_clear_error(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")

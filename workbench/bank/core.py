@@ -169,6 +169,7 @@ def trained(
             except (store.BankCorrupt, RuntimeError) as e:
                 warnings.warn(f"model bank: corrupt entry removed and retrained: {e}", BankWarning, stacklevel=2)
                 store.remove(folder)
+        store.sweep(root)  # staging folders of killed builds (SIGKILL runs no cleanup)
         with store.staging(root, folder.name) as tmp:
             history = fit(
                 model, data, seed=seed, device=dev, progress=progress, threads=threads,

@@ -166,7 +166,7 @@ def sweep(root: Path) -> int:
             try:
                 os.kill(int(pid), 0)
                 alive = True
-            except ProcessLookupError:
+            except (ProcessLookupError, OverflowError):
                 alive = False
             except PermissionError:
                 alive = True
