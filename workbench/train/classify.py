@@ -26,6 +26,7 @@ from .loop import (
     autocast,
     build_optimizer,
     build_schedule,
+    check_choices,
     check_lr,
     check_positive_int,
     resolve_device,
@@ -208,11 +209,12 @@ def fit(
     steps = len(train) if max_batches is None else min(len(train), max_batches)
     if steps < 1:
         raise ValueError("the training loader yields no batches (too few images for one batch?)")
+    check_choices(optimizer=optimizer, schedule=schedule)
+    autocast(dev, precision)  # validates precision
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model.to(dev, memory_format=fmt)  # before the optimizer takes references to the parameters
     opt = build_optimizer(model, optimizer, lr, weight_decay, momentum)
     sched = build_schedule(opt, schedule, lr, epochs * steps)
-    autocast(dev, precision)  # validate before moving the model
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    model.to(dev, memory_format=fmt)
     criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     hist = History(meta=dict(
         model=getattr(model, "registry_name", type(model).__name__),

@@ -27,7 +27,7 @@ from ..measure import num_threads
 
 __all__ = [
     "OPTIMIZERS", "PRECISIONS", "SCHEDULES", "Callback", "StepState", "autocast", "build_optimizer",
-    "build_schedule", "call_hooks", "check_positive_int", "check_lr", "param_groups",
+    "build_schedule", "call_hooks", "check_choices", "check_positive_int", "check_lr", "param_groups",
     "resolve_device", "run_epochs",
 ]  # fmt: skip
 
@@ -63,6 +63,14 @@ def check_positive_int(name: str, value: int | None, *, allow_none: bool = False
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+
+
+def check_choices(*, optimizer: str | None = None, schedule: str | None = None) -> None:
+    """Raise ValueError for an unknown optimizer or schedule name (naming the valid ones)."""
+    if optimizer is not None and optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+    if schedule is not None and schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; valid: {', '.join(SCHEDULES)}")
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -119,8 +127,7 @@ def build_optimizer(
     Raises:
         ValueError: unknown ``optimizer`` (naming the valid ones) or a bad ``lr``.
     """
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+    check_choices(optimizer=optimizer)
     check_lr(lr)
     return OPTIMIZERS[optimizer](param_groups(model, weight_decay), lr, momentum)
 
@@ -133,8 +140,7 @@ def build_schedule(
     Raises:
         ValueError: unknown ``schedule`` (naming the valid ones).
     """
-    if schedule not in SCHEDULES:
-        raise ValueError(f"unknown schedule {schedule!r}; valid: {', '.join(SCHEDULES)}")
+    check_choices(schedule=schedule)
     return SCHEDULES[schedule](opt, lr, max(int(total_steps), 1))
 
 

@@ -17,6 +17,7 @@ from ..data.sr_images import image_to_tensor, sr_eval_set, sr_patches
 from .loop import (
     build_optimizer,
     build_schedule,
+    check_choices,
     check_lr,
     check_positive_int,
     resolve_device,
@@ -189,9 +190,10 @@ def fit_sr(
     channels = _sr_channels(model, channels)
     dev = resolve_device(device)
     total = epochs * steps_per_epoch
+    check_choices(optimizer=optimizer, schedule=schedule)
+    model.to(dev)  # before the optimizer takes references to the parameters
     opt = build_optimizer(model, optimizer, lr, weight_decay, 0.9)
     sched = build_schedule(opt, schedule, lr, total)
-    model.to(dev)
     hist = SRHistory(meta=dict(
         model=getattr(model, "registry_name", type(model).__name__), scale=scale, epochs=epochs,
         steps_per_epoch=steps_per_epoch, batch_size=batch_size, lr_patch=lr_patch, lr=lr,
