@@ -245,16 +245,28 @@ def test_bank_entry_status_and_ensure(cache):
     e1 = bank.BankEntry("reference_cnn", "smoke", seed=1, kwargs={"width_mult": 0.5})
     assert e0 == e0b and hash(e0) == hash(e0b) and len({e0, e0b, e1}) == 2
     assert e0.key() == {"model": "reference_cnn", "recipe": "smoke", "seed": 0, "kwargs": {"width_mult": 0.5}}
+    assert len({e0.key(), e0b.key(), e1.key()}) == 2  # the report runner de-duplicates by key()
     assert e0.digest() == e0b.digest() != e1.digest()
     assert not bank.status([e0, e1], cache_dir=cache).built.any()
-    res = bank.ensure([e0, e0b, e1], jobs=2, progress=False, cache_dir=cache)
+    messages = []
+    res = bank.ensure([e0, e0b, e1], jobs=2, progress=messages.append, cache_dir=cache)
     assert len(res) == 2 and all(r.cache_hit for r in res)  # built by the workers, loaded here
+    assert messages[0] == "2 of 2 entries to build with 2 processes"
+    assert sorted(m.split(" (")[0] for m in messages[1:]) == [
+        "built reference_cnn/smoke/seed0[width_mult=0.5]", "built reference_cnn/smoke/seed1[width_mult=0.5]"]
+    assert [m.split("(")[1].split(",")[0] for m in messages[1:]] == ["1/2", "2/2"]
     assert bank.status([e0, e1], cache_dir=cache).built.all()
     listed = bank.list_entries(cache_dir=cache)
     assert sorted(listed.seed) == [0, 1] and (listed.recipe == "smoke").all() and (listed["size"] > 0).all()
     assert bank.clear("reference_cnn", cache_dir=cache) == 2 and bank.list_entries(cache_dir=cache).empty
     with pytest.raises(ValueError, match="jobs"):
         bank.ensure([e0], jobs=0, cache_dir=cache)
+    messages.clear()
+    assert len(bank.ensure([e1], progress=messages.append, cache_dir=cache)) == 1
+    assert messages[0] == "1 of 1 entries to build" and messages[1].startswith("built reference_cnn/smoke/seed1")
+    messages.clear()
+    bank.ensure([e1], progress=messages.append, cache_dir=cache)
+    assert messages == ["0 of 1 entries to build"]
 
 
 def test_cli_bank(cache, monkeypatch, capsys):

@@ -12,8 +12,9 @@ import hashlib
 import json
 import os
 import re
+import time
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from ..train import History, fit, resolve_device
 from . import store
 from .recipes import Recipe, get_recipe
 
-__all__ = ["BankEntry", "BankResult", "BankWarning", "clear", "ensure", "list_entries", "status", "trained"]
+__all__ = ["BankEntry", "BankResult", "EntryKey", "BankWarning", "clear", "ensure", "list_entries", "status", "trained"]
 
 KEY_FORMAT = 1
 
@@ -54,6 +55,13 @@ class BankResult:
     key: dict
 
 
+class EntryKey(dict):
+    """A plain dict that is also hashable (by its JSON), so callers can de-duplicate by ``key()``."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(json.dumps(self, sort_keys=True, default=str))
+
+
 @dataclass(frozen=True)
 class BankEntry:
     """One bank entry a notebook needs: model name, recipe name, seed, ``create_model`` kwargs.
@@ -70,9 +78,14 @@ class BankEntry:
         items = self.kwargs.items() if isinstance(self.kwargs, Mapping) else self.kwargs
         object.__setattr__(self, "kwargs", tuple(sorted(items)))
 
-    def key(self) -> dict:
-        """The entry's request as a dict (not the full content key: see :meth:`digest`)."""
-        return {"model": self.model, "recipe": self.recipe, "seed": self.seed, "kwargs": dict(self.kwargs)}
+    def key(self) -> EntryKey:
+        """The entry's request as a (hashable) dict; the full content key is behind :meth:`digest`."""
+        return EntryKey(model=self.model, recipe=self.recipe, seed=self.seed, kwargs=dict(self.kwargs))
+
+    def label(self) -> str:
+        """``model/recipe/seedN`` (plus kwargs), for progress lines."""
+        kw = ",".join(f"{k}={v}" for k, v in self.kwargs)
+        return f"{self.model}/{self.recipe}/seed{self.seed}" + (f"[{kw}]" if kw else "")
 
     def digest(self, *, device: str = "auto") -> str:
         """The content-addressed digest of the entry's full key (builds the model to hash its code)."""
@@ -192,7 +205,7 @@ def ensure(
     entries: Iterable[BankEntry],
     *,
     jobs: int = 1,
-    progress: bool = True,
+    progress: bool | Callable[[str], None] = True,
     cache_dir: str | os.PathLike | None = None,
 ) -> list[BankResult]:
     """Build the missing entries (``jobs`` processes in parallel), then return all of them.
@@ -200,7 +213,9 @@ def ensure(
     Args:
         entries: what the notebooks need (duplicates are built once).
         jobs: parallel training processes; each gets ``cores // jobs`` torch threads.
-        progress: one progress line (``tqdm``) over the entries to build.
+        progress: True: one ``tqdm`` line over the entries to build; a callable: called with a
+            one-line message per event (``'built reference_cnn/smoke/seed0 (1/2, 12.3 s)'``),
+            as the report runner does; False: silent.
         cache_dir: cache root (default ``$WORKBENCH_CACHE``).
 
     Returns:
@@ -210,24 +225,32 @@ def ensure(
         raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
     todo = list(dict.fromkeys(entries))
     missing = [e for e, built in zip(todo, status(todo, cache_dir=cache_dir).built, strict=True) if not built]
+    say = progress if callable(progress) else (lambda msg: None)
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(missing), desc="model bank", disable=not progress or not missing)
+    bar = tqdm(total=len(missing), desc="model bank", disable=callable(progress) or not progress or not missing)
+    t0 = time.perf_counter()
+    say(f"{len(missing)} of {len(todo)} entries to build" + (f" with {jobs} processes" if jobs > 1 and len(missing) > 1 else ""))
+
+    def done(i: int, e: BankEntry) -> None:
+        bar.update()
+        say(f"built {e.label()} ({i}/{len(missing)}, {time.perf_counter() - t0:.1f} s)")
+
     if jobs == 1 or len(missing) <= 1:
-        for e in missing:
-            bar.set_postfix_str(f"{e.model}/{e.recipe}/seed{e.seed}")
+        for i, e in enumerate(missing, 1):
+            bar.set_postfix_str(e.label())
             _build_one(e, None, cache_dir)
-            bar.update()
+            done(i, e)
     else:
         import concurrent.futures as cf
         import multiprocessing as mp
 
         threads = max(1, (os.cpu_count() or 1) // jobs)
         with cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
-            futs = [pool.submit(_build_one, e, threads, cache_dir) for e in missing]
-            for f in cf.as_completed(futs):
+            futs = {pool.submit(_build_one, e, threads, cache_dir): e for e in missing}
+            for i, f in enumerate(cf.as_completed(futs), 1):
                 f.result()
-                bar.update()
+                done(i, futs[f])
     bar.close()
     return [trained(e.model, e.recipe, seed=e.seed, progress=False, cache_dir=cache_dir, **dict(e.kwargs))
             for e in todo]  # fmt: skip
