@@ -41,7 +41,8 @@ class BankResult:
     """What :func:`trained` returns.
 
     Attributes:
-        model: the trained model (eval mode, on the training device).
+        model: the trained model (eval mode, on the CPU where the workbench measures; move it
+            with ``.to(device)`` to train further).
         history: its :class:`~workbench.train.History` (accuracy in %, seconds).
         cache_hit: True when loaded from the bank, False when trained by this call.
         path: the entry folder.
@@ -178,7 +179,7 @@ def trained(
             try:
                 _, hist, state = store.read_entry(folder)
                 model.load_state_dict(state)
-                return BankResult(model.to(dev).eval(), History.from_dict(hist), True, folder, key)
+                return BankResult(model.eval(), History.from_dict(hist), True, folder, key)
             except (store.BankCorrupt, RuntimeError) as e:
                 warnings.warn(f"model bank: corrupt entry removed and retrained: {e}", BankWarning, stacklevel=2)
                 store.remove(folder)
@@ -191,7 +192,7 @@ def trained(
             history.meta.update(recipe=rec.name, bank_key=digest, model_kwargs=dict(model_kwargs))
             state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
             store.write_entry(tmp, folder, key, history.to_dict(), state)
-    return BankResult(model.eval(), history, False, folder, key)
+    return BankResult(model.cpu().eval(), history, False, folder, key)
 
 
 def _build_one(entry: BankEntry, threads: int | None, cache_dir) -> str:

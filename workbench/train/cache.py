@@ -41,7 +41,8 @@ def load_checkpoint(model: nn.Module, path: str | os.PathLike, *, strict: bool =
 
 @dataclass
 class FitResult:
-    """What :func:`cached_fit` returns: the trained model, its history, and whether it was cached."""
+    """What :func:`cached_fit` returns: the trained model (on the CPU), its history, and whether
+    it was cached."""
 
     model: nn.Module
     history: History
@@ -136,6 +137,7 @@ def cached_fit(
         history = _fit()(model, data, seed=seed, **fit_kwargs)
         hist_path.unlink(missing_ok=True)  # a refresh must not leave the old history valid
         atomic_write(folder / "key.json", lambda tmp: tmp.write_text(blob))
+        model.cpu()  # results are returned on the CPU, trained on any device (as loaded ones are)
         save_checkpoint(model, model_path)
         atomic_write(hist_path, lambda tmp: tmp.write_text(json.dumps(history.to_dict(), default=str)))
     return FitResult(model, history, False, folder, key)
