@@ -43,3 +43,54 @@ def test_training_note_flags_short_runs():
     noisy = pd.DataFrame({"accuracy": [88.0, 88.3], "accuracy_std": [0.4, 0.5]})
     assert "noise" in training_note(noisy, epochs=3, images=8000)
     assert LINEAR_BASELINE_ACC == 84.0
+
+
+def _synthetic():
+    import torch
+
+    import workbench.data as wbd
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(160) % 4
+    x = ((y * 50 + 20).view(-1, 1, 1, 1) + torch.randint(0, 30, (160, 1, 8, 8), generator=g)).to(torch.uint8)
+    return wbd.DataBundle(
+        wbd.TensorLoader(x[:128], y[:128], batch_size=32, shuffle=True, drop_last=True, mean=0.5, std=0.3),
+        wbd.TensorLoader(x[128:], y[128:], batch_size=32, mean=0.5, std=0.3),
+        num_classes=4, class_names=tuple("abcd"), version={"synthetic": "experiments"},
+    )  # fmt: skip
+
+
+def test_train_compare_through_the_bank(tmp_path, monkeypatch):
+    from workbench import bank
+    from workbench.experiment import train_compare
+
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path))
+    data = _synthetic()
+    variants = {"full": ("reference_cnn", {}), "half": ("reference_cnn", {"width_mult": 0.5})}
+    c1 = train_compare(variants, data, seeds=(0,), latency=False, threads=1, recipe="smoke")
+    assert list(c1.table.name) == ["full", "half"] and (c1.table.recipe == "smoke").all()
+    assert not c1.runs.cached.any() and len(bank.list_entries()) == 2
+    c2 = train_compare(variants, data, seeds=(0,), latency=False, threads=1, recipe="smoke")
+    assert c2.runs.cached.all() and list(c2.runs.accuracy) == list(c1.runs.accuracy)
+    assert c1.table.params.iloc[1] < c1.table.params.iloc[0]
+    # the recipe's own values are no change (same entries); a different value derives a recipe
+    c3 = train_compare(variants, data, latency=False, threads=1, recipe="smoke", epochs=1, lr=0.1)
+    assert c3.runs.cached.all()
+    c4 = train_compare({"full": variants["full"]}, data, latency=False, threads=1, recipe="smoke", epochs=2)
+    assert not c4.runs.cached.any() and c4.table.recipe.item() == "smoke+epochs=2"
+    assert len(c4.histories["full"].epoch) == 2
+    with pytest.raises(ValueError, match="not a recipe field; valid: subset"):
+        train_compare(variants, data, recipe="smoke", callbacks=())
+    with pytest.raises(KeyError, match="smoke"):
+        train_compare(variants, data, recipe="smok", latency=False)
+
+
+def test_train_compare_cached_fit_path_still_works(tmp_path, monkeypatch):
+    from workbench.experiment import train_compare
+
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path))
+    c = train_compare({"a": ("reference_cnn", {"width_mult": 0.5})}, _synthetic(), latency=False, threads=1,
+                      epochs=1, lr=0.05, progress=False)  # fmt: skip
+    assert c.table.recipe.isna().all() and not c.runs.cached.any()
+    assert train_compare({"a": ("reference_cnn", {"width_mult": 0.5})}, _synthetic(), latency=False, threads=1,
+                         epochs=1, lr=0.05, progress=False).runs.cached.all()  # fmt: skip

@@ -179,12 +179,12 @@ def test_cached_fit_hits_second_time(tmp_path, monkeypatch):
 def test_fit_learns_real_fashion_mnist():
     if wbd.cache_info() is None:
         pytest.skip("real Fashion-MNIST cache absent: run `workbench data fetch fashion-mnist`")
-    from workbench.bench_train import reference_cnn
+    from workbench.models import create_model
 
     data = wbd.fashion_mnist(subset=3000, test_subset=1000, batch_size=64)
     torch.manual_seed(0)
     h = train.fit(
-        reference_cnn(), data, epochs=2, lr=0.1, threads=1, progress=False, channels_last=True
+        create_model("reference_cnn", num_classes=10), data, epochs=2, lr=0.1, threads=1, progress=False, channels_last=True
     )
     assert h.final_acc > 65.0  # chance is 10 %; the full run reaches ~90 %
 
@@ -229,3 +229,154 @@ def test_training_plots():
     assert list(cm.data[0].x) == ["a", "b", "c", "d"]
     with pytest.raises(ValueError):
         confusion_matrix(np.zeros((2, 3)))
+
+
+# ---------------------------------------------------------------- validation and robustness
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(lr=float("nan")), "lr"), (dict(lr=float("inf")), "lr"), (dict(lr=0.0), "lr"),
+        (dict(lr=-0.1), "lr"), (dict(max_batches=0), "max_batches"), (dict(epochs=0), "epochs"),
+        (dict(batch_size=0), "batch_size"), (dict(optimizer="lamb"), "sgd, adamw"),
+        (dict(schedule="step"), "constant, cosine, onecycle"), (dict(precision="fp16"), "fp32, bf16"),
+        (dict(device="tpu"), "auto"),
+    ],
+)  # fmt: skip
+def test_fit_rejects_bad_arguments(kw, match):
+    with pytest.raises(ValueError, match=match):
+        train.fit(seeded_net(), synthetic_bundle(), progress=False, **kw)
+
+
+def test_nan_loss_stops_training_with_epoch_and_step():
+    steps = []
+
+    def loss_fn(model, x, y, out):
+        steps.append(1)
+        loss = nn.functional.cross_entropy(out, y)
+        return loss * float("nan") if len(steps) == 3 else loss
+
+    net = seeded_net()
+    with pytest.raises(FloatingPointError, match="epoch 1, step 3"):
+        train.fit(net, synthetic_bundle(), epochs=2, loss_fn=loss_fn, progress=False, threads=1)
+    assert len(steps) == 3  # stopped at once
+    assert all(torch.isfinite(p).all() for p in net.parameters())  # the NaN step was not applied
+
+
+def test_nan_loss_is_never_cached(tmp_path):
+    data = synthetic_bundle()
+
+    def inf_loss(model, x, y, out):
+        return nn.functional.cross_entropy(out, y) * float("inf")
+
+    kw = dict(build=tiny_net, cache_dir=tmp_path, epochs=1, progress=False, threads=1)
+    with pytest.raises(FloatingPointError):
+        train.cached_fit("tiny", data, loss_fn=inf_loss, tag="inf", **kw)
+    assert not list(tmp_path.glob("*/history.json")) and not list(tmp_path.glob("*/model.pt"))
+    r = train.cached_fit("tiny", data, loss_fn=lambda m, x, y, o: nn.functional.cross_entropy(o, y),
+                         tag="inf", **kw)  # fmt: skip
+    assert not r.cache_hit
+
+
+def test_torch_onecycle_crashes_on_four_steps_and_ours_does_not():
+    # the bug as reported: torch's OneCycleLR with 4 total steps and a 25 % warm-up divides by 0
+    opt = torch.optim.SGD(tiny_net().parameters(), lr=0.1, momentum=0.9)
+    with pytest.raises(ZeroDivisionError):
+        torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=4, pct_start=0.25)
+    h = train.fit(seeded_net(), synthetic_bundle(n_train=64), epochs=1, max_batches=4, progress=False, threads=1)
+    assert len(h.epoch) == 1 and math.isfinite(h.train_loss[0])
+
+
+@pytest.mark.parametrize("total", [1, 2, 3, 4, 5, 8, 100])
+def test_onecycle_any_length_peaks_at_lr_and_anneals(total):
+    opt = train.build_optimizer(tiny_net(), "sgd", 0.1)
+    sched = train.build_schedule(opt, "onecycle", 0.1, total)
+    lrs = [opt.param_groups[0]["lr"]]
+    for _ in range(total):
+        opt.step()
+        sched.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    used = lrs[:total]  # the rate of each optimizer step (the last entry is past the schedule)
+    assert all(math.isfinite(v) and v > 0 for v in used)
+    if total == 1:
+        assert used == [pytest.approx(0.1)]
+    else:
+        assert used[0] < 0.01 and used[-1] < 0.01  # warm start, annealed end
+    if total >= 3:
+        assert max(used) > 0.05  # it does reach (near) the peak
+
+
+def test_device_auto(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert train.resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        train.resolve_device("cuda")
+    h = train.fit(seeded_net(), synthetic_bundle(), device="auto", progress=False, threads=1)
+    assert h.meta["device"] == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert train.resolve_device("auto").type == "cuda"
+
+
+def test_bf16_autocast_trains():
+    h = train.fit(seeded_net(), synthetic_bundle(), epochs=2, precision="bf16", progress=False, threads=1)
+    assert h.meta["precision"] == "bf16" and all(math.isfinite(v) for v in h.train_loss)
+    assert h.train_loss[-1] < h.train_loss[0]
+
+
+def test_fit_sr_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        train.fit_sr(TinySR(), 2, steps_per_epoch=0, progress=False)
+    with pytest.raises(ValueError, match="lr"):
+        train.fit_sr(TinySR(), 2, lr=float("nan"), progress=False)
+
+
+# ---------------------------------------------------------------- cache keys
+
+
+@pytest.fixture
+def temp_model(tmp_path):
+    import _temp_models
+
+    name = "tmp_cache_net"
+    yield lambda scale=1.0: _temp_models.load(tmp_path / "tmp_cache_net.py", name, scale)
+    _temp_models.unload(name)
+
+
+def test_cached_fit_key_components_each_miss(tmp_path, temp_model):
+    data = synthetic_bundle()
+    cache = tmp_path / "cache"
+    base = dict(cache_dir=cache, epochs=1, lr=0.05, progress=False, threads=1, seed=0)
+    mod = temp_model(1.0)
+    first = train.cached_fit("tmp_cache_net", data, **base)
+    assert not first.cache_hit
+    assert train.cached_fit("tmp_cache_net", data, **base).cache_hit  # same inputs -> hit
+
+    other = wbd.DataBundle(data.train, data.test, num_classes=4, class_names=tuple("abcd"),
+                           version={"synthetic": 0, "edited": True})  # fmt: skip
+
+    def bundle_other_build():
+        return mod.TempNet()
+
+    variants = {
+        "seed": dict(seed=1),
+        "fit args": dict(lr=0.01),
+        "overrides": dict(overrides={"unused": 1}),
+        "data version": dict(data=other),
+        "build": dict(build=mod.build),
+        "other build": dict(build=bundle_other_build),
+    }
+    paths = {first.path}
+    for what, change in variants.items():
+        kw = {**base, **change}
+        d = kw.pop("data", data)
+        r = train.cached_fit("tmp_cache_net", d, **kw)
+        assert not r.cache_hit, f"changing {what} must miss"
+        assert r.path not in paths, what
+        paths.add(r.path)
+    # the model's code: same shapes, forward scaled by 3 -> a different key, a retrain
+    temp_model(3.0)
+    edited = train.cached_fit("tmp_cache_net", data, **base)
+    assert not edited.cache_hit and edited.path not in paths
+    temp_model(1.0)  # back to the original code: the original entry again
+    assert train.cached_fit("tmp_cache_net", data, **base).path == first.path

@@ -1,4 +1,4 @@
-"""``workbench bench {latency,zoo,train}``: benchmarks that print figures."""
+"""``workbench bench {latency,zoo,train}``: benchmarks that print figures (code in :mod:`workbench.bench`)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,23 @@ def register(sub) -> None:
     zoo.add_argument("--rounds", type=int, default=20)
     zoo.add_argument("--csv", help="also write the table here")
     zoo.set_defaults(func=_zoo)
-    tr = bsub.add_parser("train", help="training benchmarks (Fashion-MNIST accuracy/time, fit overhead, SR)")
-    tr.add_argument("which", nargs="*", help="subset of benchmarks to run (default: all)")
+    tr = bsub.add_parser(
+        "train", help="training speed: configuration -> images/s, ratio to fp32 eager, accuracy; --target: accuracy/time targets",
+    )
+    tr.add_argument("--model", default="reference_cnn", help="model for the configuration table")
+    tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="create_model keyword (JSON value) for --model, e.g. --set small_input=true")
+    tr.add_argument("--quick", action="store_true", help="tiny blocks and schedule (< 2 min): code paths, rough ratios")
+    tr.add_argument("--rounds", type=int, help="timed blocks per configuration (default 5, quick 3)")
+    tr.add_argument("--no-accuracy", action="store_true", help="throughput only")
+    tr.add_argument("--only", nargs="+", metavar="CONFIG", help="configurations to run (the first is the baseline)")
+    tr.add_argument("--target", nargs="*", metavar="NAME",
+                    help="run the accuracy/time targets instead (default: reference_cnn mobilenetv2_050; "
+                         "also fit_overhead, sr_x2)")
+    tr.add_argument("--recipe", help="bank recipe for --target (default fmnist_full)")
+    tr.add_argument("--threads", type=int, default=2, help="torch threads (targets assume 2)")
+    tr.add_argument("--csv", help="also write the table here")
     tr.set_defaults(func=_train)
-
 
 def _latency(args) -> int:
     from ..bench import latency_stability
@@ -50,6 +63,40 @@ def _zoo(args) -> int:
 
 
 def _train(args) -> int:
-    from .. import bench_train
+    import pandas as pd
 
-    return bench_train.main(args.which)
+    from ..bench import train as bt
+
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    if args.target is not None:
+        names = tuple(args.target) or tuple(bt.TARGETS)
+        df = bt.run_all(quick=args.quick, only=names, threads=args.threads, recipe=args.recipe)
+        with pd.option_context("display.width", 200, "display.max_colwidth", 80):
+            print(df.drop(columns="details").to_string(index=False))
+            for _, row in df.iterrows():
+                print(f"{row['name']}: {row['details']}")
+        if args.csv:
+            df.to_csv(args.csv, index=False)
+        return 0 if args.quick or bool(df["passed"].all()) else 1
+    configs = None
+    if args.only:
+        unknown = [c for c in args.only if c not in bt.CONFIGS]
+        if unknown:
+            raise ValueError(f"unknown configuration {unknown[0]!r}; valid: {', '.join(bt.CONFIGS)}")
+        configs = {c: bt.CONFIGS[c] for c in args.only}
+    kw = dict(bt.QUICK_CONFIGS) if args.quick else {}
+    if args.rounds is not None:
+        kw["rounds"] = args.rounds
+    from .bank import _kwargs
+
+    df = bt.train_configs(args.model, configs=configs, accuracy=not args.no_accuracy, threads=args.threads,
+                          progress=True, **kw, **_kwargs(args.set))  # fmt: skip
+    a = df.attrs
+    print(f"{a['model']}: {a['rounds']} interleaved rounds of {a['images_per_block']} images per configuration, "
+          f"{a['threads']} thread(s); ratio = median of per-round images/s ratios to {a['baseline']!r}; "
+          f"accuracy after {a['acc_schedule']}")
+    print(df.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    if args.csv:
+        df.to_csv(args.csv, index=False)
+    return 0

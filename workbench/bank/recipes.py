@@ -1,0 +1,185 @@
+"""Named training recipes for the model bank: every field with a one-line reason.
+
+A recipe is part of every bank key (all its fields), so changing one retrains the models that
+use it. Accuracies and times a recipe reaches are printed by ``workbench bank list``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+from ..registry import Registry
+from ..train.loop import OPTIMIZERS, PRECISIONS, SCHEDULES
+
+__all__ = ["RECIPES", "Recipe", "get_recipe"]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a bank model is trained on Fashion-MNIST.
+
+    Attributes:
+        name: registry name.
+        summary: one sentence: what the recipe is for.
+        subset: training images (stratified subset of the 60k split; None: all).
+        test_subset: test images (stratified subset of the 10k split; None: all).
+        augment: random crop (2 px padding) + horizontal flip on the training images.
+        optimizer: ``'sgd'`` (Nesterov) or ``'adamw'``.
+        lr: peak learning rate.
+        schedule: ``'onecycle'``, ``'cosine'`` or ``'constant'``.
+        epochs: passes over the training images.
+        batch_size: training images per step.
+        weight_decay: on weights with ndim > 1.
+        label_smoothing: for cross-entropy.
+        precision: ``'fp32'`` or ``'bf16'`` (autocast; weights stay fp32).
+        channels_last: NHWC memory format.
+        reasons: field -> one-line reason for its value.
+    """
+
+    name: str
+    summary: str
+    subset: int | None
+    test_subset: int | None
+    augment: bool
+    optimizer: str
+    lr: float
+    schedule: str
+    epochs: int
+    batch_size: int
+    weight_decay: float
+    label_smoothing: float
+    precision: str
+    channels_last: bool
+    reasons: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        for attr, valid in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("precision", PRECISIONS)):
+            if getattr(self, attr) not in valid:
+                raise ValueError(f"recipe {self.name!r}: unknown {attr} {getattr(self, attr)!r}; valid: {', '.join(valid)}")
+        missing = [f for f in self.key() if f not in self.reasons and f not in ("name", "summary")]
+        if missing:
+            raise ValueError(f"recipe {self.name!r}: no reason given for {', '.join(missing)}")
+
+    def key(self) -> dict:
+        """Every field that changes the trained weights (the bank key's recipe part)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("reasons", "summary")}
+
+    def fit_kwargs(self) -> dict:
+        """Arguments for :func:`workbench.train.fit`."""
+        return dict(
+            epochs=self.epochs, lr=self.lr, optimizer=self.optimizer, schedule=self.schedule,
+            weight_decay=self.weight_decay, label_smoothing=self.label_smoothing,
+            precision=self.precision, channels_last=self.channels_last,
+        )  # fmt: skip
+
+    def with_changes(self, **changes) -> Recipe:
+        """This recipe with some training fields changed (a new name, hence a new bank key).
+
+        Values equal to the recipe's own are not changes: the recipe itself is returned, so
+        callers passing the recipe's settings explicitly still share its entries.
+
+        Raises:
+            ValueError: a name that is not a recipe field (naming the valid ones).
+        """
+        fields = [k for k in self.key() if k != "name"]
+        bad = [k for k in changes if k not in fields]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a recipe field; valid: {', '.join(fields)}")
+        diff = {k: v for k, v in changes.items() if getattr(self, k) != v}
+        if not diff:
+            return self
+        name = f"{self.name}+" + ",".join(f"{k}={v}" for k, v in sorted(diff.items()))
+        return replace(self, name=name, **diff)
+
+    def describe(self) -> str:
+        """One line per field: value and reason (for notebooks and ``workbench bank``)."""
+        lines = [f"{self.name}: {self.summary}"]
+        for k, v in self.key().items():
+            if k != "name":
+                lines.append(f"  {k} = {v!r}: {self.reasons.get(k, '')}")
+        return "\n".join(lines)
+
+
+RECIPES: Registry[Recipe] = Registry("recipe")
+
+# Precision default: `workbench bench train` (interleaved 768-image blocks, 7 rounds, 1 thread, on
+# a shared, loaded 2-core machine) measured channels_last + bf16 autocast at 2.1x (reference_cnn)
+# and 2.2x (mobilenetv2_050 small input) the fp32 eager images/s, every round above 1.7x; bf16
+# alone 2.0x / 1.8x. fp32 stays one field away (a different key, so the two never mix).
+_DEFAULT_PRECISION = "bf16"
+
+_COMMON = dict(
+    optimizer="sgd", schedule="onecycle", label_smoothing=0.0, channels_last=True,
+)  # fmt: skip
+_REASONS = {
+    "optimizer": "SGD-Nesterov: the classic small-CNN choice, no extra state to tune",
+    "schedule": "OneCycle reaches a given accuracy in the fewest epochs (Smith 2018)",
+    "label_smoothing": "off: 10 classes, short runs; smoothing helps long runs mostly",
+    "channels_last": "NHWC: oneDNN's preferred layout for CPU convolutions",
+    "precision": "bf16 autocast: ~2x fp32 images/s on this AVX512-BF16 CPU (bench train); fp32 available",
+}
+
+
+def _register(r: Recipe) -> Recipe:
+    RECIPES.register(r.name, r)
+    return r
+
+
+_register(Recipe(
+    name="smoke", summary="a few seconds of training: for tests and the smoke profile only",
+    subset=512, test_subset=256, augment=False, lr=0.1, epochs=1, batch_size=64,
+    weight_decay=5e-4, precision="fp32", **_COMMON,
+    reasons=_REASONS | {
+        "subset": "512 images: enough batches to exercise the loop, seconds on one core",
+        "test_subset": "256 images: the accuracy is only a smoke signal",
+        "augment": "off: nothing to gain in one epoch",
+        "lr": "0.1: the usual peak for SGD + BN at batch 64-256",
+        "epochs": "1: tests need the code path, not the accuracy",
+        "batch_size": "64: eight steps per epoch on 512 images",
+        "weight_decay": "5e-4: standard for small CNNs",
+        "precision": "fp32: tests compare exact numbers; bf16 is tested separately",
+    },
+))  # fmt: skip
+
+_register(Recipe(
+    name="fmnist_short", summary="the default profile's recipe: 20k images x 4 epochs, minutes per model",
+    subset=20_000, test_subset=None, augment=False, lr=0.1, epochs=4, batch_size=256,
+    weight_decay=5e-4, precision=_DEFAULT_PRECISION, **_COMMON,
+    reasons=_REASONS | {
+        "subset": "20k images: 8k x 3 epochs stayed below a linear classifier (~84 %)",
+        "test_subset": "the full 10k test split: the +-0.3-point resolution comparisons need",
+        "augment": "off: 4 epochs are too few for crop+flip to pay off",
+        "lr": "0.1: the usual peak for SGD + BN at batch 256",
+        "epochs": "4: the smallest count that lands small CNNs near 90 %",
+        "batch_size": "256: fewer, larger steps use two cores better than 128",
+        "weight_decay": "5e-4: standard for small CNNs",
+    },
+))  # fmt: skip
+
+_register(Recipe(
+    name="fmnist_full", summary="the full 60k split x 5 epochs: the benchmark targets' recipe",
+    subset=None, test_subset=None, augment=False, lr=0.1, epochs=5, batch_size=256,
+    weight_decay=4e-5, precision=_DEFAULT_PRECISION, **_COMMON,
+    reasons=_REASONS | {
+        "subset": "all 60k training images",
+        "test_subset": "the full 10k test split",
+        "augment": "off: 5 epochs are too few for crop+flip to pay off",
+        "lr": "0.1: the usual peak for SGD + BN at batch 256",
+        "epochs": "5: MobileNetV2-0.5 measured 93.6 % after 5 epochs",
+        "batch_size": "256: fewer, larger steps use two cores better than 128",
+        "weight_decay": "4e-5: the MobileNetV2 paper's value for thin networks",
+    },
+))  # fmt: skip
+
+
+def get_recipe(recipe: str | Recipe) -> Recipe:
+    """A :class:`Recipe` by name (or the recipe itself).
+
+    Raises:
+        KeyError: unknown name, naming the valid ones.
+    """
+    if isinstance(recipe, Recipe):
+        return recipe
+    if recipe not in RECIPES:
+        raise KeyError(f"unknown recipe {recipe!r}; valid: {', '.join(RECIPES)}")
+    return RECIPES.get(recipe)
