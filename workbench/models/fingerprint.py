@@ -35,13 +35,13 @@ _PACKAGE = "workbench"
 
 
 @functools.lru_cache(maxsize=512)
-def _file_digest(path: str, mtime_ns: int) -> str:
+def _file_digest(path: str, mtime_ns: int, size: int) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _digest_file(path: str) -> str:
-    p = Path(path)
-    return _file_digest(str(p), p.stat().st_mtime_ns)
+    st = Path(path).stat()  # (mtime, size) decide when to re-read; the digest is of the content
+    return _file_digest(path, st.st_mtime_ns, st.st_size)
 
 
 def _lib_version(module_name: str) -> str:
@@ -92,7 +92,7 @@ def _helpers_used(files: set[str]) -> list[str]:
     out = []
     mods = [m for m in list(sys.modules.values()) if getattr(m, "__file__", None) in files]
     for mod in mods:
-        for name, obj in sorted(vars(mod).items()):
+        for _name, obj in sorted(vars(mod).items()):
             if isinstance(obj, types.FunctionType) and _is_ours(obj):
                 src = inspect.getsourcefile(obj)
                 if src and src not in files:
