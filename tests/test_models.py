@@ -39,6 +39,23 @@ def test_required_models_registered():
     assert len(SR) >= 3 * (len(REQUIRED_SR) + 1), "one more SR family from the seeds"
 
 
+def test_every_model_has_valid_family_tags():
+    from workbench.literature.families import FAMILY_SLUGS
+
+    untagged = [n for n in list_models() if not model_entry(n).tags]
+    invalid = {n: t for n in list_models() for t in model_entry(n).tags if t not in FAMILY_SLUGS}
+    assert not untagged and not invalid
+
+
+def test_list_models_by_tag():
+    se = wb.list_models(tag="channel_attention")
+    assert "mobilenetv3_small_075" in se and "ghostnet_100" in se and "mobilenetv2_050" not in se
+    assert wb.list_models(tag="reparameterization") == [n for n in list_models() if "reparameterization" in model_entry(n).tags]
+    assert set(wb.list_models("mobilenetv3*", tag="channel_attention")) == set(wb.list_models("mobilenetv3*"))
+    with pytest.raises(ValueError, match="unknown model tag 'se'; valid: .*channel_attention"):
+        wb.list_models(tag="se")
+
+
 @pytest.mark.parametrize("name", CLASSIFIERS)
 def test_classifier_small_input_forward(name):
     torch.manual_seed(0)

@@ -100,3 +100,17 @@ def test_torchvision_unknown_name_never_ends_in_empty_similar():
     assert "similar: '" not in msg and not msg.rstrip("\"'").endswith(":") and "mobilenet_v2" in msg
     with pytest.raises(KeyError, match="similar: resnet18"):
         wb.create_model("torchvision:resnet19")
+
+
+def test_models_by_tag_lists_channel_attention(capsys):
+    assert main(["models", "--tag", "channel_attention"]) == 0
+    out = capsys.readouterr().out.split()
+    assert {"mobilenetv3_small_075", "ghostnet_100", "efficientnet_b0"} <= set(out)
+    assert "mobilenetv2_100" not in out and "repvgg_a0" not in out
+
+
+def test_models_unknown_tag_exit_2_names_valid_tags(capsys):
+    assert main(["models", "--tag", "attention"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown model tag 'attention'" in err and "channel_attention" in err
+    assert len(err.strip().splitlines()) == 1

@@ -29,6 +29,9 @@ class ModelEntry:
         reference: the same architecture in timm/torchvision (``'timm:mobilenetv2_100'``), for
             cross-checks; ``None`` if neither has it.
         paper: short citation of the paper the architecture comes from.
+        tags: literature families (slugs of :mod:`workbench.literature.families`, e.g.
+            ``'channel_attention'``) of the techniques the architecture uses, so one name finds
+            the block module, the models, the notebook and the report card.
     """
 
     fn: Callable[..., nn.Module]
@@ -60,11 +63,29 @@ def register_model(
     return deco(fn) if fn is not None else deco
 
 
-def list_models(pattern: str | None = None, *, task: str | None = None) -> list[str]:
-    """Registered model names, optionally filtered by a shell pattern and/or task."""
+def list_tags() -> list[str]:
+    """Literature-family tags carried by at least one registered model."""
+    return sorted({t for n in MODELS.list() for t in MODELS.get(n).tags})
+
+
+def list_models(pattern: str | None = None, *, task: str | None = None, tag: str | None = None) -> list[str]:
+    """Registered model names, optionally filtered by a shell pattern, task and/or tag.
+
+    Args:
+        pattern: shell pattern or substring of the name.
+        task: ``'classification'`` or ``'super_resolution'``.
+        tag: a literature family the model uses (``'channel_attention'``), see :func:`list_tags`.
+
+    Raises:
+        ValueError: ``tag`` is carried by no registered model (the message lists the valid tags).
+    """
     names = MODELS.list(pattern)
     if task is not None:
         names = [n for n in names if MODELS.get(n).task == task]
+    if tag is not None:
+        if tag not in list_tags():
+            raise ValueError(f"unknown model tag {tag!r}; valid: {', '.join(list_tags())}")
+        names = [n for n in names if tag in MODELS.get(n).tags]
     return names
 
 

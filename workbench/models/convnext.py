@@ -120,6 +120,7 @@ class ConvNeXt(nn.Module):
 @register_model(
     reference="timm:convnext_tiny",
     paper="Liu et al., A ConvNet for the 2020s, CVPR 2022",
+    tags=("large_kernel_convnets",),
 )
 def convnext_tiny(width_mult: float | None = None, **kwargs) -> nn.Module:
     """ConvNeXt-T."""

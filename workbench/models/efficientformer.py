@@ -164,14 +164,14 @@ class EfficientFormer(nn.Module):
 
 
 @register_model(
-    reference="timm:efficientformer_l1", paper=_PAPER, tags=("metaformer", "vit_hybrid")
+    reference="timm:efficientformer_l1", paper=_PAPER, tags=("efficient_attention", "large_kernel_convnets")
 )
 def efficientformer_l1(**kwargs) -> nn.Module:
     return EfficientFormer(EFFICIENTFORMER_CFGS["l1"], **kwargs)
 
 
 @register_model(
-    reference="timm:efficientformer_l3", paper=_PAPER, tags=("metaformer", "vit_hybrid")
+    reference="timm:efficientformer_l3", paper=_PAPER, tags=("efficient_attention", "large_kernel_convnets")
 )
 def efficientformer_l3(**kwargs) -> nn.Module:
     return EfficientFormer(EFFICIENTFORMER_CFGS["l3"], **kwargs)

@@ -160,31 +160,31 @@ def _efficientvit(variant: str, **kwargs) -> EfficientViTMSRA:
     return EfficientViTMSRA(stages, kernels, **kwargs)
 
 
-@register_model(reference="timm:efficientvit_m0", paper=_PAPER, tags=("vit_hybrid",))
+@register_model(reference="timm:efficientvit_m0", paper=_PAPER, tags=("efficient_attention",))
 def efficientvit_m0(**kwargs) -> nn.Module:
     return _efficientvit("m0", **kwargs)
 
 
-@register_model(reference="timm:efficientvit_m1", paper=_PAPER, tags=("vit_hybrid",))
+@register_model(reference="timm:efficientvit_m1", paper=_PAPER, tags=("efficient_attention",))
 def efficientvit_m1(**kwargs) -> nn.Module:
     return _efficientvit("m1", **kwargs)
 
 
-@register_model(reference="timm:efficientvit_m2", paper=_PAPER, tags=("vit_hybrid",))
+@register_model(reference="timm:efficientvit_m2", paper=_PAPER, tags=("efficient_attention",))
 def efficientvit_m2(**kwargs) -> nn.Module:
     return _efficientvit("m2", **kwargs)
 
 
-@register_model(reference="timm:efficientvit_m3", paper=_PAPER, tags=("vit_hybrid",))
+@register_model(reference="timm:efficientvit_m3", paper=_PAPER, tags=("efficient_attention",))
 def efficientvit_m3(**kwargs) -> nn.Module:
     return _efficientvit("m3", **kwargs)
 
 
-@register_model(reference="timm:efficientvit_m4", paper=_PAPER, tags=("vit_hybrid",))
+@register_model(reference="timm:efficientvit_m4", paper=_PAPER, tags=("efficient_attention",))
 def efficientvit_m4(**kwargs) -> nn.Module:
     return _efficientvit("m4", **kwargs)
 
 
-@register_model(reference="timm:efficientvit_m5", paper=_PAPER, tags=("vit_hybrid",))
+@register_model(reference="timm:efficientvit_m5", paper=_PAPER, tags=("efficient_attention",))
 def efficientvit_m5(**kwargs) -> nn.Module:
     return _efficientvit("m5", **kwargs)

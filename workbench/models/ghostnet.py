@@ -155,31 +155,32 @@ def _ghostnet(
     return GhostNet(width=width if width_mult is None else width_mult, version=version, **kwargs)
 
 
+_TAGS = ("cheap_operators", "mobile_cnn", "channel_attention")
 _PAPER_V1 = "Han et al., GhostNet: More Features from Cheap Operations, CVPR 2020"
 _PAPER_V2 = (
     "Tang et al., GhostNetV2: Enhance Cheap Operation with Long-Range Attention, NeurIPS 2022"
 )
 
 
-@register_model(reference="timm:ghostnet_050", paper=_PAPER_V1)
+@register_model(reference="timm:ghostnet_050", paper=_PAPER_V1, tags=_TAGS)
 def ghostnet_050(**kwargs) -> nn.Module:
     """GhostNet 0.5x."""
     return _ghostnet(0.5, **kwargs)
 
 
-@register_model(reference="timm:ghostnet_100", paper=_PAPER_V1)
+@register_model(reference="timm:ghostnet_100", paper=_PAPER_V1, tags=_TAGS)
 def ghostnet_100(**kwargs) -> nn.Module:
     """GhostNet 1.0x."""
     return _ghostnet(1.0, **kwargs)
 
 
-@register_model(reference="timm:ghostnet_130", paper=_PAPER_V1)
+@register_model(reference="timm:ghostnet_130", paper=_PAPER_V1, tags=_TAGS)
 def ghostnet_130(**kwargs) -> nn.Module:
     """GhostNet 1.3x."""
     return _ghostnet(1.3, **kwargs)
 
 
-@register_model(reference="timm:ghostnetv2_100", paper=_PAPER_V2)
+@register_model(reference="timm:ghostnetv2_100", paper=_PAPER_V2, tags=_TAGS)
 def ghostnetv2_100(**kwargs) -> nn.Module:
     """GhostNetV2 1.0x (DFC attention)."""
     return _ghostnet(1.0, version="v2", **kwargs)

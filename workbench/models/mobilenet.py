@@ -265,69 +265,73 @@ MOBILENET_V3_SMALL = MobileSpec(
 _V1 = "Howard et al., MobileNets: Efficient Convolutional Neural Networks for Mobile Vision Applications, arXiv 2017"
 _V2 = "Sandler et al., MobileNetV2: Inverted Residuals and Linear Bottlenecks, CVPR 2018"
 _V3 = "Howard et al., Searching for MobileNetV3, ICCV 2019"
+# Literature families (workbench.literature.families slugs) of the techniques each net uses.
+_TAGS_V1 = ("mobile_cnn",)
+_TAGS_V2 = ("mobile_cnn",)
+_TAGS_V3 = ("mobile_cnn", "channel_attention", "nas")
 
 
-@register_model(paper=_V1)
+@register_model(paper=_V1, tags=_TAGS_V1)
 def mobilenetv1_050(**kwargs) -> MobileNet:
     """MobileNetV1 0.5 (no timm/torchvision model at this width)."""
     return create_mobilenet(MOBILENET_V1, 0.5, **kwargs)
 
 
-@register_model(paper=_V1)
+@register_model(paper=_V1, tags=_TAGS_V1)
 def mobilenetv1_075(**kwargs) -> MobileNet:
     """MobileNetV1 0.75 (no timm/torchvision model at this width)."""
     return create_mobilenet(MOBILENET_V1, 0.75, **kwargs)
 
 
-@register_model(reference="timm:mobilenetv1_100", paper=_V1)
+@register_model(reference="timm:mobilenetv1_100", paper=_V1, tags=_TAGS_V1)
 def mobilenetv1_100(**kwargs) -> MobileNet:
     """MobileNetV1 1.0; ReLU as in the paper (timm: ReLU6)."""
     return create_mobilenet(MOBILENET_V1, 1.0, **kwargs)
 
 
-@register_model(reference="timm:mobilenetv2_050", paper=_V2)
+@register_model(reference="timm:mobilenetv2_050", paper=_V2, tags=_TAGS_V2)
 def mobilenetv2_050(**kwargs) -> MobileNet:
     """MobileNetV2 0.5."""
     return create_mobilenet(MOBILENET_V2, 0.5, **kwargs)
 
 
-@register_model(reference="timm:mobilenetv2_075", paper=_V2)
+@register_model(reference="timm:mobilenetv2_075", paper=_V2, tags=_TAGS_V2)
 def mobilenetv2_075(**kwargs) -> MobileNet:
     """MobileNetV2 0.75."""
     return create_mobilenet(MOBILENET_V2, 0.75, **kwargs)
 
 
-@register_model(reference="timm:mobilenetv2_100", paper=_V2)
+@register_model(reference="timm:mobilenetv2_100", paper=_V2, tags=_TAGS_V2)
 def mobilenetv2_100(**kwargs) -> MobileNet:
     """MobileNetV2 1.0 (also = torchvision mobilenet_v2)."""
     return create_mobilenet(MOBILENET_V2, 1.0, **kwargs)
 
 
-@register_model(reference="timm:mobilenetv2_140", paper=_V2)
+@register_model(reference="timm:mobilenetv2_140", paper=_V2, tags=_TAGS_V2)
 def mobilenetv2_140(**kwargs) -> MobileNet:
     """MobileNetV2 1.4 (head grows to 1792 channels)."""
     return create_mobilenet(MOBILENET_V2, 1.4, **kwargs)
 
 
-@register_model(reference="timm:mobilenetv3_large_075", paper=_V3)
+@register_model(reference="timm:mobilenetv3_large_075", paper=_V3, tags=_TAGS_V3)
 def mobilenetv3_large_075(**kwargs) -> MobileNet:
     """MobileNetV3-Large 0.75."""
     return create_mobilenet(MOBILENET_V3_LARGE, 0.75, **kwargs)
 
 
-@register_model(reference="timm:mobilenetv3_large_100", paper=_V3)
+@register_model(reference="timm:mobilenetv3_large_100", paper=_V3, tags=_TAGS_V3)
 def mobilenetv3_large_100(**kwargs) -> MobileNet:
     """MobileNetV3-Large 1.0 (also = torchvision mobilenet_v3_large)."""
     return create_mobilenet(MOBILENET_V3_LARGE, 1.0, **kwargs)
 
 
-@register_model(reference="timm:mobilenetv3_small_075", paper=_V3)
+@register_model(reference="timm:mobilenetv3_small_075", paper=_V3, tags=_TAGS_V3)
 def mobilenetv3_small_075(**kwargs) -> MobileNet:
     """MobileNetV3-Small 0.75."""
     return create_mobilenet(MOBILENET_V3_SMALL, 0.75, **kwargs)
 
 
-@register_model(reference="timm:mobilenetv3_small_100", paper=_V3)
+@register_model(reference="timm:mobilenetv3_small_100", paper=_V3, tags=_TAGS_V3)
 def mobilenetv3_small_100(**kwargs) -> MobileNet:
     """MobileNetV3-Small 1.0 (also = torchvision mobilenet_v3_small)."""
     return create_mobilenet(MOBILENET_V3_SMALL, 1.0, **kwargs)

@@ -105,7 +105,7 @@ class MobileOne(nn.Module):
 @register_model(
     reference="timm:mobileone_s0",
     paper="Vasu et al., MobileOne: An Improved One millisecond Mobile Backbone, CVPR 2023",
-    tags=("reparam",),
+    tags=("reparameterization", "mobile_cnn"),
 )
 def mobileone_s0(width_mult: float | None = None, **kwargs) -> nn.Module:
     """MobileOne-S0 (train form, k=4 branches; ``reparameterize_model`` for deploy)."""

@@ -150,16 +150,16 @@ def _poolformer(variant: str, **kwargs) -> MetaFormer:
     return MetaFormer(stages, **kwargs)
 
 
-@register_model(reference="timm:poolformer_s12", paper=_PAPER, tags=("metaformer",))
+@register_model(reference="timm:poolformer_s12", paper=_PAPER, tags=("large_kernel_convnets",))
 def poolformer_s12(**kwargs) -> nn.Module:
     return _poolformer("s12", **kwargs)
 
 
-@register_model(reference="timm:poolformer_s24", paper=_PAPER, tags=("metaformer",))
+@register_model(reference="timm:poolformer_s24", paper=_PAPER, tags=("large_kernel_convnets",))
 def poolformer_s24(**kwargs) -> nn.Module:
     return _poolformer("s24", **kwargs)
 
 
-@register_model(reference="timm:poolformer_s36", paper=_PAPER, tags=("metaformer",))
+@register_model(reference="timm:poolformer_s36", paper=_PAPER, tags=("large_kernel_convnets",))
 def poolformer_s36(**kwargs) -> nn.Module:
     return _poolformer("s36", **kwargs)

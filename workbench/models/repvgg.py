@@ -94,7 +94,7 @@ class RepVGG(nn.Module):
 @register_model(
     reference="timm:repvgg_a0",
     paper="Ding et al., RepVGG: Making VGG-style ConvNets Great Again, CVPR 2021",
-    tags=("reparam",),
+    tags=("reparameterization",),
 )
 def repvgg_a0(width_mult: float | None = None, **kwargs) -> nn.Module:
     """RepVGG-A0 (train form; ``reparameterize_model`` for deploy)."""

@@ -171,17 +171,17 @@ class RepViT(nn.Module):
         self.classifier_dist = self.head_norm_dist = None
 
 
-@register_model(reference="timm:repvit_m0_9", paper=_PAPER, tags=("reparam", "vit_hybrid"))
+@register_model(reference="timm:repvit_m0_9", paper=_PAPER, tags=("reparameterization", "mobile_cnn", "channel_attention"))
 def repvit_m0_9(**kwargs) -> nn.Module:
     return _repvit("m0_9", **kwargs)
 
 
-@register_model(reference="timm:repvit_m1_0", paper=_PAPER, tags=("reparam", "vit_hybrid"))
+@register_model(reference="timm:repvit_m1_0", paper=_PAPER, tags=("reparameterization", "mobile_cnn", "channel_attention"))
 def repvit_m1_0(**kwargs) -> nn.Module:
     return _repvit("m1_0", **kwargs)
 
 
-@register_model(reference="timm:repvit_m1_1", paper=_PAPER, tags=("reparam", "vit_hybrid"))
+@register_model(reference="timm:repvit_m1_1", paper=_PAPER, tags=("reparameterization", "mobile_cnn", "channel_attention"))
 def repvit_m1_1(**kwargs) -> nn.Module:
     return _repvit("m1_1", **kwargs)
 

@@ -117,25 +117,25 @@ def _shufflenet(width: float, width_mult: float | None = None, **kwargs) -> Shuf
 _PAPER = "Ma et al., ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design, ECCV 2018"
 
 
-@register_model(reference="torchvision:shufflenet_v2_x0_5", paper=_PAPER)
+@register_model(reference="torchvision:shufflenet_v2_x0_5", paper=_PAPER, tags=("cheap_operators", "mobile_cnn"))
 def shufflenetv2_050(**kwargs) -> nn.Module:
     """ShuffleNetV2 0.5x."""
     return _shufflenet(0.5, **kwargs)
 
 
-@register_model(reference="torchvision:shufflenet_v2_x1_0", paper=_PAPER)
+@register_model(reference="torchvision:shufflenet_v2_x1_0", paper=_PAPER, tags=("cheap_operators", "mobile_cnn"))
 def shufflenetv2_100(**kwargs) -> nn.Module:
     """ShuffleNetV2 1.0x."""
     return _shufflenet(1.0, **kwargs)
 
 
-@register_model(reference="torchvision:shufflenet_v2_x1_5", paper=_PAPER)
+@register_model(reference="torchvision:shufflenet_v2_x1_5", paper=_PAPER, tags=("cheap_operators", "mobile_cnn"))
 def shufflenetv2_150(**kwargs) -> nn.Module:
     """ShuffleNetV2 1.5x."""
     return _shufflenet(1.5, **kwargs)
 
 
-@register_model(reference="torchvision:shufflenet_v2_x2_0", paper=_PAPER)
+@register_model(reference="torchvision:shufflenet_v2_x2_0", paper=_PAPER, tags=("cheap_operators", "mobile_cnn"))
 def shufflenetv2_200(**kwargs) -> nn.Module:
     """ShuffleNetV2 2.0x."""
     return _shufflenet(2.0, **kwargs)

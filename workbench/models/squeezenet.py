@@ -149,6 +149,7 @@ def _squeezenet(width_mult: float | None = None, **kwargs) -> SqueezeNet:
 @register_model(
     reference="torchvision:squeezenet1_1",
     paper="Iandola et al., SqueezeNet: AlexNet-level accuracy with 50x fewer parameters and <0.5MB model size, arXiv 2016",
+    tags=("cheap_operators",),
 )
 def squeezenet1_1(**kwargs) -> nn.Module:
     """SqueezeNet v1.1."""

@@ -206,13 +206,20 @@ class ESPCN(nn.Module):
         return self.upsample(self.body(x))
 
 
-def sr_meta(scale: int, paper: str) -> dict:
-    """``register_model`` keywords shared by every SR entry point."""
+def sr_meta(scale: int, paper: str, tags: tuple[str, ...] = ()) -> dict:
+    """``register_model`` keywords shared by every SR entry point.
+
+    Args:
+        scale: upscaling factor (sets the default low-resolution input size).
+        paper: short citation.
+        tags: literature families besides ``efficient_sr_restoration`` (which every SR net has).
+    """
     return dict(
         default_input_size=lr_input_size(scale),
         task="super_resolution",
         reference=None,
         paper=paper,
+        tags=("efficient_sr_restoration", *tags),
     )
 
 

@@ -170,19 +170,19 @@ _PAN = "Zhao et al., Efficient Image Super-Resolution Using Pixel Attention, ECC
 _IMDN = "Hui et al., Lightweight Image Super-Resolution with Information Multi-distillation Network, ACM MM 2019"
 
 
-@register_model(**sr_meta(2, _CARN))
+@register_model(**sr_meta(2, _CARN, ("cheap_operators",)))
 def carn_m_x2(**kwargs) -> nn.Module:
     """CARN-M, x2 (single-scale)."""
     return CARNM(scale=2, **kwargs)
 
 
-@register_model(**sr_meta(3, _CARN))
+@register_model(**sr_meta(3, _CARN, ("cheap_operators",)))
 def carn_m_x3(**kwargs) -> nn.Module:
     """CARN-M, x3 (single-scale)."""
     return CARNM(scale=3, **kwargs)
 
 
-@register_model(**sr_meta(4, _CARN))
+@register_model(**sr_meta(4, _CARN, ("cheap_operators",)))
 def carn_m_x4(**kwargs) -> nn.Module:
     """CARN-M, x4 (single-scale)."""
     return CARNM(scale=4, **kwargs)
@@ -206,19 +206,19 @@ def pan_x4(**kwargs) -> nn.Module:
     return PAN(scale=4, **kwargs)
 
 
-@register_model(**sr_meta(2, _IMDN))
+@register_model(**sr_meta(2, _IMDN, ("channel_attention",)))
 def imdn_x2(**kwargs) -> nn.Module:
     """IMDN (64 channels, 6 IMDBs), x2."""
     return IMDN(scale=2, **kwargs)
 
 
-@register_model(**sr_meta(3, _IMDN))
+@register_model(**sr_meta(3, _IMDN, ("channel_attention",)))
 def imdn_x3(**kwargs) -> nn.Module:
     """IMDN (64 channels, 6 IMDBs), x3."""
     return IMDN(scale=3, **kwargs)
 
 
-@register_model(**sr_meta(4, _IMDN))
+@register_model(**sr_meta(4, _IMDN, ("channel_attention",)))
 def imdn_x4(**kwargs) -> nn.Module:
     """IMDN (64 channels, 6 IMDBs), x4."""
     return IMDN(scale=4, **kwargs)
