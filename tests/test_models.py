@@ -6,15 +6,9 @@ import pytest
 import torch
 
 import workbench as wb
+from workbench.measure.claims import measure_claim_row
 from workbench.models import list_models, model_entry
-from workbench.models.claims import (
-    MACS_RTOL,
-    PARAMS_RTOL,
-    agree,
-    half_unit,
-    load_claims,
-    measure_claim_row,
-)
+from workbench.models.claims import MACS_RTOL, PARAMS_RTOL, agree, half_unit, load_claims
 
 CLASSIFIERS = list_models(task="classification")
 SR = list_models(task="super_resolution")
