@@ -1,4 +1,4 @@
-"""Claims split: data in ``models.claims``, measuring in ``measure.claims``; models never import measure."""
+"""Package shape: claims split (data in models, measuring in measure), no upward imports, technique names."""
 
 import ast
 from pathlib import Path
@@ -73,3 +73,24 @@ def test_claims_vs_measured_verdicts():
     assert list(claims_vs_measured(sub).verdict) == ["agrees"]
     assert list(claims_vs_measured(sub.assign(params_m="9.9")).verdict) == ["MISMATCH"]
     assert list(claims_vs_measured(sub.assign(params_m="9.9", tolerance="skip")).verdict) == ["documented discrepancy"]
+
+
+def test_every_technique_block_module_names_its_family():
+    from workbench.literature.families import FAMILY_SLUGS
+
+    shared = {"__init__", "conv", "activations"}
+    missing, invalid = [], {}
+    for path in sorted((PKG / "layers").glob("*.py")):
+        if path.stem in shared:
+            continue
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        slugs = [ln.split(":", 1)[1].strip() for ln in doc.splitlines() if ln.startswith("technique:")]
+        if not slugs:
+            missing.append(path.stem)
+        invalid.update((path.stem, s) for s in slugs if s not in FAMILY_SLUGS)
+    assert not missing and not invalid
+    # A module named after a family holds that family's blocks.
+    for slug in FAMILY_SLUGS:
+        path = PKG / "layers" / f"{slug}.py"
+        if path.exists():
+            assert f"technique: {slug}" in path.read_text()

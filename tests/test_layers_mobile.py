@@ -1,11 +1,16 @@
-"""Mobile blocks (workbench.layers.mobile) and the stage builder (workbench.models._builder)."""
+"""Mobile blocks (workbench.layers.mobile_cnn) and the stage builder (workbench.models._builder)."""
 
 import pytest
 import torch
 from torch import nn
 
-from workbench.layers.attention import EfficientChannelAttention, SqueezeExcite
-from workbench.layers.mobile import DepthwiseSeparableConv, FusedMBConv, InvertedResidual, SEConfig
+from workbench.layers.channel_attention import EfficientChannelAttention, SqueezeExcite
+from workbench.layers.mobile_cnn import (
+    DepthwiseSeparableConv,
+    FusedMBConv,
+    InvertedResidual,
+    SEConfig,
+)
 from workbench.models._builder import (
     BlockRow,
     build_stages,

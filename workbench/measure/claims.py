@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..layers.reparam import reparameterize_model
+from ..layers.reparameterization import reparameterize_model
 from ..models import create_model
 from ..models.claims import MACS_RTOL, PARAMS_RTOL, agree, load_claims, parse_input_size
 from .macs import count_macs

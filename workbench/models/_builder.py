@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from torch import nn
 
 from ..layers.conv import ConvNormAct, make_divisible
-from ..layers.mobile import DepthwiseSeparableConv, FusedMBConv, InvertedResidual, SEConfig
+from ..layers.mobile_cnn import DepthwiseSeparableConv, FusedMBConv, InvertedResidual, SEConfig
 
 
 @dataclass(frozen=True)

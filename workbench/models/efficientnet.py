@@ -19,7 +19,7 @@ gate, as in the TF reference code.
 
 from __future__ import annotations
 
-from ..layers.mobile import SEConfig
+from ..layers.mobile_cnn import SEConfig
 from ._factory import register_model
 from .mobilenet import MobileNet, MobileSpec, R, create_mobilenet, stage_table
 

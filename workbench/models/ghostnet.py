@@ -1,7 +1,7 @@
 """GhostNet (Han et al., CVPR 2020) and GhostNetV2 (Tang et al., NeurIPS 2022).
 
 MobileNetV3-Large's layout with every inverted residual replaced by a Ghost bottleneck
-(:mod:`workbench.layers.ghost`). Matches timm's ``ghostnet.py`` module for module; timm counts
+(:mod:`workbench.layers.cheap_operators`). Matches timm's ``ghostnet.py`` module for module; timm counts
 are identical (checked by the zoo tests).
 """
 
@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from ..layers.activations import get_act
+from ..layers.cheap_operators import GhostBottleneck
 from ..layers.conv import ConvNormAct, make_divisible
-from ..layers.ghost import GhostBottleneck
 from ._factory import register_model
 
 

@@ -13,7 +13,7 @@ count stays identical to the timm reference.
 
 from __future__ import annotations
 
-from ..layers.mobile import SEConfig
+from ..layers.mobile_cnn import SEConfig
 from ._factory import register_model
 from .mobilenet import MobileNet, MobileSpec, R, create_mobilenet, stage_table
 

@@ -22,7 +22,7 @@ from torch import nn
 
 from ..layers.activations import get_act
 from ..layers.conv import ConvNormAct
-from ..layers.mobile import SEConfig
+from ..layers.mobile_cnn import SEConfig
 from ._builder import BlockRow, build_stages, scale_channels
 from ._factory import register_model
 
@@ -48,7 +48,7 @@ class MobileSpec:
             MnasNet, FBNet, PP-LCNet), ``'scaled'`` (EfficientNet), ``'grow'`` = scaled only
             when ``width_mult > 1`` (MobileNetV2, Sec. 6.1).
         act: default activation name of stem, blocks and head.
-        se: how blocks size their squeeze-excite (:class:`~workbench.layers.mobile.SEConfig`).
+        se: how blocks size their squeeze-excite (:class:`~workbench.layers.mobile_cnn.SEConfig`).
         drop_rate: dropout before the classifier (training recipe of the paper).
     """
 

@@ -1,9 +1,9 @@
 """MobileOne (Vasu et al., CVPR 2023): MobileNetV1's depthwise/pointwise stack, re-parameterized.
 
-Each MobileNetV1 "layer" becomes a depthwise 3x3 :class:`~workbench.layers.reparam.MobileOneBlock`
+Each MobileNetV1 "layer" becomes a depthwise 3x3 :class:`~workbench.layers.reparameterization.MobileOneBlock`
 followed by a pointwise 1x1 one, each with ``k`` over-parameterized conv-BN branches during
 training (S0: ``k = 4``). Registered in the **train form**;
-``workbench.layers.reparam.reparameterize_model(model)`` gives the deploy form that the paper
+``workbench.layers.reparameterization.reparameterize_model(model)`` gives the deploy form that the paper
 counts (MobileOne-S0: 2.1 M params, 275 M MACs; the train form has 5.29 M params). Layout as
 timm's ``byobnet.py`` ``mobileone_s0`` and the official apple/ml-mobileone code.
 """
@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..layers.conv import make_divisible
-from ..layers.reparam import MobileOneBlock
+from ..layers.reparameterization import MobileOneBlock
 from ._factory import register_model
 
 

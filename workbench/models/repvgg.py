@@ -1,7 +1,7 @@
 """RepVGG (Ding et al., CVPR 2021): a VGG-style stack of 3x3 conv + ReLU at deploy time.
 
-Registered in the **train form** (three-branch :class:`~workbench.layers.reparam.RepVggBlock`);
-``workbench.layers.reparam.reparameterize_model(model)`` gives the deploy form, whose parameter
+Registered in the **train form** (three-branch :class:`~workbench.layers.reparameterization.RepVggBlock`);
+``workbench.layers.reparameterization.reparameterize_model(model)`` gives the deploy form, whose parameter
 and MAC counts are the ones the paper reports (RepVGG-A0: 8.30 M params, 1.4 G MACs; the train
 form has 9.11 M). Layout as timm's ``byobnet.py`` ``repvgg_a0`` (no final 1x1 conv).
 """
@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..layers.conv import make_divisible
-from ..layers.reparam import RepVggBlock
+from ..layers.reparameterization import RepVggBlock
 from ._factory import register_model
 
 

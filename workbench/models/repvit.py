@@ -9,7 +9,7 @@ plus a BN1d -> linear distillation head (logits averaged), as the official code 
 
 Train vs deploy: the paper's numbers (M0.9: 5.1 M params, 0.8 G MACs) are for the deploy form,
 where :meth:`RepViT.reparameterize` plus conv-BN folding
-(:func:`workbench.layers.reparam.reparameterize_model`) turn each token mixer into one
+(:func:`workbench.layers.reparameterization.reparameterize_model`) turn each token mixer into one
 depthwise conv and the two BN1d-linear heads into one linear layer.
 """
 
@@ -152,7 +152,7 @@ class RepViT(nn.Module):
 
         The two heads' average is linear in their weights, so BN1d -> linear (x2) -> mean is one
         ``Linear``. Conv-BN pairs elsewhere are folded by
-        :func:`workbench.layers.reparam.reparameterize_model`, which also calls this.
+        :func:`workbench.layers.reparameterization.reparameterize_model`, which also calls this.
         Equivalent to the train form in eval mode only (BN running statistics).
         """
         for m in self.modules():

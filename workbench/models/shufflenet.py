@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..layers.cheap_operators import ShuffleV2Block
 from ..layers.conv import ConvNormAct, make_divisible
-from ..layers.shuffle import ShuffleV2Block
 from ._factory import register_model
 
 

@@ -1,5 +1,7 @@
 """Channel attention: Squeeze-and-Excitation and ECA.
 
+technique: channel_attention
+
 * Squeeze-and-Excitation -- Hu et al., "Squeeze-and-Excitation Networks" (CVPR 2018); used in
   MnasNet, MobileNetV3 (hard-sigmoid gate), EfficientNet (SiLU, reduction on block input),
   GhostNet, LCNet.

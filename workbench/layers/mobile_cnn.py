@@ -1,5 +1,7 @@
 """Mobile convolution blocks: depthwise-separable, inverted residual (MBConv) and FusedMBConv.
 
+technique: mobile_cnn
+
 * :class:`DepthwiseSeparableConv` -- Howard et al., "MobileNets: Efficient Convolutional Neural
   Networks for Mobile Vision Applications" (arXiv 2017): a k x k depthwise conv then a 1x1
   pointwise conv. MnasNet, EfficientNet and MobileNetV3 use it (with optional SE and skip) as
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .attention import SqueezeExcite, get_attn
+from .channel_attention import SqueezeExcite, get_attn
 from .conv import ConvNormAct, make_divisible
 
 _SE_BASES = ("mid", "in")
@@ -48,7 +50,7 @@ class SEConfig:
     ==============  ======  =======  ============  ==============
 
     Attributes:
-        layer: attention name for :func:`workbench.layers.attention.get_attn`. ``'se'`` is sized
+        layer: attention name for :func:`workbench.layers.channel_attention.get_attn`. ``'se'`` is sized
             by the fields below; any other name (e.g. ``'eca'``) is built with its own defaults
             on the gated channels, so a model's SE can be swapped for another attention.
         base: channels ``se_ratio`` refers to: ``'mid'`` = the gated (expanded) channels,
