@@ -16,7 +16,7 @@ from .cheap_operators import (
     ShuffleV2Block,
     channel_shuffle,
 )
-from .conv import ConvNormAct, make_divisible
+from .conv import ConvNormAct, make_divisible, scale_channels
 from .convnext import ConvNeXtBlock, LayerNorm2d
 from .efficientformer import Meta3D, Meta4D
 from .efficientvit import CascadedGroupAttention, EfficientViTBlock
@@ -58,5 +58,6 @@ __all__ = [
     "list_acts",
     "list_token_mixers",
     "make_divisible",
+    "scale_channels",
     "reparameterize_model",
 ]

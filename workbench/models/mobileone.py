@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..layers.conv import make_divisible
+from ..layers.conv import scale_channels
 from ..layers.reparameterization import MobileOneBlock
+from ._base import Classifier
 from ._factory import register_model
 
 
@@ -42,14 +43,15 @@ def mobileone_stages(width: tuple[float, float, float, float]) -> tuple[MobileOn
 MOBILEONE_S0 = mobileone_stages((0.75, 1.0, 1.0, 2.0))
 
 
-class MobileOne(nn.Module):
+class MobileOne(Classifier):
     """MobileOne classifier: stem block (3x3 s2, one branch) -> 4 stages -> GAP -> linear.
 
     Args:
         stages: stage rows.
         stem_chs: stem width, ``min(64, 64 * width[0])``.
         num_conv_branches: ``k`` of every block except the stem (which has 1, as official).
-        width: extra multiplier on every width (``make_divisible(c * width, 8)``); 1.0 = paper.
+        width_mult: multiplier on every width (:func:`~workbench.layers.conv.scale_channels`,
+            divisor 8); ``None`` = the paper's widths.
         num_classes, in_chans: classifier outputs and input channels.
         act: activation after each block.
         drop_rate: dropout before the classifier (0, as timm; the official code has none).
@@ -62,7 +64,7 @@ class MobileOne(nn.Module):
         stages: tuple[MobileOneStage, ...] = MOBILEONE_S0,
         stem_chs: int = 48,
         num_conv_branches: int = 4,
-        width: float = 1.0,
+        width_mult: float | None = None,
         num_classes: int = 1000,
         in_chans: int = 3,
         act: str = "relu",
@@ -72,7 +74,7 @@ class MobileOne(nn.Module):
         super().__init__()
 
         def ch(c: int) -> int:
-            return c if width == 1.0 else make_divisible(c * width, 8)
+            return scale_channels(c, width_mult)
 
         k = num_conv_branches
         self.stem = MobileOneBlock(in_chans, ch(stem_chs), 3, 1 if small_input else 2, act=act)
@@ -88,18 +90,10 @@ class MobileOne(nn.Module):
                 prev = ch(st.c)
             blocks.append(nn.Sequential(*layers))
         self.stages = nn.Sequential(*blocks)
-        self.num_features = prev
-        self.drop = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
-        self.classifier = nn.Linear(prev, num_classes)
+        self.init_head(prev, num_classes, drop_rate)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.stages(self.stem(x))
-
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.drop(x.mean((2, 3))))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 @register_model(
@@ -113,6 +107,6 @@ def mobileone_s0(width_mult: float | None = None, **kwargs) -> nn.Module:
         MOBILEONE_S0,
         stem_chs=48,
         num_conv_branches=4,
-        width=1.0 if width_mult is None else width_mult,
+        width_mult=width_mult,
         **kwargs,
     )

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..layers.conv import make_divisible
+from ..layers.conv import scale_channels
 from ..layers.reparameterization import RepVggBlock
+from ._base import Classifier
 from ._factory import register_model
 
 
@@ -38,13 +39,14 @@ def repvgg_stages(depths: tuple[int, ...], a: float, b: float) -> tuple[RepStage
 REPVGG_A0 = repvgg_stages((2, 4, 14, 1), a=0.75, b=2.5)
 
 
-class RepVGG(nn.Module):
+class RepVGG(Classifier):
     """RepVGG classifier: stem block (3x3 s2) -> 4 stages of RepVGG blocks -> GAP -> linear.
 
     Args:
         stages: stage rows.
         stem_chs: stem width, ``min(64, 64a)`` (paper Sec. 3.4).
-        width: extra multiplier on every width (``make_divisible(c * width, 8)``); 1.0 = paper.
+        width_mult: multiplier on every width (:func:`~workbench.layers.conv.scale_channels`,
+            divisor 8); ``None`` = the paper's widths.
         num_classes, in_chans: classifier outputs and input channels.
         act: activation after each block.
         drop_rate: dropout before the classifier (0, as timm).
@@ -56,7 +58,7 @@ class RepVGG(nn.Module):
         self,
         stages: tuple[RepStage, ...] = REPVGG_A0,
         stem_chs: int = 48,
-        width: float = 1.0,
+        width_mult: float | None = None,
         num_classes: int = 1000,
         in_chans: int = 3,
         act: str = "relu",
@@ -66,7 +68,7 @@ class RepVGG(nn.Module):
         super().__init__()
 
         def ch(c: int) -> int:
-            return c if width == 1.0 else make_divisible(c * width, 8)
+            return scale_channels(c, width_mult)
 
         self.stem = RepVggBlock(in_chans, ch(stem_chs), stride=1 if small_input else 2, act=act)
         prev, blocks = ch(stem_chs), []
@@ -77,18 +79,10 @@ class RepVGG(nn.Module):
             blocks.append(nn.Sequential(*layers))
             prev = ch(st.c)
         self.stages = nn.Sequential(*blocks)
-        self.num_features = prev
-        self.drop = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
-        self.classifier = nn.Linear(prev, num_classes)
+        self.init_head(prev, num_classes, drop_rate)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.stages(self.stem(x))
-
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.drop(x.mean((2, 3))))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 @register_model(
@@ -98,4 +92,4 @@ class RepVGG(nn.Module):
 )
 def repvgg_a0(width_mult: float | None = None, **kwargs) -> nn.Module:
     """RepVGG-A0 (train form; ``reparameterize_model`` for deploy)."""
-    return RepVGG(REPVGG_A0, stem_chs=48, width=1.0 if width_mult is None else width_mult, **kwargs)
+    return RepVGG(REPVGG_A0, stem_chs=48, width_mult=width_mult, **kwargs)

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from ..layers.activations import get_act
-from ..layers.conv import make_divisible
+from ..layers.conv import scale_channels
+from ._base import Classifier
 from ._factory import register_model
 
 
@@ -68,12 +69,13 @@ SQUEEZENET_1_1: tuple[FireRow, ...] = (
 )
 
 
-class SqueezeNet(nn.Module):
+class SqueezeNet(Classifier):
     """SqueezeNet classifier.
 
     Args:
         rows: the Fire table.
-        width: channel multiplier on every conv (``make_divisible(c * width, 8)``); 1.0 = paper.
+        width_mult: multiplier on every conv's width (:func:`~workbench.layers.conv.scale_channels`,
+            divisor 8); ``None`` = the paper's widths.
         num_classes, in_chans: classifier outputs and input channels.
         act: activation after every conv.
         drop_rate: dropout before the classifier conv (0.5 in the paper).
@@ -84,7 +86,7 @@ class SqueezeNet(nn.Module):
     def __init__(
         self,
         rows: tuple[FireRow, ...] = SQUEEZENET_1_1,
-        width: float = 1.0,
+        width_mult: float | None = None,
         num_classes: int = 1000,
         in_chans: int = 3,
         act: str = "relu",
@@ -94,7 +96,7 @@ class SqueezeNet(nn.Module):
         super().__init__()
 
         def ch(c: int) -> int:
-            return c if width == 1.0 else make_divisible(c * width, 8)
+            return scale_channels(c, width_mult)
 
         stem_chs = ch(64)
         layers: list[nn.Module] = [
@@ -114,9 +116,7 @@ class SqueezeNet(nn.Module):
             layers.append(Fire(prev, ch(r.s), ch(r.e), act=act))
             prev = 2 * ch(r.e)
         self.features = nn.Sequential(*layers)
-        self.num_features = prev
-        self.drop = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
-        self.classifier = nn.Conv2d(prev, num_classes, 1)
+        self.init_head(prev, num_classes, drop_rate)
         self.act = get_act(act)
         self._init_weights()
 
@@ -131,19 +131,23 @@ class SqueezeNet(nn.Module):
                     nn.init.kaiming_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
 
+    def make_classifier(self, num_classes: int) -> nn.Module:
+        """A 1x1 conv on the feature map (SqueezeNet has no linear layer)."""
+        return nn.Conv2d(self.num_features, num_classes, 1)
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
 
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.act(self.classifier(self.drop(x)))  # (B, classes, h, w)
-        return x.mean((2, 3))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Features -> logits: dropout -> 1x1 conv -> act -> global average (classify, then pool)."""
+        x = self.head_drop(x)
+        if pre_logits:
+            return x.mean((2, 3))
+        return self.act(self.classifier(x)).mean((2, 3))  # (B, classes, h, w) -> (B, classes)
 
 
 def _squeezenet(width_mult: float | None = None, **kwargs) -> SqueezeNet:
-    return SqueezeNet(width=1.0 if width_mult is None else width_mult, **kwargs)
+    return SqueezeNet(width_mult=width_mult, **kwargs)
 
 
 @register_model(
