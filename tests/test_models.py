@@ -131,3 +131,32 @@ def test_every_op_counted(name):
 def test_every_op_counted_sr(name):
     # op coverage does not depend on the image size; 720p tracing is covered by the claims tests
     assert not wb.count_macs(wb.create_model(name), (3, 24, 24)).unsupported
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS)
+def test_classifier_interface(name):
+    """Every classifier is a models._base.Classifier: features -> pre-logits -> logits, resettable."""
+    from workbench.models._base import Classifier
+
+    torch.manual_seed(0)
+    m = wb.create_model(name, num_classes=10, in_chans=1, small_input=True).eval()
+    assert isinstance(m, Classifier) and m.num_classes == 10
+    x = torch.randn(2, 1, 28, 28)
+    with torch.inference_mode():
+        f = m.forward_features(x)
+        assert m.forward_head(f, pre_logits=True).shape == (2, m.num_features)
+        assert torch.allclose(m.forward_head(f), m(x))
+    m.reset_classifier(3)
+    with torch.inference_mode():
+        assert m(torch.randn(2, 1, 28, 28)).shape == (2, 3) and m.num_classes == 3
+    with pytest.raises(ValueError, match="num_classes must be >= 1"):
+        m.reset_classifier(0)
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS)
+def test_every_classifier_takes_width_mult(name):
+    """One width convention: width_mult scales every classifier, through scale_channels."""
+    def params(**kw):
+        return sum(p.numel() for p in wb.create_model(name, num_classes=10, **kw).parameters())
+
+    assert params(width_mult=0.5) < params(width_mult=1.0) < params(width_mult=1.5)

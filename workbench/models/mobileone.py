@@ -31,12 +31,12 @@ class MobileOneStage:
     s: int = 2
 
 
-def mobileone_stages(width: tuple[float, float, float, float]) -> tuple[MobileOneStage, ...]:
+def mobileone_stages(stage_mults: tuple[float, float, float, float]) -> tuple[MobileOneStage, ...]:
     """Paper architecture table: base widths (64, 128, 256, 512) times per-stage multipliers, depths
     (2, 8, 10, 1) -- the stem is the paper's stage 1."""
     return tuple(
         MobileOneStage(int(c * w), n)
-        for c, w, n in zip((64, 128, 256, 512), width, (2, 8, 10, 1), strict=True)
+        for c, w, n in zip((64, 128, 256, 512), stage_mults, (2, 8, 10, 1), strict=True)
     )
 
 

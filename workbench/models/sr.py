@@ -13,8 +13,9 @@ Conventions shared by all ``task="super_resolution"`` models (this module and
 * ``macs`` (:func:`workbench.measure.count_macs`) count convolutions only. Interpolations
   (SRCNN's bicubic input, PAN's bilinear skip and nearest upsampling) and pixel shuffles are not
   multiply-adds, as in the papers' Mult-Adds columns.
-* ``width_mult`` rescales every feature width through :func:`sr_width` (multiples of 4, the
-  IMDN split and CARN-M groups need them); ``None`` keeps the paper's widths. ``small_input``
+* ``width_mult`` rescales every feature width through the zoo's one width rule,
+  :func:`~workbench.layers.conv.scale_channels` with divisor :data:`SR_DIVISOR` = 4 (the IMDN
+  split and CARN-M groups need multiples of 4); ``None`` keeps the paper's widths. ``small_input``
   is accepted and ignored: SR nets have no downsampling to adapt.
 """
 
@@ -24,11 +25,11 @@ import torch
 from torch import nn
 
 from ..layers.activations import get_act
-from ..layers.conv import make_divisible
+from ..layers.conv import scale_channels
 from ..layers.sr import SubPixelConv
 from ._factory import register_model
 
-__all__ = ["ESPCN", "FSRCNN", "SRCNN", "lr_input_size", "sr_width"]
+__all__ = ["ESPCN", "FSRCNN", "SRCNN", "SR_DIVISOR", "lr_input_size"]
 
 # LR (H, W) whose xN output is 720p (see the module docstring for the x3 rounding).
 _LR_HW = {2: (360, 640), 3: (240, 427), 4: (180, 320)}
@@ -45,9 +46,8 @@ def lr_input_size(scale: int, in_chans: int = 3) -> tuple[int, int, int]:
     return (in_chans, *_LR_HW[scale])
 
 
-def sr_width(chs: int, width_mult: float | None) -> int:
-    """The one place SR widths are scaled: ``chs * width_mult`` rounded to a multiple of 4."""
-    return chs if width_mult is None else make_divisible(chs * width_mult, 4)
+SR_DIVISOR = 4
+"""SR widths scale to multiples of 4 (IMDN's four-way split, CARN-M's groups of 4 channels)."""
 
 
 def check_scale(scale: int, valid: tuple[int, ...] = (2, 3, 4)) -> int:
@@ -97,7 +97,7 @@ class SRCNN(nn.Module):
     ) -> None:
         super().__init__()
         self.scale = check_scale(scale)
-        n1, n2 = (sr_width(w, width_mult) for w in widths)
+        n1, n2 = (scale_channels(w, width_mult, SR_DIVISOR) for w in widths)
         f1, f2, f3 = kernel_sizes
         if pre_upsampled:
             _, h, w = lr_input_size(scale, in_chans)
@@ -150,7 +150,7 @@ class FSRCNN(nn.Module):
     ) -> None:
         super().__init__()
         self.scale = check_scale(scale)
-        d, s = sr_width(d, width_mult), sr_width(s, width_mult)
+        d, s = scale_channels(d, width_mult, SR_DIVISOR), scale_channels(s, width_mult, SR_DIVISOR)
         layers: list[nn.Module] = [nn.Conv2d(in_chans, d, 5, padding=2), nn.PReLU(d)]
         layers += [nn.Conv2d(d, s, 1), nn.PReLU(s)]
         for _ in range(m):
@@ -192,7 +192,7 @@ class ESPCN(nn.Module):
     ) -> None:
         super().__init__()
         self.scale = check_scale(scale)
-        n1, n2 = (sr_width(w, width_mult) for w in widths)
+        n1, n2 = (scale_channels(w, width_mult, SR_DIVISOR) for w in widths)
         f1, f2, f3 = kernel_sizes
         self.body = nn.Sequential(
             nn.Conv2d(in_chans, n1, f1, padding=f1 // 2),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..layers.conv import scale_channels
 from ..layers.sr import (
     IMDB,
     SCPA,
@@ -22,7 +23,7 @@ from ..layers.sr import (
     conv3x3,
 )
 from ._factory import register_model
-from .sr import check_scale, sr_meta, sr_width
+from .sr import SR_DIVISOR, check_scale, sr_meta
 
 __all__ = ["CARNM", "IMDN", "PAN"]
 
@@ -63,7 +64,7 @@ class CARNM(nn.Module):
     ) -> None:
         super().__init__()
         self.scale = check_scale(scale)
-        chs = sr_width(chs, width_mult)
+        chs = scale_channels(chs, width_mult, SR_DIVISOR)
         mean = DIV2K_RGB_MEAN if in_chans == 3 else (sum(DIV2K_RGB_MEAN) / 3,) * in_chans
         self.sub_mean = MeanShift(mean, -1)
         self.entry = conv3x3(in_chans, chs)
@@ -106,7 +107,7 @@ class PAN(nn.Module):
     ) -> None:
         super().__init__()
         self.scale = check_scale(scale)
-        chs, up_chs = sr_width(chs, width_mult), sr_width(up_chs, width_mult)
+        chs, up_chs = scale_channels(chs, width_mult, SR_DIVISOR), scale_channels(up_chs, width_mult, SR_DIVISOR)
         self.conv_first = conv3x3(in_chans, chs)
         self.body = nn.Sequential(*[SCPA(chs) for _ in range(num_blocks)])
         self.trunk_conv = conv3x3(chs, chs)
@@ -146,7 +147,7 @@ class IMDN(nn.Module):
     ) -> None:
         super().__init__()
         self.scale = check_scale(scale)
-        chs = sr_width(chs, width_mult)
+        chs = scale_channels(chs, width_mult, SR_DIVISOR)
         self.fea_conv = conv3x3(in_chans, chs)
         self.blocks = nn.ModuleList(IMDB(chs) for _ in range(num_blocks))
         self.fuse = nn.Sequential(
