@@ -7,6 +7,7 @@ interleaved in one process (:func:`compare_latency`).
 """
 
 from .claims import claims_vs_measured, measure_claim_row
+from .counting import Count, count_model, count_zoo, time_count_zoo
 from .env import environment
 from .guidelines import conv_efficiency, shufflenet_guidelines
 from .latency import LatencyResult, compare_latency, measure_latency, num_threads
@@ -18,6 +19,6 @@ from .profile import ProfileRow, multiplier_grid, profile, profile_many, scaling
 
 __all__ = [
     "IGNORED_OPS", "MAC_OPS", "LatencyResult", "MachinePeak", "MacCount", "MemoryResult",
-    "ParamCount", "ProfileRow", "claims_vs_measured", "measure_claim_row", "compare_latency", "conv_efficiency", "shufflenet_guidelines", "count_macs", "count_params", "environment",
+    "ParamCount", "ProfileRow", "claims_vs_measured", "Count", "count_model", "count_zoo", "time_count_zoo", "measure_claim_row", "compare_latency", "conv_efficiency", "shufflenet_guidelines", "count_macs", "count_params", "environment",
     "machine_peak", "measure_latency", "measure_memory", "multiplier_grid", "num_threads", "profile", "profile_many", "scaling_exponents",
 ]
