@@ -21,6 +21,8 @@ Conventions shared by all ``task="super_resolution"`` models (this module and
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -29,7 +31,7 @@ from ..layers.conv import scale_channels
 from ..layers.sr import SubPixelConv
 from ._factory import register_model
 
-__all__ = ["ESPCN", "FSRCNN", "SRCNN", "SR_DIVISOR", "lr_input_size"]
+__all__ = ["ESPCN", "FSRCNN", "SRCNN", "SR_DIVISOR", "lr_input_size", "register_sr_family"]
 
 # LR (H, W) whose xN output is 720p (see the module docstring for the x3 rounding).
 _LR_HW = {2: (360, 640), 3: (240, 427), 4: (180, 320)}
@@ -223,6 +225,32 @@ def sr_meta(scale: int, paper: str, tags: tuple[str, ...] = ()) -> dict:
     )
 
 
+def register_sr_family(
+    family: str, cls: Callable[..., nn.Module], paper: str, doc: str, tags: tuple[str, ...] = (), **fixed
+) -> None:
+    """Register ``<family>_x2``, ``_x3`` and ``_x4``, each building ``cls(scale=s, **fixed, **overrides)``.
+
+    Args:
+        family: name prefix (``'espcn'``).
+        cls: the network class; takes ``scale`` and the ``create_model`` keywords.
+        paper: short citation.
+        doc: one-line description (the entry's docstring gets ``, x<scale>.`` appended).
+        tags: literature families besides ``efficient_sr_restoration``.
+        **fixed: constructor arguments that define the variant (``kernel_sizes=(9, 5, 5)``).
+    """
+    for scale in (2, 3, 4):
+        register_model(_sr_entry(f"{family}_x{scale}", cls, scale, doc, fixed), **sr_meta(scale, paper, tags))
+
+
+def _sr_entry(name: str, cls: Callable[..., nn.Module], scale: int, doc: str, fixed: dict) -> Callable[..., nn.Module]:
+    def entry(**kwargs) -> nn.Module:
+        return cls(scale=scale, **fixed, **kwargs)
+
+    entry.__name__ = entry.__qualname__ = name
+    entry.__doc__ = f"{doc}, x{scale}."
+    return entry
+
+
 _SRCNN = (
     "Dong et al., Image Super-Resolution Using Deep Convolutional Networks, ECCV 2014 / TPAMI 2016"
 )
@@ -230,73 +258,8 @@ _FSRCNN = "Dong et al., Accelerating the Super-Resolution Convolutional Neural N
 _ESPCN = "Shi et al., Real-Time Single Image and Video Super-Resolution Using an Efficient Sub-Pixel CNN, CVPR 2016"
 
 
-@register_model(**sr_meta(2, _SRCNN))
-def srcnn_x2(**kwargs) -> nn.Module:
-    """SRCNN 9-1-5 (64/32 filters), x2."""
-    return SRCNN(scale=2, **kwargs)
-
-
-@register_model(**sr_meta(3, _SRCNN))
-def srcnn_x3(**kwargs) -> nn.Module:
-    """SRCNN 9-1-5 (64/32 filters), x3."""
-    return SRCNN(scale=3, **kwargs)
-
-
-@register_model(**sr_meta(4, _SRCNN))
-def srcnn_x4(**kwargs) -> nn.Module:
-    """SRCNN 9-1-5 (64/32 filters), x4."""
-    return SRCNN(scale=4, **kwargs)
-
-
-@register_model(**sr_meta(2, _SRCNN))
-def srcnn_955_x2(**kwargs) -> nn.Module:
-    """SRCNN 9-5-5 (TPAMI's best; the "SRCNN, 57K" row of later tables), x2."""
-    return SRCNN(scale=2, kernel_sizes=(9, 5, 5), **kwargs)
-
-
-@register_model(**sr_meta(3, _SRCNN))
-def srcnn_955_x3(**kwargs) -> nn.Module:
-    """SRCNN 9-5-5, x3."""
-    return SRCNN(scale=3, kernel_sizes=(9, 5, 5), **kwargs)
-
-
-@register_model(**sr_meta(4, _SRCNN))
-def srcnn_955_x4(**kwargs) -> nn.Module:
-    """SRCNN 9-5-5, x4."""
-    return SRCNN(scale=4, kernel_sizes=(9, 5, 5), **kwargs)
-
-
-@register_model(**sr_meta(2, _FSRCNN))
-def fsrcnn_x2(**kwargs) -> nn.Module:
-    """FSRCNN(56, 12, 4), x2."""
-    return FSRCNN(scale=2, **kwargs)
-
-
-@register_model(**sr_meta(3, _FSRCNN))
-def fsrcnn_x3(**kwargs) -> nn.Module:
-    """FSRCNN(56, 12, 4), x3."""
-    return FSRCNN(scale=3, **kwargs)
-
-
-@register_model(**sr_meta(4, _FSRCNN))
-def fsrcnn_x4(**kwargs) -> nn.Module:
-    """FSRCNN(56, 12, 4), x4."""
-    return FSRCNN(scale=4, **kwargs)
-
-
-@register_model(**sr_meta(2, _ESPCN))
-def espcn_x2(**kwargs) -> nn.Module:
-    """ESPCN (5-3-3, 64/32 filters, tanh), x2."""
-    return ESPCN(scale=2, **kwargs)
-
-
-@register_model(**sr_meta(3, _ESPCN))
-def espcn_x3(**kwargs) -> nn.Module:
-    """ESPCN (5-3-3, 64/32 filters, tanh), x3."""
-    return ESPCN(scale=3, **kwargs)
-
-
-@register_model(**sr_meta(4, _ESPCN))
-def espcn_x4(**kwargs) -> nn.Module:
-    """ESPCN (5-3-3, 64/32 filters, tanh), x4."""
-    return ESPCN(scale=4, **kwargs)
+register_sr_family("srcnn", SRCNN, _SRCNN, "SRCNN 9-1-5 (64/32 filters)")
+# TPAMI's best; the "SRCNN, 57K" row of later tables
+register_sr_family("srcnn_955", SRCNN, _SRCNN, "SRCNN 9-5-5", kernel_sizes=(9, 5, 5))
+register_sr_family("fsrcnn", FSRCNN, _FSRCNN, "FSRCNN(56, 12, 4)")
+register_sr_family("espcn", ESPCN, _ESPCN, "ESPCN (5-3-3, 64/32 filters, tanh)")
