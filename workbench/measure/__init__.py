@@ -18,7 +18,9 @@ from .peak import MachinePeak, machine_peak
 from .profile import ProfileRow, multiplier_grid, profile, profile_many, scaling_exponents
 
 __all__ = [
-    "IGNORED_OPS", "MAC_OPS", "LatencyResult", "MachinePeak", "MacCount", "MemoryResult",
-    "ParamCount", "ProfileRow", "claims_vs_measured", "Count", "count_model", "count_zoo", "time_count_zoo", "measure_claim_row", "compare_latency", "conv_efficiency", "shufflenet_guidelines", "count_macs", "count_params", "environment",
-    "machine_peak", "measure_latency", "measure_memory", "multiplier_grid", "num_threads", "profile", "profile_many", "scaling_exponents",
+    "Count", "IGNORED_OPS", "LatencyResult", "MAC_OPS", "MacCount", "MachinePeak", "MemoryResult",
+    "ParamCount", "ProfileRow", "claims_vs_measured", "compare_latency", "conv_efficiency",
+    "count_macs", "count_model", "count_params", "count_zoo", "environment", "machine_peak",
+    "measure_claim_row", "measure_latency", "measure_memory", "multiplier_grid", "num_threads",
+    "profile", "profile_many", "scaling_exponents", "shufflenet_guidelines", "time_count_zoo",
 ]
