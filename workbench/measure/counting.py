@@ -245,7 +245,7 @@ def time_count_zoo(names: Sequence[str] | None = None, *, cache_dir: str | Path 
             so the user's cache is neither used nor disturbed.
 
     Raises:
-        ValueError: the warm pass missed the cache (the cache would be broken).
+        RuntimeError: the warm pass missed the cache (the cache would be broken).
     """
     with tempfile.TemporaryDirectory(prefix="wb-counts-") as tmp:
         root = Path(cache_dir) if cache_dir is not None else Path(tmp)
@@ -256,7 +256,7 @@ def time_count_zoo(names: Sequence[str] | None = None, *, cache_dir: str | Path 
         t2 = time.perf_counter()
     if not warm.cache_hit.all():
         missed = ", ".join(warm.name[~warm.cache_hit])
-        raise ValueError(f"warm pass missed the counting cache for: {missed}")
+        raise RuntimeError(f"warm pass missed the counting cache for: {missed}")
     return t1 - t0, t2 - t1
 
 
