@@ -120,3 +120,8 @@ def test_profile_many_uses_the_counting_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path))
     df = wb.measure.profile_many(["espcn_x2"], latency=False, peak=False)
     assert (tmp_path / "counts").exists() and df.params.iloc[0] == count_model("espcn_x2").params
+
+
+def test_reference_models_are_counted_not_cached(tmp_path):
+    r = count_model("torchvision:mobilenet_v2", cache_dir=tmp_path)
+    assert not r.cache_hit and r.params == 3_504_872 and not (tmp_path / "counts").exists()

@@ -126,7 +126,7 @@ def _measure(name: str, kwargs: dict, input_size, batch_size: int) -> tuple[dict
     from ..models.fingerprint import code_fingerprint, fingerprint_sources
 
     model = create_model(name, **kwargs)
-    entry_fn = model_entry(name).fn
+    entry_fn = model_entry(name).fn if ":" not in name else None
     macs = count_macs(model, input_size, batch_size=batch_size)
     result = {
         "input_size": list(macs.input_size),
