@@ -94,3 +94,17 @@ def test_every_technique_block_module_names_its_family():
         path = PKG / "layers" / f"{slug}.py"
         if path.exists():
             assert f"technique: {slug}" in path.read_text()
+
+
+def test_one_width_convention_in_models():
+    """Classifiers take ``width_mult`` (no ``width=`` argument, no local ``ch()`` rounding helper)."""
+    bad = []
+    for path in sorted((PKG / "models").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                if node.name == "ch":
+                    bad.append(f"{path.name}: def ch")
+                args = [a.arg for a in node.args.args + node.args.kwonlyargs]
+                if "width" in args:
+                    bad.append(f"{path.name}: {node.name}(width=...)")
+    assert bad == []

@@ -60,6 +60,9 @@ GHOSTNET_STAGES: tuple[tuple[GhostRow, ...], ...] = (
 )
 
 
+_DIVISOR = 4  # GhostNet rounds widths to multiples of 4 (official code), not 8
+
+
 class GhostNet(Classifier):
     """GhostNet / GhostNetV2 classifier.
 
@@ -97,25 +100,18 @@ class GhostNet(Classifier):
             raise ValueError(f"unknown GhostNet version {version!r}; valid: v1, v2")
         if small_input:
             stages = _first_stride_to_one(stages)
-
-        def ch(c: int) -> int:
-            return scale_channels(c, width_mult, 4)
-
-        stem_chs = ch(16)
+        stem_chs = scale_channels(16, width_mult, _DIVISOR)
         self.stem = ConvNormAct(in_chans, stem_chs, 3, 1 if small_input else 2, act=act)
         prev, blocks, idx = stem_chs, [], 0
         for stage in stages:
             layers = []
             for r in stage:
                 dfc = version == "v2" and idx > 1
-                layers.append(
-                    GhostBottleneck(
-                        prev, ch(r.exp), ch(r.c), r.k, r.s, act=act, se_ratio=r.se, dfc=dfc
-                    )
-                )
-                prev, idx = ch(r.c), idx + 1
+                mid, out = (scale_channels(c, width_mult, _DIVISOR) for c in (r.exp, r.c))
+                layers.append(GhostBottleneck(prev, mid, out, r.k, r.s, act=act, se_ratio=r.se, dfc=dfc))
+                prev, idx = out, idx + 1
             blocks.append(nn.Sequential(*layers))
-        trunk_chs = ch(stages[-1][-1].exp)
+        trunk_chs = scale_channels(stages[-1][-1].exp, width_mult, _DIVISOR)
         blocks.append(ConvNormAct(prev, trunk_chs, 1, act=act))
         self.blocks = nn.Sequential(*blocks)
         self.conv_head = nn.Conv2d(trunk_chs, head_chs, 1, bias=True)

@@ -72,22 +72,20 @@ class MobileOne(Classifier):
         small_input: bool = False,
     ) -> None:
         super().__init__()
-
-        def ch(c: int) -> int:
-            return scale_channels(c, width_mult)
-
         k = num_conv_branches
-        self.stem = MobileOneBlock(in_chans, ch(stem_chs), 3, 1 if small_input else 2, act=act)
-        prev, blocks = ch(stem_chs), []
+        prev = scale_channels(stem_chs, width_mult)
+        self.stem = MobileOneBlock(in_chans, prev, 3, 1 if small_input else 2, act=act)
+        blocks = []
         for i, st in enumerate(stages):
+            chs = scale_channels(st.c, width_mult)
             layers = []
             for j in range(st.n):
                 stride = st.s if j == 0 and not (small_input and i == 0) else 1
                 layers.append(
                     MobileOneBlock(prev, prev, 3, stride, groups=prev, num_conv_branches=k, act=act)
                 )
-                layers.append(MobileOneBlock(prev, ch(st.c), 1, 1, num_conv_branches=k, act=act))
-                prev = ch(st.c)
+                layers.append(MobileOneBlock(prev, chs, 1, 1, num_conv_branches=k, act=act))
+                prev = chs
             blocks.append(nn.Sequential(*layers))
         self.stages = nn.Sequential(*blocks)
         self.init_head(prev, num_classes, drop_rate)

@@ -66,18 +66,16 @@ class RepVGG(Classifier):
         small_input: bool = False,
     ) -> None:
         super().__init__()
-
-        def ch(c: int) -> int:
-            return scale_channels(c, width_mult)
-
-        self.stem = RepVggBlock(in_chans, ch(stem_chs), stride=1 if small_input else 2, act=act)
-        prev, blocks = ch(stem_chs), []
+        prev = scale_channels(stem_chs, width_mult)
+        self.stem = RepVggBlock(in_chans, prev, stride=1 if small_input else 2, act=act)
+        blocks = []
         for i, st in enumerate(stages):
             stride = 1 if small_input and i == 0 else st.s
-            layers = [RepVggBlock(prev, ch(st.c), stride, act=act)]
-            layers += [RepVggBlock(ch(st.c), ch(st.c), 1, act=act) for _ in range(st.n - 1)]
+            chs = scale_channels(st.c, width_mult)
+            layers = [RepVggBlock(prev, chs, stride, act=act)]
+            layers += [RepVggBlock(chs, chs, 1, act=act) for _ in range(st.n - 1)]
             blocks.append(nn.Sequential(*layers))
-            prev = ch(st.c)
+            prev = chs
         self.stages = nn.Sequential(*blocks)
         self.init_head(prev, num_classes, drop_rate)
 

@@ -94,11 +94,7 @@ class SqueezeNet(Classifier):
         small_input: bool = False,
     ) -> None:
         super().__init__()
-
-        def ch(c: int) -> int:
-            return scale_channels(c, width_mult)
-
-        stem_chs = ch(64)
+        stem_chs = scale_channels(64, width_mult)
         layers: list[nn.Module] = [
             nn.Conv2d(
                 in_chans,
@@ -113,8 +109,9 @@ class SqueezeNet(Classifier):
         for r in rows:
             if r.pool:
                 layers.append(nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True))
-            layers.append(Fire(prev, ch(r.s), ch(r.e), act=act))
-            prev = 2 * ch(r.e)
+            expand = scale_channels(r.e, width_mult)
+            layers.append(Fire(prev, scale_channels(r.s, width_mult), expand, act=act))
+            prev = 2 * expand
         self.features = nn.Sequential(*layers)
         self.init_head(prev, num_classes, drop_rate)
         self.act = get_act(act)
