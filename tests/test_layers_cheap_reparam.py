@@ -12,10 +12,20 @@ import pytest
 import torch
 from torch import nn
 
+from workbench.layers.cheap_operators import (
+    GhostBottleneck,
+    GhostModule,
+    GhostModuleV2,
+    ShuffleV2Block,
+    channel_shuffle,
+)
 from workbench.layers.conv import ConvNormAct
-from workbench.layers.ghost import GhostBottleneck, GhostModule, GhostModuleV2
-from workbench.layers.reparam import MobileOneBlock, RepVggBlock, fuse_conv_bn, reparameterize_model
-from workbench.layers.shuffle import ShuffleV2Block, channel_shuffle
+from workbench.layers.reparameterization import (
+    MobileOneBlock,
+    RepVggBlock,
+    fuse_conv_bn,
+    reparameterize_model,
+)
 from workbench.models import create_model
 
 

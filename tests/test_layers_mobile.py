@@ -1,11 +1,16 @@
-"""Mobile blocks (workbench.layers.mobile) and the stage builder (workbench.models._builder)."""
+"""Mobile blocks (workbench.layers.mobile_cnn) and the stage builder (workbench.models._builder)."""
 
 import pytest
 import torch
 from torch import nn
 
-from workbench.layers.attention import EfficientChannelAttention, SqueezeExcite
-from workbench.layers.mobile import DepthwiseSeparableConv, FusedMBConv, InvertedResidual, SEConfig
+from workbench.layers.channel_attention import EfficientChannelAttention, SqueezeExcite
+from workbench.layers.mobile_cnn import (
+    DepthwiseSeparableConv,
+    FusedMBConv,
+    InvertedResidual,
+    SEConfig,
+)
 from workbench.models._builder import (
     BlockRow,
     build_stages,
@@ -162,3 +167,84 @@ def test_block_table_errors():
         build_stages([[BlockRow("nope", 3, 1, 16)]], 16)
     with pytest.raises(ValueError, match="already registered"):
         register_block("ir", lambda *a: nn.Identity())
+
+
+def test_scale_channels_is_the_one_width_rule():
+    from workbench.layers import make_divisible
+    from workbench.layers.conv import scale_channels as layer_scale
+
+    assert layer_scale is scale_channels  # the builder re-uses the layers' rule
+    assert scale_channels(96, None) == 96 and scale_channels(90, None, 8) == 90  # None = paper widths
+    assert scale_channels(96, 1.0) == 96 and scale_channels(90, 1.0) == make_divisible(90)
+    assert scale_channels(64, 0.5, 4) == 32 and scale_channels(10, 0.1, 4) == 4  # min_value = divisor
+    assert scale_channels(10, 0.1, 4, min_value=8) == 8
+    for bad in (0.0, -1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="width_mult must be a finite number > 0"):
+            scale_channels(64, bad)
+
+
+_V3 = dict(small_input=True, num_classes=10, in_chans=1)
+
+
+def _params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_attention_defaults_keep_the_architecture():
+    import workbench as wb
+
+    base = _params(wb.create_model("mobilenetv3_small_075", **_V3))
+    assert _params(wb.create_model("mobilenetv3_small_075", attn="se", **_V3)) == base
+    assert _params(wb.create_model("mobilenetv3_small_075", attn="se", attn_kwargs={"rd_ratio": 0.25}, **_V3)) == base
+
+
+def test_attention_parameters_change_the_blocks():
+    import workbench as wb
+
+    def build(attn, **kw):
+        return wb.create_model("mobilenetv3_small_075", attn=attn, attn_kwargs=kw, **_V3)
+
+    none = _params(build("none"))
+    se_small, se, se_big = (_params(build("se", rd_ratio=r)) for r in (0.125, 0.25, 0.5))
+    assert none < se_small < se < se_big
+    eca3, eca7 = build("eca", k_size=3), build("eca", k_size=7)
+    k = {m.k_size for m in eca7.modules() if isinstance(m, EfficientChannelAttention)}
+    assert k == {7} and _params(eca7) - _params(eca3) == 4 * len(
+        [m for m in eca3.modules() if isinstance(m, EfficientChannelAttention)]
+    )
+    adaptive = {m.k_size for m in build("eca").modules() if isinstance(m, EfficientChannelAttention)}
+    assert adaptive <= {3, 5} and len(adaptive) >= 1
+    cbam = build("cbam", rd_ratio=0.25, spatial_kernel=3)
+    assert {m.spatial.kernel_size for m in cbam.modules() if hasattr(m, "spatial")} == {(3, 3)}
+    assert _params(cbam) > _params(build("cbam"))  # 1/4 vs the paper's 1/16 bottleneck
+    with torch.inference_mode():
+        assert cbam.eval()(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+
+
+@pytest.mark.parametrize(
+    "attn, kw, needle",
+    [
+        ("se", {"rd_ratio": 0}, r"rd_ratio must be a ratio in \(0, 1\], got 0"),
+        ("se", {"rd_ratio": 1.5}, r"rd_ratio must be a ratio in \(0, 1\]"),
+        ("se", {"k_size": 3}, "no option 'k_size'; valid: rd_ratio"),
+        ("eca", {"k_size": 4}, "k_size must be an odd int >= 1, got 4"),
+        ("eca", {"k_size": 2.0}, "k_size must be an odd int >= 1"),
+        ("eca", {"rd_ratio": 0.5}, "no option 'rd_ratio'; valid: k_size"),
+        ("cbam", {"spatial_kernel": 6}, "spatial_kernel must be an odd int >= 1, got 6"),
+        ("cbam", {"rd_ratio": -1}, r"rd_ratio must be a ratio in \(0, 1\]"),
+        ("gc", {}, "unknown attention 'gc'; valid: cbam, eca, none, se"),
+    ],
+)
+def test_attention_bad_parameters_raise_one_line(attn, kw, needle):
+    import workbench as wb
+
+    with pytest.raises(ValueError, match=needle) as err:
+        wb.create_model("mobilenetv3_small_075", attn=attn, attn_kwargs=kw, **_V3)
+    assert "\n" not in str(err.value)
+
+
+def test_attention_options_refused_without_se_rows():
+    import workbench as wb
+
+    with pytest.raises(ValueError, match="no SE blocks"):
+        wb.create_model("mobilenetv2_050", attn_kwargs={"rd_ratio": 0.5})

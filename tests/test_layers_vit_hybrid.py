@@ -78,7 +78,7 @@ def test_repdwconv_reparameterize_matches_eval_output():
 @torch.no_grad()
 @pytest.mark.parametrize("use_se", [True, False])
 def test_repvit_block_reparameterize_matches_eval_output(use_se):
-    from workbench.layers.reparam import reparameterize_model
+    from workbench.layers.reparameterization import reparameterize_model
 
     block = RepViTBlock(32, use_se=use_se)
     _randomize_bn(block)
@@ -161,7 +161,7 @@ def test_meta4d_shape():
 
 @torch.no_grad()
 def test_repvit_model_deploy_form_matches_and_merges_heads():
-    from workbench.layers.reparam import reparameterize_model
+    from workbench.layers.reparameterization import reparameterize_model
     from workbench.models import create_model
 
     model = create_model("repvit_m0_9", num_classes=10, small_input=True)

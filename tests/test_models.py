@@ -6,15 +6,9 @@ import pytest
 import torch
 
 import workbench as wb
+from workbench.measure.claims import measure_claim_row
 from workbench.models import list_models, model_entry
-from workbench.models.claims import (
-    MACS_RTOL,
-    PARAMS_RTOL,
-    agree,
-    half_unit,
-    load_claims,
-    measure_claim_row,
-)
+from workbench.models.claims import MACS_RTOL, PARAMS_RTOL, agree, half_unit, load_claims
 
 CLASSIFIERS = list_models(task="classification")
 SR = list_models(task="super_resolution")
@@ -37,6 +31,23 @@ def test_required_models_registered():
     missing += [f"{n}_x{s}" for n in REQUIRED_SR for s in (2, 3, 4) if f"{n}_x{s}" not in SR]
     assert not missing
     assert len(SR) >= 3 * (len(REQUIRED_SR) + 1), "one more SR family from the seeds"
+
+
+def test_every_model_has_valid_family_tags():
+    from workbench.literature.families import FAMILY_SLUGS
+
+    untagged = [n for n in list_models() if not model_entry(n).tags]
+    invalid = {n: t for n in list_models() for t in model_entry(n).tags if t not in FAMILY_SLUGS}
+    assert not untagged and not invalid
+
+
+def test_list_models_by_tag():
+    se = wb.list_models(tag="channel_attention")
+    assert "mobilenetv3_small_075" in se and "ghostnet_100" in se and "mobilenetv2_050" not in se
+    assert wb.list_models(tag="reparameterization") == [n for n in list_models() if "reparameterization" in model_entry(n).tags]
+    assert set(wb.list_models("mobilenetv3*", tag="channel_attention")) == set(wb.list_models("mobilenetv3*"))
+    with pytest.raises(ValueError, match="unknown model tag 'se'; valid: .*channel_attention"):
+        wb.list_models(tag="se")
 
 
 @pytest.mark.parametrize("name", CLASSIFIERS)
@@ -120,3 +131,32 @@ def test_every_op_counted(name):
 def test_every_op_counted_sr(name):
     # op coverage does not depend on the image size; 720p tracing is covered by the claims tests
     assert not wb.count_macs(wb.create_model(name), (3, 24, 24)).unsupported
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS)
+def test_classifier_interface(name):
+    """Every classifier is a models._base.Classifier: features -> pre-logits -> logits, resettable."""
+    from workbench.models._base import Classifier
+
+    torch.manual_seed(0)
+    m = wb.create_model(name, num_classes=10, in_chans=1, small_input=True).eval()
+    assert isinstance(m, Classifier) and m.num_classes == 10
+    x = torch.randn(2, 1, 28, 28)
+    with torch.inference_mode():
+        f = m.forward_features(x)
+        assert m.forward_head(f, pre_logits=True).shape == (2, m.num_features)
+        assert torch.allclose(m.forward_head(f), m(x))
+    m.reset_classifier(3)
+    with torch.inference_mode():
+        assert m(torch.randn(2, 1, 28, 28)).shape == (2, 3) and m.num_classes == 3
+    with pytest.raises(ValueError, match="num_classes must be >= 1"):
+        m.reset_classifier(0)
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS)
+def test_every_classifier_takes_width_mult(name):
+    """One width convention: width_mult scales every classifier, through scale_channels."""
+    def params(**kw):
+        return sum(p.numel() for p in wb.create_model(name, num_classes=10, **kw).parameters())
+
+    assert params(width_mult=0.5) < params(width_mult=1.0) < params(width_mult=1.5)

@@ -71,3 +71,46 @@ def test_profile_timm_reference_json(capsys):
 def test_cli_subprocess_no_traceback():
     p = subprocess.run([sys.executable, "-m", "workbench", "profile", "nope", "--no-latency"], capture_output=True, text=True)
     assert p.returncode == 2 and "Traceback" not in p.stderr and "unknown model 'nope'" in p.stderr
+
+
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        ({"in_chans": 0}, "in_chans must be >= 1, got 0"),
+        ({"num_classes": 0}, "num_classes must be >= 1, got 0"),
+        ({"width_mult": float("inf")}, "width_mult must be a finite number > 0, got inf"),
+        ({"width_mult": float("nan")}, "width_mult must be a finite number > 0, got nan"),
+        ({"width_mult": 0.0}, "width_mult must be a finite number > 0"),
+    ],
+)
+def test_create_model_refuses_bad_arguments(kwargs, needle):
+    import workbench as wb
+
+    with pytest.raises(ValueError, match=needle.replace("(", r"\(")) as err:
+        wb.create_model("mobilenetv2_050", **kwargs)
+    assert "\n" not in str(err.value)
+
+
+def test_torchvision_unknown_name_never_ends_in_empty_similar():
+    import workbench as wb
+
+    with pytest.raises(KeyError) as err:
+        wb.create_model("torchvision:zzqqxx")
+    msg = str(err.value)
+    assert "similar: '" not in msg and not msg.rstrip("\"'").endswith(":") and "mobilenet_v2" in msg
+    with pytest.raises(KeyError, match="similar: resnet18"):
+        wb.create_model("torchvision:resnet19")
+
+
+def test_models_by_tag_lists_channel_attention(capsys):
+    assert main(["models", "--tag", "channel_attention"]) == 0
+    out = capsys.readouterr().out.split()
+    assert {"mobilenetv3_small_075", "ghostnet_100", "efficientnet_b0"} <= set(out)
+    assert "mobilenetv2_100" not in out and "repvgg_a0" not in out
+
+
+def test_models_unknown_tag_exit_2_names_valid_tags(capsys):
+    assert main(["models", "--tag", "attention"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown model tag 'attention'" in err and "channel_attention" in err
+    assert len(err.strip().splitlines()) == 1

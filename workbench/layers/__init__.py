@@ -1,20 +1,29 @@
 """Model-agnostic technique blocks. Blocks know nothing about models (timm ``layers`` habit).
 
-One module per family; each module's docstring names the papers behind its blocks.
+One module per technique family, named by its literature-family slug where the family owns the
+module (``channel_attention``, ``cheap_operators``, ``mobile_cnn``, ``reparameterization``);
+each technique module's docstring says ``technique: <slug>`` and names the papers behind its
+blocks. ``conv`` and ``activations`` are shared building blocks of every family.
 """
 
 from .activations import get_act, list_acts
-from .attention import CBAM, EfficientChannelAttention, SqueezeExcite, get_attn
-from .conv import ConvNormAct, make_divisible
+from .channel_attention import CBAM, EfficientChannelAttention, SqueezeExcite, get_attn
+from .cheap_operators import (
+    DFCAttention,
+    GhostBottleneck,
+    GhostModule,
+    GhostModuleV2,
+    ShuffleV2Block,
+    channel_shuffle,
+)
+from .conv import ConvNormAct, make_divisible, scale_channels
 from .convnext import ConvNeXtBlock, LayerNorm2d
 from .efficientformer import Meta3D, Meta4D
 from .efficientvit import CascadedGroupAttention, EfficientViTBlock
-from .ghost import DFCAttention, GhostBottleneck, GhostModule, GhostModuleV2
 from .metaformer import MetaFormerBlock, get_token_mixer, list_token_mixers
-from .mobile import DepthwiseSeparableConv, FusedMBConv, InvertedResidual, SEConfig
-from .reparam import MobileOneBlock, RepVggBlock, fuse_conv_bn, reparameterize_model
+from .mobile_cnn import DepthwiseSeparableConv, FusedMBConv, InvertedResidual, SEConfig
+from .reparameterization import MobileOneBlock, RepVggBlock, fuse_conv_bn, reparameterize_model
 from .repvit import RepDWConv, RepViTBlock
-from .shuffle import ShuffleV2Block, channel_shuffle
 
 __all__ = [
     "CBAM",
@@ -49,5 +58,6 @@ __all__ = [
     "list_acts",
     "list_token_mixers",
     "make_divisible",
+    "scale_channels",
     "reparameterize_model",
 ]

@@ -1,11 +1,15 @@
 """Convolution building blocks shared by every CNN in the zoo.
 
-* :func:`make_divisible` -- channel rounding of MobileNetV2 (Sandler et al. 2018), used by every
-  width multiplier in the zoo so that scaled channels stay hardware friendly (multiples of 8).
+* :func:`make_divisible` -- channel rounding of MobileNetV2 (Sandler et al. 2018).
+* :func:`scale_channels` -- the ONE width-multiplier rule of the zoo: every classifier's
+  ``width_mult`` and the SR nets' widths go through it, so scaled channels stay hardware
+  friendly (multiples of 8, or of 4 / the head count where an architecture needs it).
 * :class:`ConvNormAct` -- conv -> BatchNorm -> activation, the unit of almost every mobile CNN.
 """
 
 from __future__ import annotations
+
+import math
 
 from torch import nn
 
@@ -22,6 +26,27 @@ def make_divisible(v: float, divisor: int = 8, min_value: int | None = None, rou
     if new_v < round_limit * v:
         new_v += divisor
     return new_v
+
+
+def scale_channels(c: int, width_mult: float | None, divisor: int = 8, min_value: int | None = None) -> int:
+    """Channels ``c`` (given at width 1.0) at ``width_mult``: ``make_divisible(c * width_mult, divisor)``.
+
+    Args:
+        c: channels at width 1.0 (the paper's table).
+        width_mult: channel multiplier; ``None`` keeps ``c`` exactly (the paper's width, even
+            where ``c`` is not a multiple of ``divisor``).
+        divisor: round to a multiple of this (8 for CNNs; 4 for GhostNet, ShuffleNet and the SR
+            nets; ``8 * heads`` for EfficientViT's attention stages).
+        min_value: smallest result (default ``divisor``).
+
+    Raises:
+        ValueError: ``width_mult`` is not a finite number > 0.
+    """
+    if width_mult is None:
+        return c
+    if not (math.isfinite(width_mult) and width_mult > 0):
+        raise ValueError(f"width_mult must be a finite number > 0, got {width_mult}")
+    return make_divisible(c * width_mult, divisor, min_value)
 
 
 class ConvNormAct(nn.Sequential):

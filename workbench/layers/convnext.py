@@ -1,5 +1,7 @@
 """ConvNeXt block: large-kernel depthwise conv, LayerNorm, inverted MLP, layer scale.
 
+technique: large_kernel_convnets
+
 Liu et al., "A ConvNet for the 2020s" (CVPR 2022). A ResNet "modernized" step by step toward a
 Swin Transformer: 7x7 depthwise conv (a local attention window), one LayerNorm per block,
 4x inverted bottleneck with GELU, per-channel layer scale initialized to 1e-6, stochastic depth.

@@ -1,5 +1,7 @@
 """EfficientFormer blocks: Meta4D (pooling, NCHW) and Meta3D (attention, tokens).
 
+technique: efficient_attention
+
 Li et al., "EfficientFormer: Vision Transformers at MobileNet Speed" (NeurIPS 2022). The network
 is a MetaFormer whose early stages use cheap 4-D blocks (pool mixer, conv-BN MLP: no reshapes,
 BN foldable at inference) and only the last stage's final blocks switch to 3-D tokens with

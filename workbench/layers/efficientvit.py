@@ -1,5 +1,7 @@
 """EfficientViT (MSRA) blocks: cascaded group attention in a sandwich layout.
 
+technique: efficient_attention
+
 Liu et al., "EfficientViT: Memory Efficient Vision Transformer with Cascaded Group Attention"
 (CVPR 2023). Two ideas, both here:
 
@@ -21,7 +23,7 @@ import torch
 from torch import nn
 
 from .activations import get_act
-from .attention import SqueezeExcite
+from .channel_attention import SqueezeExcite
 from .conv import ConvNormAct
 from .efficientformer import AttentionBias
 

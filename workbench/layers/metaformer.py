@@ -1,5 +1,7 @@
 """MetaFormer block with a token mixer chosen by name.
 
+technique: large_kernel_convnets
+
 Yu et al., "MetaFormer Is Actually What You Need for Vision" (CVPR 2022) argue that the
 *architecture* of a transformer block -- ``x + mixer(norm(x))`` then ``x + mlp(norm(x))`` --
 matters more than the token mixer inside it: even parameter-free average pooling (PoolFormer)
@@ -97,7 +99,7 @@ class DropPath(nn.Module):
 class ConvMlp(nn.Sequential):
     """Channel MLP with 1x1 convs: ``fc1 -> [norm] -> act -> drop -> fc2 -> [norm] -> drop``.
 
-    A Sequential so that :func:`workbench.layers.reparam.reparameterize_model` folds the
+    A Sequential so that :func:`workbench.layers.reparameterization.reparameterize_model` folds the
     optional BatchNorms into the convs.
 
     Args:

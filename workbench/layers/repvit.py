@@ -1,11 +1,13 @@
 """RepViT blocks: a MobileNetV3-style CNN rebuilt with ViT design choices.
 
+technique: reparameterization
+
 Wang et al., "RepViT: Revisiting Mobile CNN From ViT Perspective" (CVPR 2024). The inverted
 residual is split, as in a MetaFormer, into a *token mixer* (a RepVGG-style depthwise conv,
 optional SE) and a *channel mixer* (a residual 1x1-conv FFN, expansion 2). The token mixer
 trains as ``BN(DW_kxk_BN(x) + DW_1x1(x) + x)`` and folds into one k x k depthwise conv with
 bias for inference (:meth:`RepDWConv.reparameterize`, same protocol as
-:mod:`workbench.layers.reparam`).
+:mod:`workbench.layers.reparameterization`).
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .attention import SqueezeExcite
+from .channel_attention import SqueezeExcite
 from .efficientvit import ConvFFN, Residual, conv_bn
-from .reparam import fuse_conv_bn
+from .reparameterization import fuse_conv_bn
 
 
 class RepDWConv(nn.Module):

@@ -1,5 +1,7 @@
 """Blocks of the efficient super-resolution (SR) networks.
 
+technique: efficient_sr_restoration
+
 * Sub-pixel convolution -- Shi et al., "Real-Time Single Image and Video Super-Resolution Using
   an Efficient Sub-Pixel Convolutional Neural Network" (ESPCN, CVPR 2016): a convolution in LR
   space produces ``C * s**2`` channels that :class:`torch.nn.PixelShuffle` rearranges into an

@@ -6,6 +6,8 @@ milliseconds per batch with IQR and CV; compare latencies across models only as 
 interleaved in one process (:func:`compare_latency`).
 """
 
+from .claims import claims_vs_measured, measure_claim_row
+from .counting import Count, count_model, count_zoo, time_count_zoo
 from .env import environment
 from .guidelines import conv_efficiency, shufflenet_guidelines
 from .latency import LatencyResult, compare_latency, measure_latency, num_threads
@@ -16,7 +18,9 @@ from .peak import MachinePeak, machine_peak
 from .profile import ProfileRow, multiplier_grid, profile, profile_many, scaling_exponents
 
 __all__ = [
-    "IGNORED_OPS", "MAC_OPS", "LatencyResult", "MachinePeak", "MacCount", "MemoryResult",
-    "ParamCount", "ProfileRow", "compare_latency", "conv_efficiency", "shufflenet_guidelines", "count_macs", "count_params", "environment",
-    "machine_peak", "measure_latency", "measure_memory", "multiplier_grid", "num_threads", "profile", "profile_many", "scaling_exponents",
+    "Count", "IGNORED_OPS", "LatencyResult", "MAC_OPS", "MacCount", "MachinePeak", "MemoryResult",
+    "ParamCount", "ProfileRow", "claims_vs_measured", "compare_latency", "conv_efficiency",
+    "count_macs", "count_model", "count_params", "count_zoo", "environment", "machine_peak",
+    "measure_claim_row", "measure_latency", "measure_memory", "multiplier_grid", "num_threads",
+    "profile", "profile_many", "scaling_exponents", "shufflenet_guidelines", "time_count_zoo",
 ]

@@ -4,22 +4,21 @@ A profile can then say what fraction of the machine a model uses. Vendor peak nu
 assume every core at max turbo with perfect FMA issue; measured GEMM (``torch.mm`` on large
 square matrices, through the same oneDNN/MKL ATen uses for conv) is the attainable compute
 ceiling, and a large ``copy_`` the attainable bandwidth. Results are cached per machine
-(CPU model, ISA, torch version, thread count) in ``$WORKBENCH_CACHE`` (default
-``~/.cache/workbench``) because measuring takes a few seconds.
+(CPU model, ISA, torch version, thread count) in :func:`workbench.paths.cache_dir` because
+measuring takes a few seconds.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import torch
 
+from ..paths import atomic_write, cache_dir
 from .env import environment
 from .latency import num_threads
 
@@ -46,11 +45,6 @@ class MachinePeak:
     @property
     def ridge_macs_per_byte(self) -> float:
         return (self.gemm_gflops / 2) / self.bandwidth_gbs
-
-
-def cache_dir() -> Path:
-    """Directory for per-machine caches (``$WORKBENCH_CACHE`` or ``~/.cache/workbench``)."""
-    return Path(os.environ.get("WORKBENCH_CACHE", Path.home() / ".cache" / "workbench"))
 
 
 def _best_of(fn, reps: int) -> float:
@@ -96,10 +90,7 @@ def machine_peak(threads: int | None = None, *, refresh: bool = False) -> Machin
             except (ValueError, KeyError):
                 path.unlink(missing_ok=True)  # corrupt cache: measure again
         peak = MachinePeak(_gemm_gflops(), _bandwidth_gbs(), t, env)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
     d = asdict(peak)
     d.pop("cached")
-    tmp.write_text(json.dumps(d, indent=1))
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(d, indent=1)))
     return peak

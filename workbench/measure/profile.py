@@ -10,6 +10,7 @@ import pandas as pd
 from torch import nn
 
 from ._inputs import resolve_input_size
+from .counting import count_model
 from .latency import compare_latency, measure_latency
 from .macs import count_macs
 from .memory import measure_memory
@@ -72,20 +73,34 @@ def _build(model: nn.Module | str, **create_kwargs) -> tuple[str, nn.Module]:
     return getattr(model, "registry_name", type(model).__name__), model
 
 
-def _static_row(name: str, model: nn.Module, input_size, batch_size: int) -> dict:
-    macs = count_macs(model, input_size, batch_size=batch_size)
+def _cacheable(model: nn.Module | str) -> bool:
+    # Registry names build a known model: their counts come from the counting cache. Modules
+    # (possibly edited after building) and timm/torchvision references are counted every time.
+    return isinstance(model, str) and ":" not in model
+
+
+def _static_row(name: str, model: nn.Module, input_size, batch_size: int, registry: bool = False) -> dict:
+    """Counts and memory of one model; ``registry``: ``model`` is ``create_model(name)`` unmodified,
+    so its params/MACs may come from the counting cache."""
+    if registry:
+        c = count_model(name, input_size, batch_size=batch_size)
+        counts = (c.input_size, c.params, c.macs, c.macs_all_ops, c.unsupported_ops)
+    else:
+        m = count_macs(model, input_size, batch_size=batch_size)
+        counts = (m.input_size, count_params(model).total, m.macs, m.macs_all_ops, dict(m.unsupported))
+    size, params, macs, macs_all_ops, unsupported = counts
     mem = measure_memory(model, input_size, batch_size=batch_size)
     return {
         "name": name,
-        "input_size": macs.input_size,
-        "params": count_params(model).total,
-        "macs": macs.macs,
-        "macs_all_ops": macs.macs_all_ops,
-        "flops": macs.flops,
+        "input_size": tuple(size),
+        "params": params,
+        "macs": macs,
+        "macs_all_ops": macs_all_ops,
+        "flops": 2 * macs,
         "param_bytes": mem.param_bytes,
         "peak_activation_bytes": mem.peak_activation_bytes,
-        "arithmetic_intensity": macs.macs / max(1, mem.param_bytes + mem.peak_activation_bytes),
-        "unsupported_ops": dict(macs.unsupported),
+        "arithmetic_intensity": macs / max(1, mem.param_bytes + mem.peak_activation_bytes),
+        "unsupported_ops": unsupported,
     }
 
 
@@ -120,7 +135,7 @@ def profile(
     """
     name, m = _build(model)
     input_size = resolve_input_size(m, input_size)
-    row = _static_row(name, m, input_size, batch_size)
+    row = _static_row(name, m, input_size, batch_size, registry=_cacheable(model))
     if latency:
         lat = measure_latency(m, input_size, batch_size=batch_size, threads=threads, **latency_kwargs)
         row.update(latency_ms=lat.median_ms, latency_iqr_ms=lat.iqr_ms, latency_cv=lat.cv, env=lat.env)
@@ -150,14 +165,19 @@ def profile_many(
     """
     if isinstance(models, Mapping):
         named = dict(models)
+        from_registry: set[str] = set()
     else:
         named = dict(_build(m) for m in models)
+        from_registry = {m for m in models if _cacheable(m)}
     it = named.items()
     if progress:
         from tqdm.auto import tqdm
 
         it = tqdm(it, total=len(named), desc="counting", leave=False)
-    rows = {n: _static_row(n, m, resolve_input_size(m, input_size), batch_size) for n, m in it}
+    rows = {
+        n: _static_row(n, m, resolve_input_size(m, input_size), batch_size, registry=n in from_registry)
+        for n, m in it
+    }
     if latency:
         cmp = compare_latency(named, input_size, rounds=rounds, batch_size=batch_size, threads=threads, **latency_kwargs)
         gemm = machine_peak(threads).gemm_gflops if peak else None

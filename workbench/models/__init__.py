@@ -7,10 +7,18 @@ Every module in this package that does not start with ``_`` is imported here so 
 import importlib
 import pkgutil
 
-from ._factory import MODELS, ModelEntry, create_model, list_models, model_entry, register_model
+from ._factory import (
+    MODELS,
+    ModelEntry,
+    create_model,
+    list_models,
+    list_tags,
+    model_entry,
+    register_model,
+)
 
 for _m in pkgutil.iter_modules(__path__):
     if not _m.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_m.name}")
 
-__all__ = ["MODELS", "ModelEntry", "create_model", "list_models", "model_entry", "register_model"]
+__all__ = ["MODELS", "ModelEntry", "create_model", "list_models", "list_tags", "model_entry", "register_model"]

@@ -2,8 +2,8 @@
 
 A CNN trunk is written as a table: a list of stages, each a list of :class:`BlockRow` (one row
 per distinct block configuration, ``n`` repeats each), at width 1.0. :func:`build_stages` turns
-it into modules, and is the ONE place where the width multiplier (:func:`scale_channels`,
-``make_divisible`` with divisor 8, Sandler et al. 2018) and the depth multiplier
+it into modules, applying the width multiplier (:func:`workbench.layers.conv.scale_channels`,
+``make_divisible`` with divisor 8, Sandler et al. 2018, the zoo's one width rule) and the depth multiplier
 (:func:`scale_repeats`, ``ceil``, Tan & Le 2019) are applied; models use the same two helpers
 for their stem and head so that nothing else rounds channels.
 
@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 
 from torch import nn
 
-from ..layers.conv import ConvNormAct, make_divisible
-from ..layers.mobile import DepthwiseSeparableConv, FusedMBConv, InvertedResidual, SEConfig
+from ..layers.conv import ConvNormAct, scale_channels
+from ..layers.mobile_cnn import DepthwiseSeparableConv, FusedMBConv, InvertedResidual, SEConfig
 
 
 @dataclass(frozen=True)
@@ -92,11 +92,6 @@ def register_block(name: str, fn: BlockFn) -> None:
 def list_blocks() -> list[str]:
     """Block type names accepted in :attr:`BlockRow.block`."""
     return sorted(_BLOCKS)
-
-
-def scale_channels(chs: int, width_mult: float = 1.0, divisor: int = 8) -> int:
-    """Channels at ``width_mult``: ``make_divisible(chs * width_mult, divisor)`` (10 % rule)."""
-    return make_divisible(chs * width_mult, divisor)
 
 
 def scale_repeats(n: int, depth_mult: float = 1.0) -> int:

@@ -8,6 +8,8 @@ downloads at run time) so they can be profiled beside ours.
 
 from __future__ import annotations
 
+import difflib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -27,6 +29,9 @@ class ModelEntry:
         reference: the same architecture in timm/torchvision (``'timm:mobilenetv2_100'``), for
             cross-checks; ``None`` if neither has it.
         paper: short citation of the paper the architecture comes from.
+        tags: literature families (slugs of :mod:`workbench.literature.families`, e.g.
+            ``'channel_attention'``) of the techniques the architecture uses, so one name finds
+            the block module, the models, the notebook and the report card.
     """
 
     fn: Callable[..., nn.Module]
@@ -58,11 +63,29 @@ def register_model(
     return deco(fn) if fn is not None else deco
 
 
-def list_models(pattern: str | None = None, *, task: str | None = None) -> list[str]:
-    """Registered model names, optionally filtered by a shell pattern and/or task."""
+def list_tags() -> list[str]:
+    """Literature-family tags carried by at least one registered model."""
+    return sorted({t for n in MODELS.list() for t in MODELS.get(n).tags})
+
+
+def list_models(pattern: str | None = None, *, task: str | None = None, tag: str | None = None) -> list[str]:
+    """Registered model names, optionally filtered by a shell pattern, task and/or tag.
+
+    Args:
+        pattern: shell pattern or substring of the name.
+        task: ``'classification'`` or ``'super_resolution'``.
+        tag: a literature family the model uses (``'channel_attention'``), see :func:`list_tags`.
+
+    Raises:
+        ValueError: ``tag`` is carried by no registered model (the message lists the valid tags).
+    """
     names = MODELS.list(pattern)
     if task is not None:
         names = [n for n in names if MODELS.get(n).task == task]
+    if tag is not None:
+        if tag not in list_tags():
+            raise ValueError(f"unknown model tag {tag!r}; valid: {', '.join(list_tags())}")
+        names = [n for n in names if tag in MODELS.get(n).tags]
     return names
 
 
@@ -94,12 +117,26 @@ def _reference_model(name: str, kwargs: dict) -> nn.Module:
 
         kwargs.pop("in_chans", None)
         if ref not in torchvision.models.list_models():
-            close = [m for m in torchvision.models.list_models() if ref.split("_")[0] in m][:8]
-            raise KeyError(f"torchvision has no model {ref!r}; similar: {', '.join(close)}")
+            valid = torchvision.models.list_models()
+            close = difflib.get_close_matches(ref, valid, n=8, cutoff=0.5)
+            if close:
+                raise KeyError(f"torchvision has no model {ref!r}; similar: {', '.join(close)}")
+            raise KeyError(f"torchvision has no model {ref!r}; valid: {', '.join(valid)}")
         model = torchvision.models.get_model(ref, weights=None, **kwargs)
         model.default_input_size = (3, 299, 299) if ref.startswith("inception") else (3, 224, 224)
         return model
     raise KeyError(f"unknown model source {source!r}; use 'timm:<name>' or 'torchvision:<name>'")
+
+
+def _check_args(num_classes: int | None, in_chans: int | None, width_mult: float | None) -> None:
+    # Refused here, at the boundary, so no entry point builds a conv with 0 channels or
+    # overflows in make_divisible(inf).
+    if width_mult is not None and not (math.isfinite(width_mult) and width_mult > 0):
+        raise ValueError(f"width_mult must be a finite number > 0, got {width_mult}")
+    if num_classes is not None and num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    if in_chans is not None and in_chans < 1:
+        raise ValueError(f"in_chans must be >= 1, got {in_chans}")
 
 
 def create_model(
@@ -126,12 +163,10 @@ def create_model(
 
     Raises:
         KeyError: unknown name (with the closest valid names).
-        ValueError: invalid width multiplier or class count.
+        ValueError: non-finite or non-positive ``width_mult``, ``num_classes < 1`` or
+            ``in_chans < 1``.
     """
-    if width_mult is not None and not width_mult > 0:
-        raise ValueError(f"width_mult must be > 0, got {width_mult}")
-    if num_classes is not None and num_classes < 1:
-        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    _check_args(num_classes, in_chans, width_mult)
     kwargs = dict(overrides)
     if num_classes is not None:
         kwargs["num_classes"] = num_classes

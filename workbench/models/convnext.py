@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..layers.conv import make_divisible
+from ..layers.conv import scale_channels
 from ..layers.convnext import ConvNeXtBlock, LayerNorm2d
+from ._base import Classifier
 from ._factory import register_model
 
 
@@ -33,12 +34,13 @@ CONVNEXT_TINY = (
 )
 
 
-class ConvNeXt(nn.Module):
+class ConvNeXt(Classifier):
     """ConvNeXt classifier.
 
     Args:
         stages: stage rows (paper Sec. 3: T = (96, 192, 384, 768) x (3, 3, 9, 3)).
-        width: multiplier on every width (``make_divisible(c * width, 8)``); 1.0 = paper.
+        width_mult: multiplier on every width (:func:`~workbench.layers.conv.scale_channels`,
+            divisor 8); ``None`` = the paper's widths.
         num_classes, in_chans: classifier outputs and input channels.
         kernel_size: depthwise kernel of every block (7).
         drop_path_rate: stochastic depth, rising linearly from 0 to this over the blocks
@@ -53,7 +55,7 @@ class ConvNeXt(nn.Module):
     def __init__(
         self,
         stages: tuple[ConvNeXtStage, ...] = CONVNEXT_TINY,
-        width: float = 1.0,
+        width_mult: float | None = None,
         num_classes: int = 1000,
         in_chans: int = 3,
         kernel_size: int = 7,
@@ -64,11 +66,7 @@ class ConvNeXt(nn.Module):
         small_input: bool = False,
     ) -> None:
         super().__init__()
-
-        def ch(c: int) -> int:
-            return c if width == 1.0 else make_divisible(c * width, 8)
-
-        dims = [ch(st.c) for st in stages]
+        dims = [scale_channels(st.c, width_mult) for st in stages]
         stem_conv = (
             nn.Conv2d(in_chans, dims[0], 3, 1, 1)
             if small_input
@@ -93,10 +91,8 @@ class ConvNeXt(nn.Module):
             blocks.append(nn.Sequential(down, *layers))
             prev, idx = dim, idx + st.n
         self.stages = nn.Sequential(*blocks)
-        self.num_features = prev
         self.norm = nn.LayerNorm(prev, eps=1e-6)
-        self.drop = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
-        self.classifier = nn.Linear(prev, num_classes)
+        self.init_head(prev, num_classes, drop_rate)
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -110,17 +106,16 @@ class ConvNeXt(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.stages(self.stem(x))
 
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.drop(self.norm(x.mean((2, 3)))))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        """Global average, then LayerNorm (ConvNeXt normalizes the pooled vector)."""
+        return self.norm(x.mean((2, 3)))
 
 
 @register_model(
     reference="timm:convnext_tiny",
     paper="Liu et al., A ConvNet for the 2020s, CVPR 2022",
+    tags=("large_kernel_convnets",),
 )
 def convnext_tiny(width_mult: float | None = None, **kwargs) -> nn.Module:
     """ConvNeXt-T."""
-    return ConvNeXt(CONVNEXT_TINY, width=1.0 if width_mult is None else width_mult, **kwargs)
+    return ConvNeXt(CONVNEXT_TINY, width_mult=width_mult, **kwargs)

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..layers.conv import scale_channels
 from ..layers.efficientformer import Meta3D, Meta4D, ToTokens
-from ._builder import scale_channels
+from ._base import Classifier
 from ._factory import register_model
 
 _PAPER = "Li et al., EfficientFormer: Vision Transformers at MobileNet Speed, NeurIPS 2022"
@@ -52,7 +53,7 @@ def _down(size: int, stride: int) -> int:
     return (size - 1) // stride + 1
 
 
-class EfficientFormer(nn.Module):
+class EfficientFormer(Classifier):
     """EfficientFormer image classifier.
 
     Args:
@@ -91,7 +92,7 @@ class EfficientFormer(nn.Module):
         drop_path_rate: float = 0.0,
     ) -> None:
         super().__init__()
-        dims = [s.dim if width_mult is None else scale_channels(s.dim, width_mult) for s in stages]
+        dims = [scale_channels(s.dim, width_mult) for s in stages]
         stem_stride = 1 if small_input else 2
         # Conv biases before BN are redundant but kept: the official model (and timm) has them.
         self.stem = nn.Sequential(
@@ -135,11 +136,9 @@ class EfficientFormer(nn.Module):
             modules.append(nn.Sequential(*layers))
             prev = dim
         self.stages = nn.Sequential(*modules)
-        self.num_features = prev
         self.norm = nn.LayerNorm(prev)
-        self.head_drop = nn.Dropout(drop_rate)
-        self.classifier = nn.Linear(prev, num_classes)
-        self.classifier_dist = nn.Linear(prev, num_classes) if distillation else None
+        self.init_head(prev, num_classes, drop_rate)
+        self.classifier_dist = self.make_classifier(num_classes) if distillation else None
         self.apply(self._init_weights)
 
     @staticmethod
@@ -153,25 +152,29 @@ class EfficientFormer(nn.Module):
         """(B, C, H, W) image -> (B, N, num_features) normalized tokens (N = (H/32)^2)."""
         return self.norm(self.stages(self.stem(x)))
 
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.head_drop(x.mean(dim=1))
-        if self.classifier_dist is None:
-            return self.classifier(x)
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Tokens -> logits: mean of the classifier and distillation heads (as timm at eval)."""
+        x = self.head_drop(self.pool(x))
+        if pre_logits or self.classifier_dist is None:
+            return x if pre_logits else self.classifier(x)
         return (self.classifier(x) + self.classifier_dist(x)) / 2
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+    def reset_classifier(self, num_classes: int) -> None:
+        """New classifier (and distillation head, if kept) with ``num_classes`` outputs."""
+        super().reset_classifier(num_classes)
+        if self.classifier_dist is not None:
+            self.classifier_dist = self.make_classifier(num_classes)
 
 
 @register_model(
-    reference="timm:efficientformer_l1", paper=_PAPER, tags=("metaformer", "vit_hybrid")
+    reference="timm:efficientformer_l1", paper=_PAPER, tags=("efficient_attention", "large_kernel_convnets")
 )
 def efficientformer_l1(**kwargs) -> nn.Module:
     return EfficientFormer(EFFICIENTFORMER_CFGS["l1"], **kwargs)
 
 
 @register_model(
-    reference="timm:efficientformer_l3", paper=_PAPER, tags=("metaformer", "vit_hybrid")
+    reference="timm:efficientformer_l3", paper=_PAPER, tags=("efficient_attention", "large_kernel_convnets")
 )
 def efficientformer_l3(**kwargs) -> nn.Module:
     return EfficientFormer(EFFICIENTFORMER_CFGS["l3"], **kwargs)

@@ -19,7 +19,7 @@ gate, as in the TF reference code.
 
 from __future__ import annotations
 
-from ..layers.mobile import SEConfig
+from ..layers.mobile_cnn import SEConfig
 from ._factory import register_model
 from .mobilenet import MobileNet, MobileSpec, R, create_mobilenet, stage_table
 
@@ -104,6 +104,7 @@ FBNET_C = MobileSpec(
 )
 
 _MNAS = "Tan et al., MnasNet: Platform-Aware Neural Architecture Search for Mobile, CVPR 2019"
+_TAGS_EFF = ("mobile_cnn", "nas", "channel_attention", "scaling_design_spaces")
 _EFF = (
     "Tan & Le, EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks, ICML 2019"
 )
@@ -112,31 +113,33 @@ _FBNET = (
 )
 
 
-@register_model(reference="timm:semnasnet_100", paper=_MNAS)
+@register_model(reference="timm:semnasnet_100", paper=_MNAS, tags=("mobile_cnn", "nas", "channel_attention"))
 def mnasnet_a1(**kwargs) -> MobileNet:
     """MnasNet-A1 (with SE); timm ``semnasnet_100`` / ``mnasnet_a1``."""
     return create_mobilenet(MNASNET_A1, 1.0, **kwargs)
 
 
-@register_model(reference="timm:mnasnet_100", paper=_MNAS)
+@register_model(reference="timm:mnasnet_100", paper=_MNAS, tags=("mobile_cnn", "nas"))
 def mnasnet_b1(**kwargs) -> MobileNet:
     """MnasNet-B1 (no SE); timm ``mnasnet_100``, torchvision ``mnasnet1_0``."""
     return create_mobilenet(MNASNET_B1, 1.0, **kwargs)
 
 
-@register_model(reference="timm:efficientnet_b0", paper=_EFF)
+@register_model(reference="timm:efficientnet_b0", paper=_EFF, tags=_TAGS_EFF)
 def efficientnet_b0(depth_mult: float = 1.0, **kwargs) -> MobileNet:
     """EfficientNet-B0 at 224 px."""
     return create_mobilenet(EFFICIENTNET, 1.0, depth_mult=depth_mult, **kwargs)
 
 
-@register_model(default_input_size=(3, 240, 240), reference="timm:efficientnet_b1", paper=_EFF)
+@register_model(
+    default_input_size=(3, 240, 240), reference="timm:efficientnet_b1", paper=_EFF, tags=_TAGS_EFF
+)
 def efficientnet_b1(depth_mult: float = 1.1, **kwargs) -> MobileNet:
     """EfficientNet-B1: B0 with depth x1.1 (repeats rounded up), at 240 px."""
     return create_mobilenet(EFFICIENTNET, 1.0, depth_mult=depth_mult, **kwargs)
 
 
-@register_model(reference="timm:fbnetc_100", paper=_FBNET)
+@register_model(reference="timm:fbnetc_100", paper=_FBNET, tags=("mobile_cnn", "nas"))
 def fbnet_c(**kwargs) -> MobileNet:
     """FBNet-C; timm ``fbnetc_100``."""
     return create_mobilenet(FBNET_C, 1.0, **kwargs)

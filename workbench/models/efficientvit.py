@@ -17,8 +17,9 @@ import torch
 from torch import nn
 
 from ..layers.activations import get_act
+from ..layers.conv import scale_channels
 from ..layers.efficientvit import ConvFFN, EfficientViTBlock, PatchMerging, Residual, conv_bn
-from ._builder import scale_channels
+from ._base import Classifier
 from ._factory import register_model
 
 _PAPER = "Liu et al., EfficientViT: Memory Efficient Vision Transformer with Cascaded Group Attention, CVPR 2023"
@@ -68,7 +69,7 @@ def _sandwich_pre(dim: int) -> list[nn.Module]:
     return [Residual(conv_bn(dim, dim, 3, groups=dim)), Residual(ConvFFN(dim, 2 * dim))]
 
 
-class EfficientViTMSRA(nn.Module):
+class EfficientViTMSRA(Classifier):
     """EfficientViT-M classifier.
 
     Args:
@@ -101,10 +102,7 @@ class EfficientViTMSRA(nn.Module):
         drop_path_rate: float = 0.0,
     ) -> None:
         super().__init__()
-        dims = [
-            s.dim if width_mult is None else scale_channels(s.dim, width_mult, 8 * s.num_heads)
-            for s in stages
-        ]
+        dims = [scale_channels(s.dim, width_mult, 8 * s.num_heads) for s in stages]
         d0 = dims[0]
         s = (1, 1, 1) if small_input else (2, 2, 2)
         self.patch_embed = nn.Sequential(
@@ -137,10 +135,8 @@ class EfficientViTMSRA(nn.Module):
             modules.append(nn.Sequential(*layers))
             prev = dim
         self.stages = nn.Sequential(*modules)
-        self.num_features = prev
         self.head_norm = nn.BatchNorm1d(prev)
-        self.head_drop = nn.Dropout(drop_rate)
-        self.classifier = nn.Linear(prev, num_classes)
+        self.init_head(prev, num_classes, drop_rate)
         nn.init.trunc_normal_(self.classifier.weight, std=0.02)
         nn.init.zeros_(self.classifier.bias)
 
@@ -148,11 +144,9 @@ class EfficientViTMSRA(nn.Module):
         """(B, C, H, W) image -> (B, num_features, h, w) map (h = 4 at 224 px)."""
         return self.stages(self.patch_embed(x))
 
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.head_drop(self.head_norm(x.mean((2, 3)))))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        """Global average, then BatchNorm1d."""
+        return self.head_norm(x.mean((2, 3)))
 
 
 def _efficientvit(variant: str, **kwargs) -> EfficientViTMSRA:
@@ -160,31 +154,31 @@ def _efficientvit(variant: str, **kwargs) -> EfficientViTMSRA:
     return EfficientViTMSRA(stages, kernels, **kwargs)
 
 
-@register_model(reference="timm:efficientvit_m0", paper=_PAPER, tags=("vit_hybrid",))
+@register_model(reference="timm:efficientvit_m0", paper=_PAPER, tags=("efficient_attention",))
 def efficientvit_m0(**kwargs) -> nn.Module:
     return _efficientvit("m0", **kwargs)
 
 
-@register_model(reference="timm:efficientvit_m1", paper=_PAPER, tags=("vit_hybrid",))
+@register_model(reference="timm:efficientvit_m1", paper=_PAPER, tags=("efficient_attention",))
 def efficientvit_m1(**kwargs) -> nn.Module:
     return _efficientvit("m1", **kwargs)
 
 
-@register_model(reference="timm:efficientvit_m2", paper=_PAPER, tags=("vit_hybrid",))
+@register_model(reference="timm:efficientvit_m2", paper=_PAPER, tags=("efficient_attention",))
 def efficientvit_m2(**kwargs) -> nn.Module:
     return _efficientvit("m2", **kwargs)
 
 
-@register_model(reference="timm:efficientvit_m3", paper=_PAPER, tags=("vit_hybrid",))
+@register_model(reference="timm:efficientvit_m3", paper=_PAPER, tags=("efficient_attention",))
 def efficientvit_m3(**kwargs) -> nn.Module:
     return _efficientvit("m3", **kwargs)
 
 
-@register_model(reference="timm:efficientvit_m4", paper=_PAPER, tags=("vit_hybrid",))
+@register_model(reference="timm:efficientvit_m4", paper=_PAPER, tags=("efficient_attention",))
 def efficientvit_m4(**kwargs) -> nn.Module:
     return _efficientvit("m4", **kwargs)
 
 
-@register_model(reference="timm:efficientvit_m5", paper=_PAPER, tags=("vit_hybrid",))
+@register_model(reference="timm:efficientvit_m5", paper=_PAPER, tags=("efficient_attention",))
 def efficientvit_m5(**kwargs) -> nn.Module:
     return _efficientvit("m5", **kwargs)

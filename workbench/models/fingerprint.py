@@ -126,6 +126,31 @@ def code_fingerprint(model: nn.Module, *callables: Callable | None) -> str:
     return h.hexdigest()[:16]
 
 
+def fingerprint_sources(model: nn.Module, *callables: Callable | None) -> list[str]:
+    """The package source files whose contents :func:`code_fingerprint` depends on.
+
+    While none of these files changes (and the libraries keep their versions), the fingerprint
+    of ``model`` stays the same: a cache can check these files' digests instead of building the
+    model again to recompute it (the counting cache does).
+
+    Args:
+        model: a built model.
+        *callables: the entry points or ``build`` functions given to :func:`code_fingerprint`.
+    """
+    files, _ = _module_files({type(m) for m in model.modules()})
+    for fn in callables:
+        if fn is not None and _is_ours(fn) and inspect.getsourcefile(fn):
+            files.add(inspect.getsourcefile(fn))
+    helpers = set()
+    for mod in [m for m in list(sys.modules.values()) if getattr(m, "__file__", None) in files]:
+        for obj in vars(mod).values():
+            if isinstance(obj, types.FunctionType) and _is_ours(obj):
+                src = inspect.getsourcefile(obj)
+                if src and src not in files:
+                    helpers.add(src)
+    return sorted(files | helpers)
+
+
 def model_fingerprint(name: str | None = None, *, model: nn.Module | None = None,
                       build: Callable[[], nn.Module] | None = None, **kwargs) -> str:
     """Fingerprint of a registry model (built from ``name`` and ``kwargs`` if ``model`` is not given).
@@ -144,4 +169,4 @@ def model_fingerprint(name: str | None = None, *, model: nn.Module | None = None
     return code_fingerprint(model, entry_fn, build)
 
 
-__all__ = ["code_fingerprint", "model_fingerprint"]
+__all__ = ["code_fingerprint", "fingerprint_sources", "model_fingerprint"]

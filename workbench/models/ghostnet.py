@@ -1,7 +1,7 @@
 """GhostNet (Han et al., CVPR 2020) and GhostNetV2 (Tang et al., NeurIPS 2022).
 
 MobileNetV3-Large's layout with every inverted residual replaced by a Ghost bottleneck
-(:mod:`workbench.layers.ghost`). Matches timm's ``ghostnet.py`` module for module; timm counts
+(:mod:`workbench.layers.cheap_operators`). Matches timm's ``ghostnet.py`` module for module; timm counts
 are identical (checked by the zoo tests).
 """
 
@@ -13,8 +13,9 @@ import torch
 from torch import nn
 
 from ..layers.activations import get_act
-from ..layers.conv import ConvNormAct, make_divisible
-from ..layers.ghost import GhostBottleneck
+from ..layers.cheap_operators import GhostBottleneck
+from ..layers.conv import ConvNormAct, scale_channels
+from ._base import Classifier
 from ._factory import register_model
 
 
@@ -59,7 +60,10 @@ GHOSTNET_STAGES: tuple[tuple[GhostRow, ...], ...] = (
 )
 
 
-class GhostNet(nn.Module):
+_DIVISOR = 4  # GhostNet rounds widths to multiples of 4 (official code), not 8
+
+
+class GhostNet(Classifier):
     """GhostNet / GhostNetV2 classifier.
 
     stem 3x3 s2 conv-BN-ReLU (16 ch) -> Ghost bottleneck stages -> 1x1 conv-BN-ReLU (960 ch) ->
@@ -67,7 +71,8 @@ class GhostNet(nn.Module):
 
     Args:
         stages: rows grouped into stages, at width 1.0.
-        width: channel multiplier; every width is ``make_divisible(c * width, 4)`` (official code).
+        width_mult: channel multiplier; every width is ``scale_channels(c, width_mult, 4)``
+            (divisor 4 as the official code).
         num_classes, in_chans: classifier outputs and input channels.
         version: ``'v1'`` (GhostNet) or ``'v2'`` (DFC attention in every bottleneck but the first
             two, as the official GhostNetV2 code and timm).
@@ -81,7 +86,7 @@ class GhostNet(nn.Module):
     def __init__(
         self,
         stages: tuple[tuple[GhostRow, ...], ...] = GHOSTNET_STAGES,
-        width: float = 1.0,
+        width_mult: float = 1.0,
         num_classes: int = 1000,
         in_chans: int = 3,
         version: str = "v1",
@@ -95,42 +100,32 @@ class GhostNet(nn.Module):
             raise ValueError(f"unknown GhostNet version {version!r}; valid: v1, v2")
         if small_input:
             stages = _first_stride_to_one(stages)
-
-        def ch(c: int) -> int:
-            return make_divisible(c * width, 4)
-
-        stem_chs = ch(16)
+        stem_chs = scale_channels(16, width_mult, _DIVISOR)
         self.stem = ConvNormAct(in_chans, stem_chs, 3, 1 if small_input else 2, act=act)
         prev, blocks, idx = stem_chs, [], 0
         for stage in stages:
             layers = []
             for r in stage:
                 dfc = version == "v2" and idx > 1
-                layers.append(
-                    GhostBottleneck(
-                        prev, ch(r.exp), ch(r.c), r.k, r.s, act=act, se_ratio=r.se, dfc=dfc
-                    )
-                )
-                prev, idx = ch(r.c), idx + 1
+                mid, out = (scale_channels(c, width_mult, _DIVISOR) for c in (r.exp, r.c))
+                layers.append(GhostBottleneck(prev, mid, out, r.k, r.s, act=act, se_ratio=r.se, dfc=dfc))
+                prev, idx = out, idx + 1
             blocks.append(nn.Sequential(*layers))
-        self.num_features = ch(stages[-1][-1].exp)
-        blocks.append(ConvNormAct(prev, self.num_features, 1, act=act))
+        trunk_chs = scale_channels(stages[-1][-1].exp, width_mult, _DIVISOR)
+        blocks.append(ConvNormAct(prev, trunk_chs, 1, act=act))
         self.blocks = nn.Sequential(*blocks)
-        self.conv_head = nn.Conv2d(self.num_features, head_chs, 1, bias=True)
+        self.conv_head = nn.Conv2d(trunk_chs, head_chs, 1, bias=True)
         self.act2 = get_act(act)
-        self.drop = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
-        self.classifier = nn.Linear(head_chs, num_classes)
+        self.init_head(head_chs, num_classes, drop_rate)
+        self.trunk_features = trunk_chs  # channels of the feature map (960 at width 1.0)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.blocks(self.stem(x))
 
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        """Global average -> 1x1 head conv (with bias) -> act: (B, head_chs)."""
         x = x.mean((2, 3), keepdim=True)  # (B, C, 1, 1): the head conv runs on the pooled vector
-        x = self.act2(self.conv_head(x)).flatten(1)
-        return self.classifier(self.drop(x))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+        return self.act2(self.conv_head(x)).flatten(1)
 
 
 def _first_stride_to_one(
@@ -149,37 +144,39 @@ def _first_stride_to_one(
 
 
 def _ghostnet(
-    width: float, version: str = "v1", width_mult: float | None = None, **kwargs
+    name_width: float, version: str = "v1", width_mult: float | None = None, **kwargs
 ) -> GhostNet:
     # width_mult replaces the name's width (ghostnet_100 with width_mult=0.5 is ghostnet_050)
-    return GhostNet(width=width if width_mult is None else width_mult, version=version, **kwargs)
+    width_mult = name_width if width_mult is None else width_mult
+    return GhostNet(width_mult=width_mult, version=version, **kwargs)
 
 
+_TAGS = ("cheap_operators", "mobile_cnn", "channel_attention")
 _PAPER_V1 = "Han et al., GhostNet: More Features from Cheap Operations, CVPR 2020"
 _PAPER_V2 = (
     "Tang et al., GhostNetV2: Enhance Cheap Operation with Long-Range Attention, NeurIPS 2022"
 )
 
 
-@register_model(reference="timm:ghostnet_050", paper=_PAPER_V1)
+@register_model(reference="timm:ghostnet_050", paper=_PAPER_V1, tags=_TAGS)
 def ghostnet_050(**kwargs) -> nn.Module:
     """GhostNet 0.5x."""
     return _ghostnet(0.5, **kwargs)
 
 
-@register_model(reference="timm:ghostnet_100", paper=_PAPER_V1)
+@register_model(reference="timm:ghostnet_100", paper=_PAPER_V1, tags=_TAGS)
 def ghostnet_100(**kwargs) -> nn.Module:
     """GhostNet 1.0x."""
     return _ghostnet(1.0, **kwargs)
 
 
-@register_model(reference="timm:ghostnet_130", paper=_PAPER_V1)
+@register_model(reference="timm:ghostnet_130", paper=_PAPER_V1, tags=_TAGS)
 def ghostnet_130(**kwargs) -> nn.Module:
     """GhostNet 1.3x."""
     return _ghostnet(1.3, **kwargs)
 
 
-@register_model(reference="timm:ghostnetv2_100", paper=_PAPER_V2)
+@register_model(reference="timm:ghostnetv2_100", paper=_PAPER_V2, tags=_TAGS)
 def ghostnetv2_100(**kwargs) -> nn.Module:
     """GhostNetV2 1.0x (DFC attention)."""
     return _ghostnet(1.0, version="v2", **kwargs)

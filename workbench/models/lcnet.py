@@ -13,7 +13,7 @@ count stays identical to the timm reference.
 
 from __future__ import annotations
 
-from ..layers.mobile import SEConfig
+from ..layers.mobile_cnn import SEConfig
 from ._factory import register_model
 from .mobilenet import MobileNet, MobileSpec, R, create_mobilenet, stage_table
 
@@ -38,19 +38,19 @@ LCNET = MobileSpec(
 _PAPER = "Cui et al., PP-LCNet: A Lightweight CPU Convolutional Neural Network, arXiv 2021"
 
 
-@register_model(reference="timm:lcnet_050", paper=_PAPER)
+@register_model(reference="timm:lcnet_050", paper=_PAPER, tags=("mobile_cnn", "channel_attention"))
 def lcnet_050(**kwargs) -> MobileNet:
     """PP-LCNet x0.5."""
     return create_mobilenet(LCNET, 0.5, **kwargs)
 
 
-@register_model(reference="timm:lcnet_075", paper=_PAPER)
+@register_model(reference="timm:lcnet_075", paper=_PAPER, tags=("mobile_cnn", "channel_attention"))
 def lcnet_075(**kwargs) -> MobileNet:
     """PP-LCNet x0.75."""
     return create_mobilenet(LCNET, 0.75, **kwargs)
 
 
-@register_model(reference="timm:lcnet_100", paper=_PAPER)
+@register_model(reference="timm:lcnet_100", paper=_PAPER, tags=("mobile_cnn", "channel_attention"))
 def lcnet_100(**kwargs) -> MobileNet:
     """PP-LCNet x1.0."""
     return create_mobilenet(LCNET, 1.0, **kwargs)

@@ -21,9 +21,10 @@ import torch
 from torch import nn
 
 from ..layers.activations import get_act
-from ..layers.conv import ConvNormAct
-from ..layers.mobile import SEConfig
-from ._builder import BlockRow, build_stages, scale_channels
+from ..layers.conv import ConvNormAct, scale_channels
+from ..layers.mobile_cnn import SEConfig
+from ._base import Classifier
+from ._builder import BlockRow, build_stages
 from ._factory import register_model
 
 _HEADS = ("none", "conv", "linear")
@@ -48,7 +49,7 @@ class MobileSpec:
             MnasNet, FBNet, PP-LCNet), ``'scaled'`` (EfficientNet), ``'grow'`` = scaled only
             when ``width_mult > 1`` (MobileNetV2, Sec. 6.1).
         act: default activation name of stem, blocks and head.
-        se: how blocks size their squeeze-excite (:class:`~workbench.layers.mobile.SEConfig`).
+        se: how blocks size their squeeze-excite (:class:`~workbench.layers.mobile_cnn.SEConfig`).
         drop_rate: dropout before the classifier (training recipe of the paper).
     """
 
@@ -72,7 +73,7 @@ class MobileSpec:
             raise ValueError(f"head_chs={self.head_chs} does not fit head={self.head!r}")
 
 
-class MobileNet(nn.Module):
+class MobileNet(Classifier):
     """Stem -> stages of mobile blocks -> head -> global average pool -> classifier.
 
     Args:
@@ -87,8 +88,15 @@ class MobileNet(nn.Module):
             8 (28 px -> 4 x 4 final feature map instead of 1 x 1). Nothing else changes.
         act: override of ``spec.act`` (rows that pin their own activation keep it, e.g. the
             ReLU rows of MobileNetV3).
-        attn: replace SE by another attention from ``get_attn`` (e.g. ``'eca'``) in the
-            blocks whose row has SE; ``ValueError`` for an architecture without SE rows.
+        attn: replace SE by another attention from
+            :func:`~workbench.layers.channel_attention.get_attn` (``'se'``, ``'eca'``,
+            ``'cbam'``, ``'none'``) in the blocks whose row has SE; ``ValueError`` for an
+            architecture without SE rows. ``None`` keeps the architecture's own SE.
+        attn_kwargs: options of that attention: ``rd_ratio`` in (0, 1] for ``'se'`` (default:
+            the paper's 0.25, rounded as the paper does) and ``'cbam'`` (default 1/16),
+            ``k_size`` (odd int; default: ECA's adaptive size) for ``'eca'``,
+            ``spatial_kernel`` (odd int; default 7) for ``'cbam'``. ``ValueError`` names the
+            valid options and ranges.
         drop_rate: override of ``spec.drop_rate``.
     """
 
@@ -102,13 +110,20 @@ class MobileNet(nn.Module):
         small_input: bool = False,
         act: str | None = None,
         attn: str | None = None,
+        attn_kwargs: dict | None = None,
         drop_rate: float | None = None,
     ) -> None:
         super().__init__()
         act = act or spec.act
-        if attn is not None and not any(row.se > 0 for stage in spec.stages for row in stage):
-            raise ValueError(f"attn={attn!r}: this architecture has no SE blocks to replace")
-        se = spec.se if attn is None else replace(spec.se, layer=attn)
+        if (attn is not None or attn_kwargs) and not any(
+            row.se > 0 for stage in spec.stages for row in stage
+        ):
+            raise ValueError(f"attn={attn!r}, attn_kwargs={attn_kwargs!r}: this architecture has no SE blocks")
+        se = replace(
+            spec.se,
+            layer=spec.se.layer if attn is None else attn,
+            options=tuple(sorted((attn_kwargs or {}).items())),
+        )
         stem_chs = scale_channels(spec.stem_chs, width_mult)
         self.stem = ConvNormAct(in_chans, stem_chs, 3, stride=1 if small_input else 2, act=act)
         self.stages, chs = build_stages(
@@ -127,10 +142,8 @@ class MobileNet(nn.Module):
             self.conv_head = ConvNormAct(chs, head_chs, 1, act=act)
         elif spec.head == "linear":
             self.pre_logits = nn.Sequential(nn.Linear(chs, head_chs), get_act(act))
-        self.num_features = head_chs or chs
         self.global_pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
-        self.drop = nn.Dropout(spec.drop_rate if drop_rate is None else drop_rate)
-        self.classifier = nn.Linear(self.num_features, num_classes)
+        self.init_head(head_chs or chs, num_classes, spec.drop_rate if drop_rate is None else drop_rate)
         _init_weights(self)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -139,15 +152,9 @@ class MobileNet(nn.Module):
         x = self.stages(x)
         return self.conv_head(x)
 
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C', h, w) features -> (B, num_classes) logits."""
-        x = self.global_pool(x)
-        x = self.pre_logits(x)
-        x = self.drop(x)
-        return self.classifier(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        """Global average, then MobileNetV3's linear head layer (identity for the others)."""
+        return self.pre_logits(self.global_pool(x))
 
 
 def _head_channels(spec: MobileSpec, width_mult: float) -> int | None:
@@ -265,69 +272,73 @@ MOBILENET_V3_SMALL = MobileSpec(
 _V1 = "Howard et al., MobileNets: Efficient Convolutional Neural Networks for Mobile Vision Applications, arXiv 2017"
 _V2 = "Sandler et al., MobileNetV2: Inverted Residuals and Linear Bottlenecks, CVPR 2018"
 _V3 = "Howard et al., Searching for MobileNetV3, ICCV 2019"
+# Literature families (workbench.literature.families slugs) of the techniques each net uses.
+_TAGS_V1 = ("mobile_cnn",)
+_TAGS_V2 = ("mobile_cnn",)
+_TAGS_V3 = ("mobile_cnn", "channel_attention", "nas")
 
 
-@register_model(paper=_V1)
+@register_model(paper=_V1, tags=_TAGS_V1)
 def mobilenetv1_050(**kwargs) -> MobileNet:
     """MobileNetV1 0.5 (no timm/torchvision model at this width)."""
     return create_mobilenet(MOBILENET_V1, 0.5, **kwargs)
 
 
-@register_model(paper=_V1)
+@register_model(paper=_V1, tags=_TAGS_V1)
 def mobilenetv1_075(**kwargs) -> MobileNet:
     """MobileNetV1 0.75 (no timm/torchvision model at this width)."""
     return create_mobilenet(MOBILENET_V1, 0.75, **kwargs)
 
 
-@register_model(reference="timm:mobilenetv1_100", paper=_V1)
+@register_model(reference="timm:mobilenetv1_100", paper=_V1, tags=_TAGS_V1)
 def mobilenetv1_100(**kwargs) -> MobileNet:
     """MobileNetV1 1.0; ReLU as in the paper (timm: ReLU6)."""
     return create_mobilenet(MOBILENET_V1, 1.0, **kwargs)
 
 
-@register_model(reference="timm:mobilenetv2_050", paper=_V2)
+@register_model(reference="timm:mobilenetv2_050", paper=_V2, tags=_TAGS_V2)
 def mobilenetv2_050(**kwargs) -> MobileNet:
     """MobileNetV2 0.5."""
     return create_mobilenet(MOBILENET_V2, 0.5, **kwargs)
 
 
-@register_model(reference="timm:mobilenetv2_075", paper=_V2)
+@register_model(reference="timm:mobilenetv2_075", paper=_V2, tags=_TAGS_V2)
 def mobilenetv2_075(**kwargs) -> MobileNet:
     """MobileNetV2 0.75."""
     return create_mobilenet(MOBILENET_V2, 0.75, **kwargs)
 
 
-@register_model(reference="timm:mobilenetv2_100", paper=_V2)
+@register_model(reference="timm:mobilenetv2_100", paper=_V2, tags=_TAGS_V2)
 def mobilenetv2_100(**kwargs) -> MobileNet:
     """MobileNetV2 1.0 (also = torchvision mobilenet_v2)."""
     return create_mobilenet(MOBILENET_V2, 1.0, **kwargs)
 
 
-@register_model(reference="timm:mobilenetv2_140", paper=_V2)
+@register_model(reference="timm:mobilenetv2_140", paper=_V2, tags=_TAGS_V2)
 def mobilenetv2_140(**kwargs) -> MobileNet:
     """MobileNetV2 1.4 (head grows to 1792 channels)."""
     return create_mobilenet(MOBILENET_V2, 1.4, **kwargs)
 
 
-@register_model(reference="timm:mobilenetv3_large_075", paper=_V3)
+@register_model(reference="timm:mobilenetv3_large_075", paper=_V3, tags=_TAGS_V3)
 def mobilenetv3_large_075(**kwargs) -> MobileNet:
     """MobileNetV3-Large 0.75."""
     return create_mobilenet(MOBILENET_V3_LARGE, 0.75, **kwargs)
 
 
-@register_model(reference="timm:mobilenetv3_large_100", paper=_V3)
+@register_model(reference="timm:mobilenetv3_large_100", paper=_V3, tags=_TAGS_V3)
 def mobilenetv3_large_100(**kwargs) -> MobileNet:
     """MobileNetV3-Large 1.0 (also = torchvision mobilenet_v3_large)."""
     return create_mobilenet(MOBILENET_V3_LARGE, 1.0, **kwargs)
 
 
-@register_model(reference="timm:mobilenetv3_small_075", paper=_V3)
+@register_model(reference="timm:mobilenetv3_small_075", paper=_V3, tags=_TAGS_V3)
 def mobilenetv3_small_075(**kwargs) -> MobileNet:
     """MobileNetV3-Small 0.75."""
     return create_mobilenet(MOBILENET_V3_SMALL, 0.75, **kwargs)
 
 
-@register_model(reference="timm:mobilenetv3_small_100", paper=_V3)
+@register_model(reference="timm:mobilenetv3_small_100", paper=_V3, tags=_TAGS_V3)
 def mobilenetv3_small_100(**kwargs) -> MobileNet:
     """MobileNetV3-Small 1.0 (also = torchvision mobilenet_v3_small)."""
     return create_mobilenet(MOBILENET_V3_SMALL, 1.0, **kwargs)

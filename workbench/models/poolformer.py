@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..layers.conv import scale_channels
 from ..layers.metaformer import MetaFormerBlock, get_norm2d
-from ._builder import scale_channels
+from ._base import Classifier
 from ._factory import register_model
 
 _PAPER = "Yu et al., MetaFormer Is Actually What You Need for Vision, CVPR 2022"
@@ -54,7 +55,7 @@ POOLFORMER_CFGS: dict[str, tuple[tuple[MetaStage, ...], float]] = {
 }
 
 
-class MetaFormer(nn.Module):
+class MetaFormer(Classifier):
     """A four-stage MetaFormer image classifier (PoolFormer layout).
 
     Stem: 7x7/4 conv (padding 2, with bias). Stage *i > 0* opens with a 3x3/2 conv (with bias)
@@ -95,7 +96,7 @@ class MetaFormer(nn.Module):
         drop_path_rate: float = 0.0,
     ) -> None:
         super().__init__()
-        dims = [s.dim if width_mult is None else scale_channels(s.dim, width_mult) for s in stages]
+        dims = [scale_channels(s.dim, width_mult) for s in stages]
         dpr = torch.linspace(0, drop_path_rate, sum(s.depth for s in stages)).tolist()
         self.stem = nn.Conv2d(
             in_chans, dims[0], 7, stride=1 if small_input else 4, padding=3 if small_input else 2
@@ -120,10 +121,8 @@ class MetaFormer(nn.Module):
             modules.append(nn.Sequential(*layers))
             prev = dim
         self.stages = nn.Sequential(*modules)
-        self.num_features = prev
         self.norm = get_norm2d(norm, prev)
-        self.head_drop = nn.Dropout(drop_rate)
-        self.classifier = nn.Linear(prev, num_classes)
+        self.init_head(prev, num_classes, drop_rate)
         self.apply(self._init_weights)
 
     @staticmethod
@@ -137,12 +136,6 @@ class MetaFormer(nn.Module):
         """(B, C, H, W) image -> (B, num_features, H/32, W/32) normalized map."""
         return self.norm(self.stages(self.stem(x)))
 
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.head_drop(x.mean((2, 3))))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
 
 def _poolformer(variant: str, **kwargs) -> MetaFormer:
     stages, ls_init = POOLFORMER_CFGS[variant]
@@ -150,16 +143,16 @@ def _poolformer(variant: str, **kwargs) -> MetaFormer:
     return MetaFormer(stages, **kwargs)
 
 
-@register_model(reference="timm:poolformer_s12", paper=_PAPER, tags=("metaformer",))
+@register_model(reference="timm:poolformer_s12", paper=_PAPER, tags=("large_kernel_convnets",))
 def poolformer_s12(**kwargs) -> nn.Module:
     return _poolformer("s12", **kwargs)
 
 
-@register_model(reference="timm:poolformer_s24", paper=_PAPER, tags=("metaformer",))
+@register_model(reference="timm:poolformer_s24", paper=_PAPER, tags=("large_kernel_convnets",))
 def poolformer_s24(**kwargs) -> nn.Module:
     return _poolformer("s24", **kwargs)
 
 
-@register_model(reference="timm:poolformer_s36", paper=_PAPER, tags=("metaformer",))
+@register_model(reference="timm:poolformer_s36", paper=_PAPER, tags=("large_kernel_convnets",))
 def poolformer_s36(**kwargs) -> nn.Module:
     return _poolformer("s36", **kwargs)

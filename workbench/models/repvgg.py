@@ -1,7 +1,7 @@
 """RepVGG (Ding et al., CVPR 2021): a VGG-style stack of 3x3 conv + ReLU at deploy time.
 
-Registered in the **train form** (three-branch :class:`~workbench.layers.reparam.RepVggBlock`);
-``workbench.layers.reparam.reparameterize_model(model)`` gives the deploy form, whose parameter
+Registered in the **train form** (three-branch :class:`~workbench.layers.reparameterization.RepVggBlock`);
+``workbench.layers.reparameterization.reparameterize_model(model)`` gives the deploy form, whose parameter
 and MAC counts are the ones the paper reports (RepVGG-A0: 8.30 M params, 1.4 G MACs; the train
 form has 9.11 M). Layout as timm's ``byobnet.py`` ``repvgg_a0`` (no final 1x1 conv).
 """
@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..layers.conv import make_divisible
-from ..layers.reparam import RepVggBlock
+from ..layers.conv import scale_channels
+from ..layers.reparameterization import RepVggBlock
+from ._base import Classifier
 from ._factory import register_model
 
 
@@ -38,13 +39,14 @@ def repvgg_stages(depths: tuple[int, ...], a: float, b: float) -> tuple[RepStage
 REPVGG_A0 = repvgg_stages((2, 4, 14, 1), a=0.75, b=2.5)
 
 
-class RepVGG(nn.Module):
+class RepVGG(Classifier):
     """RepVGG classifier: stem block (3x3 s2) -> 4 stages of RepVGG blocks -> GAP -> linear.
 
     Args:
         stages: stage rows.
         stem_chs: stem width, ``min(64, 64a)`` (paper Sec. 3.4).
-        width: extra multiplier on every width (``make_divisible(c * width, 8)``); 1.0 = paper.
+        width_mult: multiplier on every width (:func:`~workbench.layers.conv.scale_channels`,
+            divisor 8); ``None`` = the paper's widths.
         num_classes, in_chans: classifier outputs and input channels.
         act: activation after each block.
         drop_rate: dropout before the classifier (0, as timm).
@@ -56,7 +58,7 @@ class RepVGG(nn.Module):
         self,
         stages: tuple[RepStage, ...] = REPVGG_A0,
         stem_chs: int = 48,
-        width: float = 1.0,
+        width_mult: float | None = None,
         num_classes: int = 1000,
         in_chans: int = 3,
         act: str = "relu",
@@ -64,38 +66,28 @@ class RepVGG(nn.Module):
         small_input: bool = False,
     ) -> None:
         super().__init__()
-
-        def ch(c: int) -> int:
-            return c if width == 1.0 else make_divisible(c * width, 8)
-
-        self.stem = RepVggBlock(in_chans, ch(stem_chs), stride=1 if small_input else 2, act=act)
-        prev, blocks = ch(stem_chs), []
+        prev = scale_channels(stem_chs, width_mult)
+        self.stem = RepVggBlock(in_chans, prev, stride=1 if small_input else 2, act=act)
+        blocks = []
         for i, st in enumerate(stages):
             stride = 1 if small_input and i == 0 else st.s
-            layers = [RepVggBlock(prev, ch(st.c), stride, act=act)]
-            layers += [RepVggBlock(ch(st.c), ch(st.c), 1, act=act) for _ in range(st.n - 1)]
+            chs = scale_channels(st.c, width_mult)
+            layers = [RepVggBlock(prev, chs, stride, act=act)]
+            layers += [RepVggBlock(chs, chs, 1, act=act) for _ in range(st.n - 1)]
             blocks.append(nn.Sequential(*layers))
-            prev = ch(st.c)
+            prev = chs
         self.stages = nn.Sequential(*blocks)
-        self.num_features = prev
-        self.drop = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
-        self.classifier = nn.Linear(prev, num_classes)
+        self.init_head(prev, num_classes, drop_rate)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.stages(self.stem(x))
-
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.drop(x.mean((2, 3))))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 @register_model(
     reference="timm:repvgg_a0",
     paper="Ding et al., RepVGG: Making VGG-style ConvNets Great Again, CVPR 2021",
-    tags=("reparam",),
+    tags=("reparameterization",),
 )
 def repvgg_a0(width_mult: float | None = None, **kwargs) -> nn.Module:
     """RepVGG-A0 (train form; ``reparameterize_model`` for deploy)."""
-    return RepVGG(REPVGG_A0, stem_chs=48, width=1.0 if width_mult is None else width_mult, **kwargs)
+    return RepVGG(REPVGG_A0, stem_chs=48, width_mult=width_mult, **kwargs)

@@ -9,7 +9,7 @@ plus a BN1d -> linear distillation head (logits averaged), as the official code 
 
 Train vs deploy: the paper's numbers (M0.9: 5.1 M params, 0.8 G MACs) are for the deploy form,
 where :meth:`RepViT.reparameterize` plus conv-BN folding
-(:func:`workbench.layers.reparam.reparameterize_model`) turn each token mixer into one
+(:func:`workbench.layers.reparameterization.reparameterize_model`) turn each token mixer into one
 depthwise conv and the two BN1d-linear heads into one linear layer.
 """
 
@@ -22,9 +22,10 @@ import torch
 from torch import nn
 
 from ..layers.activations import get_act
+from ..layers.conv import scale_channels
 from ..layers.efficientvit import conv_bn
 from ..layers.repvit import RepViTBlock, RepViTDownsample
-from ._builder import scale_channels
+from ._base import Classifier
 from ._factory import register_model
 
 _PAPER = "Wang et al., RepViT: Revisiting Mobile CNN From ViT Perspective, CVPR 2024"
@@ -60,7 +61,7 @@ def _fold_bn1d_linear(bn: nn.BatchNorm1d, linear: nn.Linear) -> tuple[torch.Tens
     return linear.weight * scale, linear.bias + linear.weight @ shift
 
 
-class RepViT(nn.Module):
+class RepViT(Classifier):
     """RepViT classifier.
 
     Args:
@@ -93,7 +94,7 @@ class RepViT(nn.Module):
         drop_path_rate: float = 0.0,
     ) -> None:
         super().__init__()
-        dims = [s.dim if width_mult is None else scale_channels(s.dim, width_mult) for s in stages]
+        dims = [scale_channels(s.dim, width_mult) for s in stages]
         stem_stride = 1 if small_input else 2
         self.stem = nn.Sequential(
             conv_bn(in_chans, dims[0] // 2, 3, stem_stride),
@@ -120,12 +121,10 @@ class RepViT(nn.Module):
             modules.append(nn.Sequential(*layers))
             prev = dim
         self.stages = nn.Sequential(*modules)
-        self.num_features = prev
-        self.head_drop = nn.Dropout(drop_rate)
         self.head_norm = nn.BatchNorm1d(prev)
-        self.classifier = nn.Linear(prev, num_classes)
+        self.init_head(prev, num_classes, drop_rate)
         self.head_norm_dist = nn.BatchNorm1d(prev) if distillation else None
-        self.classifier_dist = nn.Linear(prev, num_classes) if distillation else None
+        self.classifier_dist = self.make_classifier(num_classes) if distillation else None
         for fc in (self.classifier, self.classifier_dist):
             if fc is not None:
                 nn.init.trunc_normal_(fc.weight, std=0.02)
@@ -135,16 +134,22 @@ class RepViT(nn.Module):
         """(B, C, H, W) image -> (B, num_features, H/32, W/32) map."""
         return self.stages(self.stem(x))
 
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.head_drop(x.mean((2, 3)))
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Map -> logits: each head is BatchNorm1d -> linear; with distillation, their mean."""
+        x = self.head_drop(self.pool(x))
+        if pre_logits:
+            return x
         if self.classifier_dist is None:
             return self.classifier(self.head_norm(x))
         return (
             self.classifier(self.head_norm(x)) + self.classifier_dist(self.head_norm_dist(x))
         ) / 2
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+    def reset_classifier(self, num_classes: int) -> None:
+        """New classifier (and distillation head, if kept) with ``num_classes`` outputs."""
+        super().reset_classifier(num_classes)
+        if self.classifier_dist is not None:
+            self.classifier_dist = self.make_classifier(num_classes)
 
     @torch.no_grad()
     def reparameterize(self) -> None:
@@ -152,7 +157,7 @@ class RepViT(nn.Module):
 
         The two heads' average is linear in their weights, so BN1d -> linear (x2) -> mean is one
         ``Linear``. Conv-BN pairs elsewhere are folded by
-        :func:`workbench.layers.reparam.reparameterize_model`, which also calls this.
+        :func:`workbench.layers.reparameterization.reparameterize_model`, which also calls this.
         Equivalent to the train form in eval mode only (BN running statistics).
         """
         for m in self.modules():
@@ -171,17 +176,17 @@ class RepViT(nn.Module):
         self.classifier_dist = self.head_norm_dist = None
 
 
-@register_model(reference="timm:repvit_m0_9", paper=_PAPER, tags=("reparam", "vit_hybrid"))
+@register_model(reference="timm:repvit_m0_9", paper=_PAPER, tags=("reparameterization", "mobile_cnn", "channel_attention"))
 def repvit_m0_9(**kwargs) -> nn.Module:
     return _repvit("m0_9", **kwargs)
 
 
-@register_model(reference="timm:repvit_m1_0", paper=_PAPER, tags=("reparam", "vit_hybrid"))
+@register_model(reference="timm:repvit_m1_0", paper=_PAPER, tags=("reparameterization", "mobile_cnn", "channel_attention"))
 def repvit_m1_0(**kwargs) -> nn.Module:
     return _repvit("m1_0", **kwargs)
 
 
-@register_model(reference="timm:repvit_m1_1", paper=_PAPER, tags=("reparam", "vit_hybrid"))
+@register_model(reference="timm:repvit_m1_1", paper=_PAPER, tags=("reparameterization", "mobile_cnn", "channel_attention"))
 def repvit_m1_1(**kwargs) -> nn.Module:
     return _repvit("m1_1", **kwargs)
 

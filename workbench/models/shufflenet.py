@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..layers.conv import ConvNormAct, make_divisible
-from ..layers.shuffle import ShuffleV2Block
+from ..layers.cheap_operators import ShuffleV2Block
+from ..layers.conv import ConvNormAct, scale_channels
+from ._base import Classifier
 from ._factory import register_model
 
 
@@ -35,34 +36,32 @@ _WIDTHS: dict[float, tuple[tuple[int, int, int], int]] = {
 _REPEATS = (4, 8, 4)
 
 
-def shufflenet_stages(width: float) -> tuple[tuple[ShuffleStage, ...], int]:
+def shufflenet_stages(width_mult: float) -> tuple[tuple[ShuffleStage, ...], int]:
     """Stage rows and conv5 width for a width multiplier.
 
-    The paper's widths come from Table 5. Any other ``width`` (our extension, not in the paper)
-    scales the 1.0x channels with ``make_divisible(c * width, 4)`` (even, for the channel split)
-    and keeps conv5 at 1024 below 2.0x.
+    The paper's widths come from Table 5. Any other ``width_mult`` (our extension, not in the
+    paper) scales the 1.0x channels with :func:`~workbench.layers.conv.scale_channels`, divisor 4
+    (even, for the channel split), and keeps conv5 at 1024 below 2.0x.
 
     Raises:
-        ValueError: for ``width <= 0``.
+        ValueError: for a ``width_mult`` that is not a finite number > 0.
     """
-    if width <= 0:
-        raise ValueError(f"width must be > 0, got {width}")
-    if width in _WIDTHS:
-        chs, last = _WIDTHS[width]
+    if width_mult in _WIDTHS:
+        chs, last = _WIDTHS[width_mult]
     else:
-        chs = tuple(make_divisible(c * width, 4) for c in _WIDTHS[1.0][0])
-        last = 2048 if width >= 2.0 else 1024
+        chs = tuple(scale_channels(c, width_mult, 4) for c in _WIDTHS[1.0][0])
+        last = 2048 if width_mult >= 2.0 else 1024
     return tuple(ShuffleStage(c, n) for c, n in zip(chs, _REPEATS, strict=True)), last
 
 
-class ShuffleNetV2(nn.Module):
+class ShuffleNetV2(Classifier):
     """ShuffleNetV2 classifier.
 
     conv1 3x3 s2 (24 ch) -> max-pool 3x3 s2 -> stages 2-4 of :class:`ShuffleV2Block` ->
     conv5 1x1 -> global average pool -> linear classifier.
 
     Args:
-        width: a width multiplier (see :func:`shufflenet_stages`).
+        width_mult: a width multiplier (see :func:`shufflenet_stages`).
         num_classes, in_chans: classifier outputs and input channels.
         act: activation of every conv that has one.
         drop_rate: dropout before the classifier (0, as torchvision; the paper uses none).
@@ -72,7 +71,7 @@ class ShuffleNetV2(nn.Module):
 
     def __init__(
         self,
-        width: float = 1.0,
+        width_mult: float = 1.0,
         num_classes: int = 1000,
         in_chans: int = 3,
         act: str = "relu",
@@ -80,7 +79,7 @@ class ShuffleNetV2(nn.Module):
         small_input: bool = False,
     ) -> None:
         super().__init__()
-        stages, last = shufflenet_stages(width)
+        stages, last = shufflenet_stages(width_mult)
         stem_chs = 24
         self.conv1 = ConvNormAct(in_chans, stem_chs, 3, 1 if small_input else 2, act=act)
         self.maxpool = (
@@ -94,48 +93,40 @@ class ShuffleNetV2(nn.Module):
             prev = st.c
         self.stages = nn.Sequential(*blocks)
         self.conv5 = ConvNormAct(prev, last, 1, act=act)
-        self.num_features = last
-        self.drop = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
-        self.classifier = nn.Linear(last, num_classes)
+        self.init_head(last, num_classes, drop_rate)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(self.conv1(x))
         return self.conv5(self.stages(x))
 
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.drop(x.mean((2, 3))))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
-
-def _shufflenet(width: float, width_mult: float | None = None, **kwargs) -> ShuffleNetV2:
+def _shufflenet(name_width: float, width_mult: float | None = None, **kwargs) -> ShuffleNetV2:
     # width_mult replaces the name's width
-    return ShuffleNetV2(width=width if width_mult is None else width_mult, **kwargs)
+    return ShuffleNetV2(width_mult=name_width if width_mult is None else width_mult, **kwargs)
 
 
 _PAPER = "Ma et al., ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design, ECCV 2018"
 
 
-@register_model(reference="torchvision:shufflenet_v2_x0_5", paper=_PAPER)
+@register_model(reference="torchvision:shufflenet_v2_x0_5", paper=_PAPER, tags=("cheap_operators", "mobile_cnn"))
 def shufflenetv2_050(**kwargs) -> nn.Module:
     """ShuffleNetV2 0.5x."""
     return _shufflenet(0.5, **kwargs)
 
 
-@register_model(reference="torchvision:shufflenet_v2_x1_0", paper=_PAPER)
+@register_model(reference="torchvision:shufflenet_v2_x1_0", paper=_PAPER, tags=("cheap_operators", "mobile_cnn"))
 def shufflenetv2_100(**kwargs) -> nn.Module:
     """ShuffleNetV2 1.0x."""
     return _shufflenet(1.0, **kwargs)
 
 
-@register_model(reference="torchvision:shufflenet_v2_x1_5", paper=_PAPER)
+@register_model(reference="torchvision:shufflenet_v2_x1_5", paper=_PAPER, tags=("cheap_operators", "mobile_cnn"))
 def shufflenetv2_150(**kwargs) -> nn.Module:
     """ShuffleNetV2 1.5x."""
     return _shufflenet(1.5, **kwargs)
 
 
-@register_model(reference="torchvision:shufflenet_v2_x2_0", paper=_PAPER)
+@register_model(reference="torchvision:shufflenet_v2_x2_0", paper=_PAPER, tags=("cheap_operators", "mobile_cnn"))
 def shufflenetv2_200(**kwargs) -> nn.Module:
     """ShuffleNetV2 2.0x."""
     return _shufflenet(2.0, **kwargs)

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from ..layers.activations import get_act
-from ..layers.conv import make_divisible
+from ..layers.conv import scale_channels
+from ._base import Classifier
 from ._factory import register_model
 
 
@@ -68,12 +69,13 @@ SQUEEZENET_1_1: tuple[FireRow, ...] = (
 )
 
 
-class SqueezeNet(nn.Module):
+class SqueezeNet(Classifier):
     """SqueezeNet classifier.
 
     Args:
         rows: the Fire table.
-        width: channel multiplier on every conv (``make_divisible(c * width, 8)``); 1.0 = paper.
+        width_mult: multiplier on every conv's width (:func:`~workbench.layers.conv.scale_channels`,
+            divisor 8); ``None`` = the paper's widths.
         num_classes, in_chans: classifier outputs and input channels.
         act: activation after every conv.
         drop_rate: dropout before the classifier conv (0.5 in the paper).
@@ -84,7 +86,7 @@ class SqueezeNet(nn.Module):
     def __init__(
         self,
         rows: tuple[FireRow, ...] = SQUEEZENET_1_1,
-        width: float = 1.0,
+        width_mult: float | None = None,
         num_classes: int = 1000,
         in_chans: int = 3,
         act: str = "relu",
@@ -92,11 +94,7 @@ class SqueezeNet(nn.Module):
         small_input: bool = False,
     ) -> None:
         super().__init__()
-
-        def ch(c: int) -> int:
-            return c if width == 1.0 else make_divisible(c * width, 8)
-
-        stem_chs = ch(64)
+        stem_chs = scale_channels(64, width_mult)
         layers: list[nn.Module] = [
             nn.Conv2d(
                 in_chans,
@@ -111,12 +109,11 @@ class SqueezeNet(nn.Module):
         for r in rows:
             if r.pool:
                 layers.append(nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True))
-            layers.append(Fire(prev, ch(r.s), ch(r.e), act=act))
-            prev = 2 * ch(r.e)
+            expand = scale_channels(r.e, width_mult)
+            layers.append(Fire(prev, scale_channels(r.s, width_mult), expand, act=act))
+            prev = 2 * expand
         self.features = nn.Sequential(*layers)
-        self.num_features = prev
-        self.drop = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
-        self.classifier = nn.Conv2d(prev, num_classes, 1)
+        self.init_head(prev, num_classes, drop_rate)
         self.act = get_act(act)
         self._init_weights()
 
@@ -131,24 +128,29 @@ class SqueezeNet(nn.Module):
                     nn.init.kaiming_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
 
+    def make_classifier(self, num_classes: int) -> nn.Module:
+        """A 1x1 conv on the feature map (SqueezeNet has no linear layer)."""
+        return nn.Conv2d(self.num_features, num_classes, 1)
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
 
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.act(self.classifier(self.drop(x)))  # (B, classes, h, w)
-        return x.mean((2, 3))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Features -> logits: dropout -> 1x1 conv -> act -> global average (classify, then pool)."""
+        x = self.head_drop(x)
+        if pre_logits:
+            return x.mean((2, 3))
+        return self.act(self.classifier(x)).mean((2, 3))  # (B, classes, h, w) -> (B, classes)
 
 
 def _squeezenet(width_mult: float | None = None, **kwargs) -> SqueezeNet:
-    return SqueezeNet(width=1.0 if width_mult is None else width_mult, **kwargs)
+    return SqueezeNet(width_mult=width_mult, **kwargs)
 
 
 @register_model(
     reference="torchvision:squeezenet1_1",
     paper="Iandola et al., SqueezeNet: AlexNet-level accuracy with 50x fewer parameters and <0.5MB model size, arXiv 2016",
+    tags=("cheap_operators",),
 )
 def squeezenet1_1(**kwargs) -> nn.Module:
     """SqueezeNet v1.1."""

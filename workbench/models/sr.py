@@ -13,22 +13,25 @@ Conventions shared by all ``task="super_resolution"`` models (this module and
 * ``macs`` (:func:`workbench.measure.count_macs`) count convolutions only. Interpolations
   (SRCNN's bicubic input, PAN's bilinear skip and nearest upsampling) and pixel shuffles are not
   multiply-adds, as in the papers' Mult-Adds columns.
-* ``width_mult`` rescales every feature width through :func:`sr_width` (multiples of 4, the
-  IMDN split and CARN-M groups need them); ``None`` keeps the paper's widths. ``small_input``
+* ``width_mult`` rescales every feature width through the zoo's one width rule,
+  :func:`~workbench.layers.conv.scale_channels` with divisor :data:`SR_DIVISOR` = 4 (the IMDN
+  split and CARN-M groups need multiples of 4); ``None`` keeps the paper's widths. ``small_input``
   is accepted and ignored: SR nets have no downsampling to adapt.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
 from ..layers.activations import get_act
-from ..layers.conv import make_divisible
+from ..layers.conv import scale_channels
 from ..layers.sr import SubPixelConv
 from ._factory import register_model
 
-__all__ = ["ESPCN", "FSRCNN", "SRCNN", "lr_input_size", "sr_width"]
+__all__ = ["ESPCN", "FSRCNN", "SRCNN", "SR_DIVISOR", "lr_input_size", "register_sr_family"]
 
 # LR (H, W) whose xN output is 720p (see the module docstring for the x3 rounding).
 _LR_HW = {2: (360, 640), 3: (240, 427), 4: (180, 320)}
@@ -45,9 +48,8 @@ def lr_input_size(scale: int, in_chans: int = 3) -> tuple[int, int, int]:
     return (in_chans, *_LR_HW[scale])
 
 
-def sr_width(chs: int, width_mult: float | None) -> int:
-    """The one place SR widths are scaled: ``chs * width_mult`` rounded to a multiple of 4."""
-    return chs if width_mult is None else make_divisible(chs * width_mult, 4)
+SR_DIVISOR = 4
+"""SR widths scale to multiples of 4 (IMDN's four-way split, CARN-M's groups of 4 channels)."""
 
 
 def check_scale(scale: int, valid: tuple[int, ...] = (2, 3, 4)) -> int:
@@ -97,7 +99,7 @@ class SRCNN(nn.Module):
     ) -> None:
         super().__init__()
         self.scale = check_scale(scale)
-        n1, n2 = (sr_width(w, width_mult) for w in widths)
+        n1, n2 = (scale_channels(w, width_mult, SR_DIVISOR) for w in widths)
         f1, f2, f3 = kernel_sizes
         if pre_upsampled:
             _, h, w = lr_input_size(scale, in_chans)
@@ -150,7 +152,7 @@ class FSRCNN(nn.Module):
     ) -> None:
         super().__init__()
         self.scale = check_scale(scale)
-        d, s = sr_width(d, width_mult), sr_width(s, width_mult)
+        d, s = scale_channels(d, width_mult, SR_DIVISOR), scale_channels(s, width_mult, SR_DIVISOR)
         layers: list[nn.Module] = [nn.Conv2d(in_chans, d, 5, padding=2), nn.PReLU(d)]
         layers += [nn.Conv2d(d, s, 1), nn.PReLU(s)]
         for _ in range(m):
@@ -192,7 +194,7 @@ class ESPCN(nn.Module):
     ) -> None:
         super().__init__()
         self.scale = check_scale(scale)
-        n1, n2 = (sr_width(w, width_mult) for w in widths)
+        n1, n2 = (scale_channels(w, width_mult, SR_DIVISOR) for w in widths)
         f1, f2, f3 = kernel_sizes
         self.body = nn.Sequential(
             nn.Conv2d(in_chans, n1, f1, padding=f1 // 2),
@@ -206,14 +208,47 @@ class ESPCN(nn.Module):
         return self.upsample(self.body(x))
 
 
-def sr_meta(scale: int, paper: str) -> dict:
-    """``register_model`` keywords shared by every SR entry point."""
+def sr_meta(scale: int, paper: str, tags: tuple[str, ...] = ()) -> dict:
+    """``register_model`` keywords shared by every SR entry point.
+
+    Args:
+        scale: upscaling factor (sets the default low-resolution input size).
+        paper: short citation.
+        tags: literature families besides ``efficient_sr_restoration`` (which every SR net has).
+    """
     return dict(
         default_input_size=lr_input_size(scale),
         task="super_resolution",
         reference=None,
         paper=paper,
+        tags=("efficient_sr_restoration", *tags),
     )
+
+
+def register_sr_family(
+    family: str, cls: Callable[..., nn.Module], paper: str, doc: str, tags: tuple[str, ...] = (), **fixed
+) -> None:
+    """Register ``<family>_x2``, ``_x3`` and ``_x4``, each building ``cls(scale=s, **fixed, **overrides)``.
+
+    Args:
+        family: name prefix (``'espcn'``).
+        cls: the network class; takes ``scale`` and the ``create_model`` keywords.
+        paper: short citation.
+        doc: one-line description (the entry's docstring gets ``, x<scale>.`` appended).
+        tags: literature families besides ``efficient_sr_restoration``.
+        **fixed: constructor arguments that define the variant (``kernel_sizes=(9, 5, 5)``).
+    """
+    for scale in (2, 3, 4):
+        register_model(_sr_entry(f"{family}_x{scale}", cls, scale, doc, fixed), **sr_meta(scale, paper, tags))
+
+
+def _sr_entry(name: str, cls: Callable[..., nn.Module], scale: int, doc: str, fixed: dict) -> Callable[..., nn.Module]:
+    def entry(**kwargs) -> nn.Module:
+        return cls(scale=scale, **fixed, **kwargs)
+
+    entry.__name__ = entry.__qualname__ = name
+    entry.__doc__ = f"{doc}, x{scale}."
+    return entry
 
 
 _SRCNN = (
@@ -223,73 +258,8 @@ _FSRCNN = "Dong et al., Accelerating the Super-Resolution Convolutional Neural N
 _ESPCN = "Shi et al., Real-Time Single Image and Video Super-Resolution Using an Efficient Sub-Pixel CNN, CVPR 2016"
 
 
-@register_model(**sr_meta(2, _SRCNN))
-def srcnn_x2(**kwargs) -> nn.Module:
-    """SRCNN 9-1-5 (64/32 filters), x2."""
-    return SRCNN(scale=2, **kwargs)
-
-
-@register_model(**sr_meta(3, _SRCNN))
-def srcnn_x3(**kwargs) -> nn.Module:
-    """SRCNN 9-1-5 (64/32 filters), x3."""
-    return SRCNN(scale=3, **kwargs)
-
-
-@register_model(**sr_meta(4, _SRCNN))
-def srcnn_x4(**kwargs) -> nn.Module:
-    """SRCNN 9-1-5 (64/32 filters), x4."""
-    return SRCNN(scale=4, **kwargs)
-
-
-@register_model(**sr_meta(2, _SRCNN))
-def srcnn_955_x2(**kwargs) -> nn.Module:
-    """SRCNN 9-5-5 (TPAMI's best; the "SRCNN, 57K" row of later tables), x2."""
-    return SRCNN(scale=2, kernel_sizes=(9, 5, 5), **kwargs)
-
-
-@register_model(**sr_meta(3, _SRCNN))
-def srcnn_955_x3(**kwargs) -> nn.Module:
-    """SRCNN 9-5-5, x3."""
-    return SRCNN(scale=3, kernel_sizes=(9, 5, 5), **kwargs)
-
-
-@register_model(**sr_meta(4, _SRCNN))
-def srcnn_955_x4(**kwargs) -> nn.Module:
-    """SRCNN 9-5-5, x4."""
-    return SRCNN(scale=4, kernel_sizes=(9, 5, 5), **kwargs)
-
-
-@register_model(**sr_meta(2, _FSRCNN))
-def fsrcnn_x2(**kwargs) -> nn.Module:
-    """FSRCNN(56, 12, 4), x2."""
-    return FSRCNN(scale=2, **kwargs)
-
-
-@register_model(**sr_meta(3, _FSRCNN))
-def fsrcnn_x3(**kwargs) -> nn.Module:
-    """FSRCNN(56, 12, 4), x3."""
-    return FSRCNN(scale=3, **kwargs)
-
-
-@register_model(**sr_meta(4, _FSRCNN))
-def fsrcnn_x4(**kwargs) -> nn.Module:
-    """FSRCNN(56, 12, 4), x4."""
-    return FSRCNN(scale=4, **kwargs)
-
-
-@register_model(**sr_meta(2, _ESPCN))
-def espcn_x2(**kwargs) -> nn.Module:
-    """ESPCN (5-3-3, 64/32 filters, tanh), x2."""
-    return ESPCN(scale=2, **kwargs)
-
-
-@register_model(**sr_meta(3, _ESPCN))
-def espcn_x3(**kwargs) -> nn.Module:
-    """ESPCN (5-3-3, 64/32 filters, tanh), x3."""
-    return ESPCN(scale=3, **kwargs)
-
-
-@register_model(**sr_meta(4, _ESPCN))
-def espcn_x4(**kwargs) -> nn.Module:
-    """ESPCN (5-3-3, 64/32 filters, tanh), x4."""
-    return ESPCN(scale=4, **kwargs)
+register_sr_family("srcnn", SRCNN, _SRCNN, "SRCNN 9-1-5 (64/32 filters)")
+# TPAMI's best; the "SRCNN, 57K" row of later tables
+register_sr_family("srcnn_955", SRCNN, _SRCNN, "SRCNN 9-5-5", kernel_sizes=(9, 5, 5))
+register_sr_family("fsrcnn", FSRCNN, _FSRCNN, "FSRCNN(56, 12, 4)")
+register_sr_family("espcn", ESPCN, _ESPCN, "ESPCN (5-3-3, 64/32 filters, tanh)")

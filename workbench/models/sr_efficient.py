@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..layers.conv import scale_channels
 from ..layers.sr import (
     IMDB,
     SCPA,
@@ -21,8 +22,7 @@ from ..layers.sr import (
     SubPixelUpsampler,
     conv3x3,
 )
-from ._factory import register_model
-from .sr import check_scale, sr_meta, sr_width
+from .sr import SR_DIVISOR, check_scale, register_sr_family
 
 __all__ = ["CARNM", "IMDN", "PAN"]
 
@@ -63,7 +63,7 @@ class CARNM(nn.Module):
     ) -> None:
         super().__init__()
         self.scale = check_scale(scale)
-        chs = sr_width(chs, width_mult)
+        chs = scale_channels(chs, width_mult, SR_DIVISOR)
         mean = DIV2K_RGB_MEAN if in_chans == 3 else (sum(DIV2K_RGB_MEAN) / 3,) * in_chans
         self.sub_mean = MeanShift(mean, -1)
         self.entry = conv3x3(in_chans, chs)
@@ -106,7 +106,7 @@ class PAN(nn.Module):
     ) -> None:
         super().__init__()
         self.scale = check_scale(scale)
-        chs, up_chs = sr_width(chs, width_mult), sr_width(up_chs, width_mult)
+        chs, up_chs = scale_channels(chs, width_mult, SR_DIVISOR), scale_channels(up_chs, width_mult, SR_DIVISOR)
         self.conv_first = conv3x3(in_chans, chs)
         self.body = nn.Sequential(*[SCPA(chs) for _ in range(num_blocks)])
         self.trunk_conv = conv3x3(chs, chs)
@@ -146,7 +146,7 @@ class IMDN(nn.Module):
     ) -> None:
         super().__init__()
         self.scale = check_scale(scale)
-        chs = sr_width(chs, width_mult)
+        chs = scale_channels(chs, width_mult, SR_DIVISOR)
         self.fea_conv = conv3x3(in_chans, chs)
         self.blocks = nn.ModuleList(IMDB(chs) for _ in range(num_blocks))
         self.fuse = nn.Sequential(
@@ -170,55 +170,6 @@ _PAN = "Zhao et al., Efficient Image Super-Resolution Using Pixel Attention, ECC
 _IMDN = "Hui et al., Lightweight Image Super-Resolution with Information Multi-distillation Network, ACM MM 2019"
 
 
-@register_model(**sr_meta(2, _CARN))
-def carn_m_x2(**kwargs) -> nn.Module:
-    """CARN-M, x2 (single-scale)."""
-    return CARNM(scale=2, **kwargs)
-
-
-@register_model(**sr_meta(3, _CARN))
-def carn_m_x3(**kwargs) -> nn.Module:
-    """CARN-M, x3 (single-scale)."""
-    return CARNM(scale=3, **kwargs)
-
-
-@register_model(**sr_meta(4, _CARN))
-def carn_m_x4(**kwargs) -> nn.Module:
-    """CARN-M, x4 (single-scale)."""
-    return CARNM(scale=4, **kwargs)
-
-
-@register_model(**sr_meta(2, _PAN))
-def pan_x2(**kwargs) -> nn.Module:
-    """PAN (nf=40, unf=24, nb=16), x2."""
-    return PAN(scale=2, **kwargs)
-
-
-@register_model(**sr_meta(3, _PAN))
-def pan_x3(**kwargs) -> nn.Module:
-    """PAN (nf=40, unf=24, nb=16), x3."""
-    return PAN(scale=3, **kwargs)
-
-
-@register_model(**sr_meta(4, _PAN))
-def pan_x4(**kwargs) -> nn.Module:
-    """PAN (nf=40, unf=24, nb=16), x4."""
-    return PAN(scale=4, **kwargs)
-
-
-@register_model(**sr_meta(2, _IMDN))
-def imdn_x2(**kwargs) -> nn.Module:
-    """IMDN (64 channels, 6 IMDBs), x2."""
-    return IMDN(scale=2, **kwargs)
-
-
-@register_model(**sr_meta(3, _IMDN))
-def imdn_x3(**kwargs) -> nn.Module:
-    """IMDN (64 channels, 6 IMDBs), x3."""
-    return IMDN(scale=3, **kwargs)
-
-
-@register_model(**sr_meta(4, _IMDN))
-def imdn_x4(**kwargs) -> nn.Module:
-    """IMDN (64 channels, 6 IMDBs), x4."""
-    return IMDN(scale=4, **kwargs)
+register_sr_family("carn_m", CARNM, _CARN, "CARN-M (single-scale)", ("cheap_operators",))
+register_sr_family("pan", PAN, _PAN, "PAN (nf=40, unf=24, nb=16)")
+register_sr_family("imdn", IMDN, _IMDN, "IMDN (64 channels, 6 IMDBs)", ("channel_attention",))

@@ -64,7 +64,7 @@ def default_extras() -> IndexExtras:
 
 
 def _zoo_claims() -> Any:
-    from workbench.models.claims import claims_vs_measured
+    from workbench.measure.claims import claims_vs_measured
 
     return claims_vs_measured()
 

@@ -1,5 +1,7 @@
 """Structural re-parameterization: train with branches, deploy one conv.
 
+technique: reparameterization
+
 * RepVGG -- Ding et al., "RepVGG: Making VGG-style ConvNets Great Again" (CVPR 2021): a 3x3
   conv-BN, a 1x1 conv-BN and (when shapes allow) an identity-BN branch are summed in training;
   all three are linear, so after training they fold into one 3x3 conv with bias.
@@ -24,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .activations import get_act
-from .attention import get_attn
+from .channel_attention import get_attn
 from .conv import ConvNormAct
 
 

@@ -1,5 +1,7 @@
 """Channel attention: Squeeze-and-Excitation and ECA.
 
+technique: channel_attention
+
 * Squeeze-and-Excitation -- Hu et al., "Squeeze-and-Excitation Networks" (CVPR 2018); used in
   MnasNet, MobileNetV3 (hard-sigmoid gate), EfficientNet (SiLU, reduction on block input),
   GhostNet, LCNet.
@@ -11,6 +13,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import torch
@@ -18,6 +21,20 @@ from torch import nn
 
 from .activations import get_act
 from .conv import make_divisible
+
+
+def check_ratio(name: str, value: float) -> float:
+    """``value`` if it is a reduction ratio in (0, 1], else ``ValueError`` naming the range."""
+    if not (isinstance(value, (int, float)) and 0 < value <= 1):
+        raise ValueError(f"{name} must be a ratio in (0, 1], got {value!r}")
+    return float(value)
+
+
+def check_odd_kernel(name: str, value: int) -> int:
+    """``value`` if it is an odd int >= 1 (a 'same'-padded kernel), else ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value % 2 == 0:
+        raise ValueError(f"{name} must be an odd int >= 1, got {value!r}")
+    return value
 
 
 class SqueezeExcite(nn.Module):
@@ -44,6 +61,7 @@ class SqueezeExcite(nn.Module):
     ) -> None:
         super().__init__()
         if rd_channels is None:
+            check_ratio("rd_ratio", rd_ratio)
             base = rd_base if rd_base is not None else chs
             rd_channels = make_divisible(base * rd_ratio, rd_divisor) if rd_divisor > 1 else max(1, round(base * rd_ratio))
         self.fc1 = nn.Conv2d(chs, rd_channels, 1, bias=True)
@@ -61,15 +79,26 @@ class EfficientChannelAttention(nn.Module):
     """ECA: a k-tap 1-D conv over the pooled channel descriptor, no dimensionality reduction.
 
     ``k = |log2(C)/gamma + beta/gamma|`` rounded to the nearest odd number (paper eq. 12,
-    gamma=2, beta=1), unless ``kernel_size`` is given.
+    gamma=2, beta=1), unless ``k_size`` (the official code's name) is given.
+
+    Args:
+        chs: channels of the tensor being gated.
+        k_size: odd kernel of the 1-D conv across channels; ``None`` = adaptive (eq. 12).
+        gamma, beta: constants of the adaptive rule.
+        gate: the gating nonlinearity.
+
+    Raises:
+        ValueError: ``k_size`` is not an odd int >= 1.
     """
 
-    def __init__(self, chs: int, kernel_size: int | None = None, gamma: int = 2, beta: int = 1, gate: str = "sigmoid") -> None:
+    def __init__(self, chs: int, k_size: int | None = None, gamma: int = 2, beta: int = 1, gate: str = "sigmoid") -> None:
         super().__init__()
-        if kernel_size is None:
+        if k_size is None:
             t = int(abs(math.log2(chs) / gamma + beta / gamma))
-            kernel_size = max(t if t % 2 else t + 1, 3)
-        self.conv = nn.Conv1d(1, 1, kernel_size, padding=(kernel_size - 1) // 2, bias=False)
+            k_size = max(t if t % 2 else t + 1, 3)
+        check_odd_kernel("k_size", k_size)
+        self.k_size = k_size
+        self.conv = nn.Conv1d(1, 1, k_size, padding=(k_size - 1) // 2, bias=False)
         self.gate = get_act(gate)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -83,11 +112,19 @@ class CBAM(nn.Module):
     """Channel gate (shared MLP on avg- and max-pooled descriptors) then a spatial gate.
 
     Args:
-        chs: channels; rd_ratio: MLP reduction (paper: 1/16); spatial_kernel: paper uses 7.
+        chs: channels.
+        rd_ratio: MLP reduction, in (0, 1] (paper: 1/16; SE in MobileNetV3: 1/4).
+        spatial_kernel: odd kernel of the spatial gate's conv (paper: 7).
+        act: activation inside the MLP; gate: the gating nonlinearity of both gates.
+
+    Raises:
+        ValueError: ``rd_ratio`` outside (0, 1] or ``spatial_kernel`` not an odd int >= 1.
     """
 
     def __init__(self, chs: int, rd_ratio: float = 1 / 16, spatial_kernel: int = 7, act: str = "relu", gate: str = "sigmoid") -> None:
         super().__init__()
+        check_ratio("rd_ratio", rd_ratio)
+        check_odd_kernel("spatial_kernel", spatial_kernel)
         rd = max(1, round(chs * rd_ratio))
         self.fc1 = nn.Conv2d(chs, rd, 1, bias=False)
         self.act = get_act(act)
@@ -118,12 +155,32 @@ _ATTN: dict[str, type[nn.Module]] = {
 }
 
 
-def get_attn(name: str | None, chs: int, **kwargs) -> nn.Module:
-    """Channel attention by name (``'se'``, ``'eca'``, ...); ``None`` gives ``nn.Identity``."""
-    if name is None:
-        return nn.Identity()
+def attn_kwargs(name: str) -> list[str]:
+    """Keyword arguments the attention called ``name`` accepts (besides ``chs``)."""
     if name not in _ATTN:
         raise ValueError(f"unknown attention {name!r}; valid: {', '.join(sorted(_ATTN))}")
+    params = inspect.signature(_ATTN[name]).parameters
+    return [p for p in params if p != "chs" and params[p].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+
+
+def get_attn(name: str | None, chs: int, **kwargs) -> nn.Module:
+    """Channel attention by name (``'se'``, ``'eca'``, ``'cbam'``, ``'none'``) for ``chs`` channels.
+
+    Args:
+        name: a registered attention; ``None`` gives ``nn.Identity``.
+        chs: channels of the gated tensor.
+        **kwargs: the attention's options, e.g. ``rd_ratio`` (SE, CBAM), ``k_size`` (ECA),
+            ``spatial_kernel`` (CBAM); see :func:`attn_kwargs`.
+
+    Raises:
+        ValueError: unknown name or option (naming the valid ones), or an option out of range.
+    """
+    if name is None:
+        return nn.Identity()
+    valid = attn_kwargs(name)
+    unknown = sorted(set(kwargs) - set(valid))
+    if unknown and name != "none":
+        raise ValueError(f"attention {name!r} has no option {unknown[0]!r}; valid: {', '.join(valid)}")
     return _ATTN[name](chs, **kwargs)
 
 

@@ -1,5 +1,7 @@
 """Mobile convolution blocks: depthwise-separable, inverted residual (MBConv) and FusedMBConv.
 
+technique: mobile_cnn
+
 * :class:`DepthwiseSeparableConv` -- Howard et al., "MobileNets: Efficient Convolutional Neural
   Networks for Mobile Vision Applications" (arXiv 2017): a k x k depthwise conv then a 1x1
   pointwise conv. MnasNet, EfficientNet and MobileNetV3 use it (with optional SE and skip) as
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .attention import SqueezeExcite, get_attn
+from .channel_attention import SqueezeExcite, check_ratio, get_attn
 from .conv import ConvNormAct, make_divisible
 
 _SE_BASES = ("mid", "in")
@@ -48,7 +50,7 @@ class SEConfig:
     ==============  ======  =======  ============  ==============
 
     Attributes:
-        layer: attention name for :func:`workbench.layers.attention.get_attn`. ``'se'`` is sized
+        layer: attention name for :func:`workbench.layers.channel_attention.get_attn`. ``'se'`` is sized
             by the fields below; any other name (e.g. ``'eca'``) is built with its own defaults
             on the gated channels, so a model's SE can be swapped for another attention.
         base: channels ``se_ratio`` refers to: ``'mid'`` = the gated (expanded) channels,
@@ -57,6 +59,11 @@ class SEConfig:
             (standard 10 % rule); 1 = plain ``round``.
         act: activation inside the SE bottleneck; ``None`` = the block's activation.
         gate: gating nonlinearity.
+        options: ``(name, value)`` pairs for the attention (``attn_kwargs`` of
+            :class:`~workbench.models.mobilenet.MobileNet`). For ``'se'``, ``rd_ratio``
+            replaces the rows' ratio (sized on ``base``, rounded by ``divisor`` as above);
+            other layers get them as keyword arguments (``k_size`` for ECA, ``rd_ratio`` and
+            ``spatial_kernel`` for CBAM).
     """
 
     layer: str = "se"
@@ -64,12 +71,17 @@ class SEConfig:
     divisor: int = 1
     act: str | None = None
     gate: str = "sigmoid"
+    options: tuple[tuple[str, object], ...] = ()
 
     def __post_init__(self) -> None:
         if self.base not in _SE_BASES:
             raise ValueError(f"SEConfig.base must be one of {_SE_BASES}, got {self.base!r}")
         if self.divisor < 1:
             raise ValueError(f"SEConfig.divisor must be >= 1, got {self.divisor}")
+        # Build one throw-away module so a bad option fails when the model is configured,
+        # with the attention's own message, not deep inside the first block.
+        if self.options:
+            self.build(64, 64, 0.25, "relu")
 
     def build(self, chs: int, in_chs: int, ratio: float, block_act: str | None) -> nn.Module:
         """The attention module gating ``chs`` channels (``nn.Identity`` when ``ratio <= 0``).
@@ -82,8 +94,13 @@ class SEConfig:
         """
         if ratio <= 0:
             return nn.Identity()
+        options = dict(self.options)
         if self.layer != "se":
-            return get_attn(self.layer, chs)
+            return get_attn(self.layer, chs, **options)
+        unknown = sorted(set(options) - {"rd_ratio"})
+        if unknown:
+            raise ValueError(f"attention 'se' here has no option {unknown[0]!r}; valid: rd_ratio")
+        ratio = check_ratio("rd_ratio", options.get("rd_ratio", ratio))
         base = in_chs if self.base == "in" else chs
         # Rounded here rather than by SqueezeExcite(rd_divisor=...): MobileNetV3 (TF, timm,
         # torchvision) keeps make_divisible's 10 % rule, e.g. 72 * 0.25 = 18 -> 24, not 16.
