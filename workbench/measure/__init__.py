@@ -6,9 +6,9 @@ milliseconds per batch with IQR and CV; compare latencies across models only as 
 interleaved in one process (:func:`compare_latency`).
 """
 
-from .env import environment
 from .conv_algorithm import ConvAlgorithm, conv_algorithm
 from .deploy import deploy_latency
+from .env import environment
 from .guidelines import conv_efficiency, mobile_blocks, shufflenet_guidelines
 from .latency import LatencyResult, compare_latency, measure_latency, num_threads
 from .macs import IGNORED_OPS, MAC_OPS, MacCount, count_macs
