@@ -6,7 +6,7 @@ milliseconds per batch with IQR and CV; compare latencies across models only as 
 interleaved in one process (:func:`compare_latency`).
 """
 
-from .conv_algorithm import ConvAlgorithm, conv_algorithm
+from .conv_algorithm import ConvAlgorithm, Im2colConv, conv_algorithm
 from .deploy import deploy_latency
 from .env import environment
 from .guidelines import conv_efficiency, mobile_blocks, shufflenet_guidelines
@@ -22,5 +22,5 @@ __all__ = [
     "IGNORED_OPS", "MAC_OPS", "LatencyResult", "MachinePeak", "MacCount", "MemoryResult",
     "ParamCount", "ProfileRow", "compare_latency", "conv_efficiency", "shufflenet_guidelines", "count_macs", "count_params", "environment",
     "machine_peak", "measure_latency", "measure_memory", "multiplier_grid", "num_threads", "profile", "profile_many", "scaling_exponents",
-    "ConvAlgorithm", "cache_bandwidth_gbs", "conv_algorithm", "deploy_latency", "memory_traffic", "mobile_blocks", "with_traffic",
+    "ConvAlgorithm", "Im2colConv", "cache_bandwidth_gbs", "conv_algorithm", "deploy_latency", "memory_traffic", "mobile_blocks", "with_traffic",
 ]
