@@ -255,3 +255,13 @@ def test_deploy_latency_folds_bn_without_touching_the_model():
     assert any(isinstance(m, nn.BatchNorm2d) for m in models["a"].modules())  # the original keeps its BN
     with pytest.raises(KeyError, match="no model"):
         wb.measure.deploy_latency(table.assign(name=["a", "c"]), models, (4, 8, 8))
+
+
+def test_conv_algorithm_summary_never_prints_nan():
+    from workbench.measure import ConvAlgorithm
+
+    c = ConvAlgorithm(128, 28, 1, "jit:avx512_core", "convolution_direct", 9 * 128 * 128 * 784, 1.0, 3.0, 110.0, None)
+    text = c.summary()
+    assert "none cached" in text and "nan" not in text.lower() and "Winograd: False" in text
+    assert c.conv_gflops == pytest.approx(2 * c.macs / 1e6)
+    assert "chose Winograd" in cm.conv_sentence(ConvAlgorithm(8, 8, 1, "jit_wino", "convolution_winograd", 1, 1.0, 1.0, 1.0, 1.0).to_dict())

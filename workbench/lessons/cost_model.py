@@ -130,11 +130,13 @@ def conclude(
         verdict = "supported" if mis and slow else "partly supported" if mis or slow else "not supported"
         evidence = (
             f"Spearman rho(MACs, latency) = {rho_light:.2f} among {band} ({rho:.2f} over all {len(zoo)}); "
-            f"a depthwise 3x3 at C={width} runs at {dw.achieved_gflops:.1f} GFLOP/s vs {dense.achieved_gflops:.1f} for a dense 3x3 ({gap:.1f}x)."
+            f"a depthwise 3x3 at C={width} runs at {dw.achieved_gflops:.3g} GFLOP/s vs {dense.achieved_gflops:.3g} for a dense 3x3 ({gap:.1f}x)."
         )
 
     takeaways = []
-    if finite(rho_light):
+    if len(light) < MIN_MODELS:
+        takeaways.append(f"Over all {len(zoo)} models MACs rank-correlate with latency at rho = {rho:.2f}; {band} are too few (< {MIN_MODELS}) for a meaningful rank correlation: add models.")
+    elif finite(rho_light):
         reading = "MACs misorder them" if rho_light < RHO_MISPREDICTS else "MACs still rank them fairly well on this machine"
         takeaways.append(f"Over all {len(zoo)} models MACs rank-correlate with latency at rho = {rho:.2f}; among {band} rho = {rho_light:.2f}: {reading}.")
     else:
@@ -147,16 +149,18 @@ def conclude(
         )
     takeaways.append(
         f"At C={width} a depthwise 3x3 does {dw.arithmetic_intensity:.2f} MACs per byte of compulsory traffic and runs at "
-        f"{dw.achieved_gflops:.1f} GFLOP/s; a dense 3x3 does {dense.arithmetic_intensity:.1f} MACs/byte at "
-        f"{dense.achieved_gflops:.1f} GFLOP/s ({gap:.1f}x faster per MAC)."
+        f"{dw.achieved_gflops:.3g} GFLOP/s; a dense 3x3 does {dense.arithmetic_intensity:.1f} MACs/byte at "
+        f"{dense.achieved_gflops:.3g} GFLOP/s ({gap:.1f}x faster per MAC)."
     )
     takeaways.append(conv_sentence(c, cpu))
     if dram_gbs and "arithmetic_intensity" in zoo:
         ridge = c["fresh_peak_gflops"] / 2 / dram_gbs
         below = int((zoo.arithmetic_intensity < ridge).sum())
         s = f"{below} of {len(zoo)} models have an intensity below the DRAM ridge point ({ridge:.1f} MACs/byte)"
-        if cache_gbs:
-            s += f"; but a cache-resident copy runs at {cache_gbs:.0f} GB/s ({cache_gbs / dram_gbs:.1f}x DRAM), so layers whose maps stay in cache can sit above the DRAM slope"
+        if cache_gbs and cache_gbs > dram_gbs:
+            s += f"; but a cache-resident copy runs at {cache_gbs:.3g} GB/s ({cache_gbs / dram_gbs:.1f}x DRAM), so layers whose maps stay in cache can sit above the DRAM slope"
+        elif cache_gbs:
+            s += f"; a cache-resident copy ran at {cache_gbs:.3g} GB/s, no faster than DRAM ({dram_gbs:.3g} GB/s) in this run (a loaded machine?), so the DRAM slope applies"
         takeaways.append(s + ".")
     takeaways.extend(guideline_findings(guidelines).values())
 

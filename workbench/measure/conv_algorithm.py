@@ -92,6 +92,16 @@ class ConvAlgorithm:
     def pct_of_cached_peak(self) -> float | None:
         return None if self.cached_peak_gflops is None else 100 * self.conv_gflops / self.cached_peak_gflops
 
+    def summary(self) -> str:
+        """Three lines of evidence: algorithm, peaks, achieved throughput."""
+        cached = "none cached" if self.cached_peak_gflops is None else f"{self.cached_peak_gflops:.3g} cached before"
+        return (
+            f"oneDNN chose: {self.implementation} / {self.algorithm or 'unknown algorithm'} (Winograd: {self.winograd})\n"
+            f"GEMM peak: {self.fresh_peak_gflops:.3g} GFLOP/s measured now ({cached})\n"
+            f"dense 3x3, C={self.channels}, {self.size} px: library conv {self.conv_gflops:.3g} GFLOP/s "
+            f"({self.pct_of_fresh_peak:.0f}% of peak), im2col + GEMM {self.im2col_gflops:.3g} GFLOP/s"
+        )
+
     def to_dict(self) -> dict:
         """All fields and derived figures, for ``wb.record``."""
         d = dict(self.__dict__)
