@@ -265,3 +265,10 @@ def test_conv_algorithm_summary_never_prints_nan():
     assert "none cached" in text and "nan" not in text.lower() and "Winograd: False" in text
     assert c.conv_gflops == pytest.approx(2 * c.macs / 1e6)
     assert "chose Winograd" in cm.conv_sentence(ConvAlgorithm(8, 8, 1, "jit_wino", "convolution_winograd", 1, 1.0, 1.0, 1.0, 1.0).to_dict())
+
+
+def test_cost_model_key_numbers_with_too_few_models_and_tiny_throughput():
+    lesson = cm.conclude(_zoo([2, 1, 3, 40], [50e6, 100e6, 150e6, 4e9]), _layers(3.1, 0.0123), _guidelines(), _conv())
+    label = next(k for k in lesson.key_numbers if k.startswith("rho within"))
+    assert lesson.key_numbers[label].startswith("too few models")
+    assert lesson.key_numbers["depthwise 3x3 C=128"]["value"] == 0.0123  # 3 significant digits, not 0.0

@@ -167,9 +167,9 @@ def conclude(
     g4 = guidelines[(guidelines.guideline == "G4") & guidelines.variant.str.contains("ReLU off, shortcut off")]
     key_numbers: dict[str, Any] = {
         "Spearman rho(MACs, latency), all": round(rho, 3) if finite(rho) else "n/a",
-        f"rho within < {lightweight_macs / 1e6:.0f} M MACs ({len(light)} models)": round(rho_light, 3) if finite(rho_light) else "too few models",
-        f"dense 3x3 C={width}": {"value": round(float(dense.achieved_gflops), 1), "unit": "GFLOP/s"},
-        f"depthwise 3x3 C={width}": {"value": round(float(dw.achieved_gflops), 1), "unit": "GFLOP/s"},
+        f"rho within < {lightweight_macs / 1e6:.0f} M MACs ({len(light)} models)": round(rho_light, 3) if finite(rho_light) and len(light) >= MIN_MODELS else f"too few models (< {MIN_MODELS})",
+        f"dense 3x3 C={width}": {"value": float(f"{dense.achieved_gflops:.3g}"), "unit": "GFLOP/s"},
+        f"depthwise 3x3 C={width}": {"value": float(f"{dw.achieved_gflops:.3g}"), "unit": "GFLOP/s"},
         "dense 3x3 algorithm (oneDNN)": f"{c['implementation']} / {c.get('algorithm') or 'unknown'}",
         "dense 3x3 vs fresh GEMM peak": {"value": round(c["pct_of_fresh_peak"], 0), "unit": "%"},
     }
