@@ -204,9 +204,15 @@ def test_attention_params_counts_se_share():
     assert none["attention_params"] == 0
 
 
-def test_cbam_confound_is_named():
-    lesson = ca.conclude(_att((90, 90.5, 90.2), (NAN,) * 3, 1), attn_kwargs={"se": {"rd_ratio": 0.25}, "cbam": {"rd_ratio": 1 / 16}})
-    assert any("NOT aligned" in t for t in lesson.takeaways)
+def test_cbam_confound_is_named_only_when_cbam_ran():
+    kw = {"se": {"rd_ratio": 0.25}, "cbam": {"rd_ratio": 1 / 16}}
+    lesson = ca.conclude(_att((90, 90.5, 90.2), (NAN,) * 3, 1), attn_kwargs=kw)
+    assert not any("CBAM" in t for t in lesson.takeaways)  # no cbam row in this table
+    t = _att((90, 90.5, 90.2), (NAN,) * 3, 1)
+    t.loc[2, "name"] = "bb + cbam"
+    lesson = ca.conclude(t, attn_kwargs=kw)
+    assert any("NOT aligned" in s for s in lesson.takeaways)
+    assert not any("$" in s for s in lesson.takeaways)  # takeaways are plain text, no LaTeX
 
 
 # --- the measure helpers the lessons read ------------------------------------------------------

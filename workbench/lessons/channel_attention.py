@@ -118,14 +118,15 @@ def conclude(
         takeaways.append(
             f"SE holds {se_share['attention_params']:,} of the backbone's {se_share['total_params']:,} parameters "
             f"({se_share['share_pct']:.1f}%, {se_share['modules']} modules): {size} share. With 10 classes the classifier is tiny, "
-            f"so the SE weights ($2C^2/r$ per block) weigh much more than in a 1000-class ImageNet model."
+            f"so the SE weights (2C^2/r per block) weigh much more than in a 1000-class ImageNet model."
         )
     for _, r in att.iterrows():
         takeaways.append(
-            f"{_short(r['name'])}: {r.params_overhead_pct:+.1f}% params, {r.macs_overhead_pct:+.2f}% MACs, "
+            f"{_short(r['name'])}: {r.params_overhead_pct:+.2f}% params, {r.macs_overhead_pct:+.2f}% MACs, "
             f"{r.latency_overhead_pct:+.1f}% latency (BN folded, interleaved) vs the backbone without attention."
         )
-    if attn_kwargs and "se" in attn_kwargs and "cbam" in attn_kwargs:
+    names = {_short(n) for n in table.name}
+    if attn_kwargs and {"se", "cbam"} <= names and {"se", "cbam"} <= set(attn_kwargs):
         se_r, cb_r = attn_kwargs["se"].get("rd_ratio"), attn_kwargs["cbam"].get("rd_ratio")
         same = se_r is not None and se_r == cb_r
         takeaways.append(

@@ -110,7 +110,7 @@ def conclude(
         f"{times(v3.latency_ratio, ir.latency_ratio):.2f}x the time of the V2 block: the SE pooling and gating "
         f"and hard-swish are element-wise work a MAC count barely sees.",
         f"Width and resolution multipliers: MACs ~ width^{w:.2f} x resolution^{r:.2f} "
-        f"({'close to' if law else 'far from'} the quadratic law; the stem and classifier do not scale with width).",
+        f"({'close to' if law else 'far from'} the quadratic law; parts that keep their width, such as the stem, a fixed-width head and the classifier, pull the width exponent below 2).",
     ]
     key_numbers: dict[str, Any] = {
         "depthwise-separable MACs / standard": round(float(ds.macs / std.macs), 4),
