@@ -20,16 +20,20 @@ NAN = float("nan")
 
 # --- show_source --------------------------------------------------------------------------------
 def test_show_source_names_file_and_line_and_renders_highlighted():
-    from workbench.layers.attention import SqueezeExcite
+    import inspect
+    from pathlib import Path
+
+    from workbench.layers import SqueezeExcite
 
     src = wb.show_source(SqueezeExcite)
     path, line = src.location.rsplit(":", 1)
-    assert path == "workbench/layers/attention.py"
-    lines = open(wb.paths.REPO_ROOT / path).read().splitlines()
+    expected = Path(inspect.getsourcefile(SqueezeExcite)).resolve().relative_to(wb.paths.REPO_ROOT).as_posix()
+    assert path == expected and path.startswith("workbench/layers/")
+    lines = (wb.paths.REPO_ROOT / path).read_text().splitlines()
     assert lines[int(line) - 1].startswith("class SqueezeExcite")
     assert "def forward" in src.code
     html = src._repr_html_()
-    assert "workbench/layers/attention.py" in html and "<span" in html  # pygments colouring
+    assert path in html and "<span" in html  # pygments colouring
     md = src._repr_markdown_()
     assert "```python\nclass SqueezeExcite" in md
 

@@ -30,8 +30,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..layers import ConvNormAct, DepthwiseSeparableConv, InvertedResidual
-from ..layers.mobile import SEConfig
+from ..layers import ConvNormAct, DepthwiseSeparableConv, InvertedResidual, SEConfig
 from .profile import profile_many
 from .traffic import with_traffic
 
