@@ -3,7 +3,7 @@
 The returned object renders as syntax-highlighted HTML (pygments, inline styles: no stylesheet
 or script needed, so nbconvert's HTML and the offline report show it as JupyterLab does), as a
 Markdown ```python fence, and as plain text. Its header names the file relative to the
-repository and the first line, e.g. ``workbench/layers/attention.py:23``.
+repository and the first line, e.g. ``workbench/measure/traffic.py:39``.
 """
 
 from __future__ import annotations
