@@ -282,3 +282,20 @@ def test_cost_model_key_numbers_with_too_few_models_and_tiny_throughput():
     label = next(k for k in lesson.key_numbers if k.startswith("rho within"))
     assert lesson.key_numbers[label].startswith("too few models")
     assert lesson.key_numbers["depthwise 3x3 C=128"]["value"] == 0.0123  # 3 significant digits, not 0.0
+
+
+def test_channel_attention_latency_noise_is_not_a_cost_effect():
+    t = _att((90, 92, 90.1), (0.2, 0.3, 0.2), 3)
+    t["latency_ratio_q1"] = [1.0, 0.9, 0.8]  # IQRs straddle the MAC overhead
+    t["latency_ratio_q3"] = [1.0, 1.5, 1.4]
+    lesson = ca.conclude(t, epochs=4, images=20000)
+    assert lesson.verdict == "partly supported" and "within the latency noise" in lesson.evidence
+    assert ca.conclude(t.assign(accuracy=[40, 41, 40]), epochs=1, images=500).verdict == "inconclusive"
+    t["latency_ratio_q1"] = [1.0, 1.15, 1.05]  # lower quartiles above the MAC overhead: a real cost
+    assert ca.conclude(t, epochs=4, images=20000).verdict == "supported"
+
+
+def test_mobile_convs_speedup_must_hold_over_the_latency_iqr():
+    b = _blocks(ds_lat=0.45).assign(latency_ratio_q3=[1.0, 0.8, 2.8, 3.2, 28.0])  # slow quartile: only 1.25x
+    assert mc.conclude(b, {"width": 2, "resolution": 2}, None, channels=64).verdict == "partly supported"
+    assert mc.conclude(b.assign(latency_ratio_q3=[1.0, 0.5, 2.8, 3.2, 28.0]), {"width": 2, "resolution": 2}, None, channels=64).verdict == "supported"

@@ -14,6 +14,11 @@ MACs suggest, for an accuracy gain that must beat seed noise":
   gain exceeds twice the largest seed std; *no gain* when testable but not; *untestable* otherwise.
 * supported = cost and gain; partly supported = cost with no gain or untestable, or gain
   without cost; not supported = neither (testable); inconclusive = no cost effect and untestable.
+
+When the table carries the interquartile range of the latency ratios (``latency_ratio_q1/q3``),
+"exceeds" must hold for the lower quartile and "does not exceed" for the upper one; a ratio whose
+IQR straddles the MAC overhead makes the cost half *noisy*, which counts like *untestable*
+accuracy: the verdict can then be at best "partly supported".
 """
 
 from __future__ import annotations
@@ -93,7 +98,15 @@ def conclude(
     if len(table) < 2:
         raise ValueError(f"conclude needs the baseline and at least one attention, got {list(table.name)}")
     att = table.iloc[1:]
-    slower = bool((att.latency_overhead_pct > att.macs_overhead_pct).all())
+    base = table.latency_ratio.iloc[0]
+    lo = 100 * (att.latency_ratio_q1 / base - 1) if "latency_ratio_q1" in att else att.latency_overhead_pct
+    hi = 100 * (att.latency_ratio_q3 / base - 1) if "latency_ratio_q3" in att else att.latency_overhead_pct
+    if (lo > att.macs_overhead_pct).all():
+        cost_state = "exceeds"
+    elif (hi < att.macs_overhead_pct).any():
+        cost_state = "does not always exceed"
+    else:
+        cost_state = "is within the latency noise of"
     n, spread = seeds_of(table), max_spread(table)
     best = att.loc[att.accuracy_delta.idxmax()]
     if too_short(table) or n < 2 or not finite(spread):
@@ -101,16 +114,19 @@ def conclude(
     else:
         acc = "gain" if best.accuracy_delta > 2 * spread else "no gain"
     verdict = {
-        (True, "gain"): "supported", (True, "no gain"): "partly supported", (True, "untestable"): "partly supported",
-        (False, "gain"): "partly supported", (False, "no gain"): "not supported", (False, "untestable"): "inconclusive",
-    }[(slower, acc)]  # fmt: skip
+        ("exceeds", "gain"): "supported", ("exceeds", "no gain"): "partly supported", ("exceeds", "untestable"): "partly supported",
+        ("does not always exceed", "gain"): "partly supported", ("does not always exceed", "no gain"): "not supported",
+        ("does not always exceed", "untestable"): "inconclusive",
+        ("is within the latency noise of", "gain"): "partly supported", ("is within the latency noise of", "no gain"): "inconclusive",
+        ("is within the latency noise of", "untestable"): "inconclusive",
+    }[(cost_state, acc)]  # fmt: skip
     why_acc = {
         "gain": f"best accuracy gain {best.accuracy_delta:+.2f} points ({_short(best['name'])}) exceeds twice the {seed_spread(spread, n)}",
         "no gain": f"best accuracy gain {best.accuracy_delta:+.2f} points ({_short(best['name'])}) is within twice the {seed_spread(spread, n)}",
         "untestable": "accuracy untestable: " + ("training too short" if too_short(table) else seed_spread(spread, n)),
     }[acc]
     cost = "; ".join(f"{_short(r['name'])} {r.latency_overhead_pct:+.1f}% latency vs {r.macs_overhead_pct:+.1f}% MACs" for _, r in att.iterrows())
-    evidence = f"Latency overhead {'exceeds' if slower else 'does not always exceed'} MAC overhead ({cost}); {why_acc}."
+    evidence = f"Latency overhead {cost_state} MAC overhead ({cost}); {why_acc}."
 
     takeaways = []
     if se_share:
