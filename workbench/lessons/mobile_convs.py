@@ -12,7 +12,8 @@ Rule (:func:`conclude`), on the claim "depthwise-separable convs cut MACs 8-9x a
 them; MACs scale as width^2 x resolution^2":
 
 * supported -- MAC saving > :data:`MIN_SAVING`, latency speed-up (BN folded, at the upper
-  quartile of the depthwise-separable latency ratio when known) > :data:`MIN_SPEEDUP`, and both fitted exponents within :data:`EXPONENT_TOL` of 2;
+  quartile of the depthwise-separable latency ratio when known) > :data:`MIN_SPEEDUP`, and
+  both fitted exponents within :data:`EXPONENT_TOL` of 2;
 * partly supported -- the MAC saving holds but the speed-up or the scaling law does not;
 * not supported -- no MAC saving.
 
