@@ -118,6 +118,7 @@ def test_cost_model_too_few_lightweight_models_is_inconclusive():
         (_conv(winograd=True, algorithm="convolution_winograd"), "chose Winograd"),
         (_conv(pct_of_fresh_peak=80.0, pct_of_cached_peak=130.0), "stale cached peak"),
         (_conv(pct_of_fresh_peak=80.0, pct_of_cached_peak=None), "Nothing exceeds"),
+        (_conv(implementation="not oneDNN", algorithm=""), "cannot be ruled out"),
     ],
 )
 def test_conv_sentence_follows_the_measured_outcome(conv, expect):

@@ -76,6 +76,11 @@ def conv_sentence(conv: Mapping[str, Any], cpu: str = "") -> str:
     )
     if c.get("winograd"):
         why = " oneDNN chose Winograd, which performs fewer multiplies than the counted MACs, so counted-MAC throughput can exceed the GEMM peak."
+    elif pct > 100 and "direct" not in alg:
+        why = (
+            f" oneDNN did not report a direct algorithm ({c['implementation']} / {alg}), so a fast algorithm cannot be ruled out; "
+            "compare the library conv with im2col + GEMM, which does every counted MAC."
+        )
     elif pct > 100:
         why = (
             " It was not Winograd (oneDNN reports a direct convolution) and the peak is fresh, so the GEMM benchmark "
