@@ -161,7 +161,7 @@ def conclude(
     if dram_gbs and "arithmetic_intensity" in zoo:
         ridge = c["fresh_peak_gflops"] / 2 / dram_gbs
         below = int((zoo.arithmetic_intensity < ridge).sum())
-        s = f"{below} of {len(zoo)} models have an intensity below the DRAM ridge point ({ridge:.1f} MACs/byte)"
+        s = f"{below} of {len(zoo)} models lie below the DRAM ridge point ({ridge:.1f} MACs/byte) in arithmetic intensity"
         if cache_gbs and cache_gbs > dram_gbs:
             s += f"; but a cache-resident copy runs at {cache_gbs:.3g} GB/s ({cache_gbs / dram_gbs:.1f}x DRAM), so layers whose maps stay in cache can sit above the DRAM slope"
         elif cache_gbs:
