@@ -300,3 +300,9 @@ def test_mobile_convs_speedup_must_hold_over_the_latency_iqr():
     b = _blocks(ds_lat=0.45).assign(latency_ratio_q3=[1.0, 0.8, 2.8, 3.2, 28.0])  # slow quartile: only 1.25x
     assert mc.conclude(b, {"width": 2, "resolution": 2}, None, channels=64).verdict == "partly supported"
     assert mc.conclude(b.assign(latency_ratio_q3=[1.0, 0.5, 2.8, 3.2, 28.0]), {"width": 2, "resolution": 2}, None, channels=64).verdict == "supported"
+
+
+def test_mobile_convs_whole_model_width_exponent_is_roughly_quadratic():
+    # MobileNetV2 at widths 0.5 and 1.0 fits ~1.62: its 1280-channel head does not scale below 1.0
+    assert mc.conclude(_blocks(), {"width": 1.62, "resolution": 1.97}, None, channels=64).verdict == "supported"
+    assert mc.conclude(_blocks(), {"width": 1.62, "resolution": 1.7}, None, channels=64).verdict == "partly supported"
