@@ -306,3 +306,13 @@ def test_mobile_convs_whole_model_width_exponent_is_roughly_quadratic():
     # MobileNetV2 at widths 0.5 and 1.0 fits ~1.62: its 1280-channel head does not scale below 1.0
     assert mc.conclude(_blocks(), {"width": 1.62, "resolution": 1.97}, None, channels=64).verdict == "supported"
     assert mc.conclude(_blocks(), {"width": 1.62, "resolution": 1.7}, None, channels=64).verdict == "partly supported"
+
+
+def test_lesson_views_render_and_escape():
+    lesson = Lesson("MACs <mispredict> latency", "partly supported", "rho = 0.7 & gap 3x", ("a < b", "c"))
+    html = lesson.verdict_view()._repr_html_()
+    assert "<strong>Verdict:</strong> PARTLY SUPPORTED" in html and "&lt;mispredict&gt;" in html and "&amp;" in html
+    assert lesson.takeaways_view()._repr_html_() == "<ul><li>a &lt; b</li><li>c</li></ul>"
+    assert lesson.takeaways_view()._repr_markdown_() == "- a < b\n- c"
+    assert "**Claim:** MACs" in lesson.verdict_view()._repr_markdown_()
+    assert lesson.records()["claim_result"] == {"verdict": "partly supported", "evidence": "rho = 0.7 & gap 3x"}

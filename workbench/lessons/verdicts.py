@@ -53,7 +53,7 @@ class Lesson:
 
     def verdict_view(self) -> Text:
         """Claim, verdict and evidence as three short paragraphs."""
-        return Text((f"Claim: {self.claim}", f"Verdict: {self.verdict.upper()}", f"Evidence: {self.evidence}"), bullets=False)
+        return Text((self.claim, self.verdict.upper(), self.evidence), bullets=False, labels=("Claim", "Verdict", "Evidence"))
 
 
 @dataclass(frozen=True)
@@ -62,16 +62,26 @@ class Text:
 
     lines: tuple[str, ...]
     bullets: bool = True
+    labels: tuple[str, ...] = ()  # optional bold label per line ("Verdict")
+
+    def _labelled(self, bold: tuple[str, str]) -> list[str]:
+        labels = self.labels or ("",) * len(self.lines)
+        return [f"{bold[0]}{lab}:{bold[1]} {s}" if lab else s for lab, s in zip(labels, self.lines, strict=True)]
 
     def _repr_markdown_(self) -> str:
-        return "\n".join(f"- {s}" if self.bullets else f"{s}\n" for s in self.lines)
+        lines = self._labelled(("**", "**"))
+        return "\n".join(f"- {s}" for s in lines) if self.bullets else "\n\n".join(lines)
 
     def _repr_html_(self) -> str:
-        items = "".join(f"<li>{html.escape(s)}</li>" if self.bullets else f"<p>{html.escape(s)}</p>" for s in self.lines)
-        return f"<ul>{items}</ul>" if self.bullets else items
+        escaped = Text(tuple(html.escape(s) for s in self.lines), self.bullets, tuple(html.escape(s) for s in self.labels))
+        lines = escaped._labelled(("<strong>", "</strong>"))
+        if self.bullets:
+            return "<ul>" + "".join(f"<li>{s}</li>" for s in lines) + "</ul>"
+        return "".join(f"<p>{s}</p>" for s in lines)
 
     def __repr__(self) -> str:
-        return "\n".join(f"- {s}" if self.bullets else s for s in self.lines)
+        lines = self._labelled(("", ""))
+        return "\n".join(f"- {s}" for s in lines) if self.bullets else "\n".join(lines)
 
 
 def finite(x: Any) -> bool:
