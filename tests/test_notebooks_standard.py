@@ -104,7 +104,10 @@ def check_notebook(nb) -> list[str]:
         if c.get("outputs") or c.get("execution_count") is not None:
             errors.append(f"cell {i} has outputs or an execution count: strip them")
         tree = ast.parse(c.source)
-        if any(isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda) for n in ast.walk(tree)):
+        if any(
+            isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda)
+            for n in ast.walk(tree)
+        ):
             errors.append(f"cell {i} defines a function, lambda or class: move it into the package")
     record = [c for c in _section_cells(nb, "Record") if c.cell_type == "code"]
     if len(record) != 1:
@@ -115,19 +118,28 @@ def check_notebook(nb) -> list[str]:
             errors.append(f"Record cell has {len(lines)} lines (max {MAX_RECORD_LINES})")
         calls = _code_calls(record[0].source)
         if not any(c.startswith("wb.lessons.") and c.endswith(".conclude") for c in calls):
-            errors.append("Record cell must compute the lesson with wb.lessons.<slug>.conclude(...)")
+            errors.append(
+                "Record cell must compute the lesson with wb.lessons.<slug>.conclude(...)"
+            )
         if re.search(r"[<>]=?\s*\d", record[0].source):
-            errors.append("Record cell compares with a number: verdict thresholds belong in workbench/lessons/")
+            errors.append(
+                "Record cell compares with a number: verdict thresholds belong in workbench/lessons/"
+            )
     code_text = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     if "wb.show_source(" not in "\n".join(c.source for c in _section_cells(nb, "Read the code")):
         errors.append("'## Read the code' must call wb.show_source(...)")
     if "import workbench as wb" not in code_text:
         errors.append("the notebook must use `import workbench as wb`")
-    for name, call in (("Takeaways", "lesson.takeaways_view()"), ("Claim and verdict", "lesson.verdict_view()")):
+    for name, call in (
+        ("Takeaways", "lesson.takeaways_view()"),
+        ("Claim and verdict", "lesson.verdict_view()"),
+    ):
         cells = _section_cells(nb, name)
         if not any(c.cell_type == "code" and c.source.strip() == call for c in cells):
             errors.append(f"'## {name}' must display `{call}`")
-        if any(c.cell_type == "markdown" and re.search(r"^\s*[-*] ", c.source, re.M) for c in cells):
+        if any(
+            c.cell_type == "markdown" and re.search(r"^\s*[-*] ", c.source, re.M) for c in cells
+        ):
             errors.append(f"'## {name}' must not contain hand-written bullet points")
     idea = "\n".join(c.source for c in _section_cells(nb, "The idea") if c.cell_type == "markdown")
     if "$$" not in idea:
@@ -138,7 +150,9 @@ def check_notebook(nb) -> list[str]:
     if not 3 <= n_ex <= 5:
         errors.append(f"'## Exercises' needs 3-5 numbered exercises (**1. ...**), found {n_ex}")
     if n_ans != n_ex or ex.count("</details>") != n_ans:
-        errors.append(f"every exercise needs one collapsed answer: {n_ex} exercises, {n_ans} <details><summary>Answer</summary>")
+        errors.append(
+            f"every exercise needs one collapsed answer: {n_ex} exercises, {n_ans} <details><summary>Answer</summary>"
+        )
     if "<details open" in ex:
         errors.append("answers must start collapsed (no <details open>)")
     if not re.search(r"predict.*run|run.*predict", ex, re.I | re.S) or "change" not in ex.lower():
@@ -170,7 +184,9 @@ def _cell(nb, section):
 
 
 def test_checker_catches_a_function_definition():
-    errs = _mutated(lambda nb: nb.cells.insert(5, nbformat.v4.new_code_cell("def f():\n    return 1")))
+    errs = _mutated(
+        lambda nb: nb.cells.insert(5, nbformat.v4.new_code_cell("def f():\n    return 1"))
+    )
     assert any("defines a function" in e for e in errs)
 
 
@@ -183,7 +199,9 @@ def test_checker_catches_a_long_record_cell_and_a_threshold():
 
     def threshold(nb):
         c = next(c for c in _cell(nb, "Record") if c.cell_type == "code")
-        c.source = c.source.replace("wb.record(key, value)", "wb.record(key, value) if 0.8 > 0.5 else None")
+        c.source = c.source.replace(
+            "wb.record(key, value)", "wb.record(key, value) if 0.8 > 0.5 else None"
+        )
 
     assert any("thresholds belong" in e for e in _mutated(threshold))
 

@@ -15,4 +15,12 @@ from . import channel_attention, cost_model, mobile_convs
 from .source import Source, show_source
 from .verdicts import VERDICTS, Lesson
 
-__all__ = ["VERDICTS", "Lesson", "Source", "channel_attention", "cost_model", "mobile_convs", "show_source"]
+__all__ = [
+    "VERDICTS",
+    "Lesson",
+    "Source",
+    "channel_attention",
+    "cost_model",
+    "mobile_convs",
+    "show_source",
+]

@@ -39,8 +39,24 @@ CLAIM = (
 #: The SE paper's mobile rows (Hu et al., Squeeze-and-Excitation Networks, TPAMI 2019, Table 3):
 #: ImageNet top-1 error (%) of the re-implemented baseline and with SE, MFLOPs, params (M).
 SE_PAPER_MOBILE_ROWS = (
-    {"model": "MobileNet 1.0", "top1_err": 28.4, "se_top1_err": 25.3, "mflops": 569, "se_mflops": 572, "params_m": 4.2, "se_params_m": 4.7},
-    {"model": "ShuffleNet 1x (g=3)", "top1_err": 32.6, "se_top1_err": 31.0, "mflops": 140, "se_mflops": 142, "params_m": 1.8, "se_params_m": 2.4},
+    {
+        "model": "MobileNet 1.0",
+        "top1_err": 28.4,
+        "se_top1_err": 25.3,
+        "mflops": 569,
+        "se_mflops": 572,
+        "params_m": 4.2,
+        "se_params_m": 4.7,
+    },
+    {
+        "model": "ShuffleNet 1x (g=3)",
+        "top1_err": 32.6,
+        "se_top1_err": 31.0,
+        "mflops": 140,
+        "se_mflops": 142,
+        "params_m": 1.8,
+        "se_params_m": 2.4,
+    },
 )
 ATTENTION_TYPES = ("SqueezeExcite", "EfficientChannelAttention", "CBAM")
 
@@ -54,7 +70,12 @@ def attention_params(model: nn.Module) -> dict[str, float]:
     mods = [m for m in model.modules() if type(m).__name__ in ATTENTION_TYPES]
     att = sum(p.numel() for m in mods for p in m.parameters())
     total = sum(p.numel() for p in model.parameters())
-    return {"attention_params": att, "total_params": total, "share_pct": 100 * att / total if total else float("nan"), "modules": len(mods)}
+    return {
+        "attention_params": att,
+        "total_params": total,
+        "share_pct": 100 * att / total if total else float("nan"),
+        "modules": len(mods),
+    }
 
 
 def overheads(table: pd.DataFrame) -> pd.DataFrame:
@@ -96,11 +117,21 @@ def conclude(
         epochs, images: the training schedule.
     """
     if len(table) < 2:
-        raise ValueError(f"conclude needs the baseline and at least one attention, got {list(table.name)}")
+        raise ValueError(
+            f"conclude needs the baseline and at least one attention, got {list(table.name)}"
+        )
     att = table.iloc[1:]
     base = table.latency_ratio.iloc[0]
-    lo = 100 * (att.latency_ratio_q1 / base - 1) if "latency_ratio_q1" in att else att.latency_overhead_pct
-    hi = 100 * (att.latency_ratio_q3 / base - 1) if "latency_ratio_q3" in att else att.latency_overhead_pct
+    lo = (
+        100 * (att.latency_ratio_q1 / base - 1)
+        if "latency_ratio_q1" in att
+        else att.latency_overhead_pct
+    )
+    hi = (
+        100 * (att.latency_ratio_q3 / base - 1)
+        if "latency_ratio_q3" in att
+        else att.latency_overhead_pct
+    )
     if (lo > att.macs_overhead_pct).all():
         cost_state = "exceeds"
     elif (hi < att.macs_overhead_pct).any():
@@ -123,9 +154,13 @@ def conclude(
     why_acc = {
         "gain": f"best accuracy gain {best.accuracy_delta:+.2f} points ({_short(best['name'])}) exceeds twice the {seed_spread(spread, n)}",
         "no gain": f"best accuracy gain {best.accuracy_delta:+.2f} points ({_short(best['name'])}) is within twice the {seed_spread(spread, n)}",
-        "untestable": "accuracy untestable: " + ("training too short" if too_short(table) else seed_spread(spread, n)),
+        "untestable": "accuracy untestable: "
+        + ("training too short" if too_short(table) else seed_spread(spread, n)),
     }[acc]
-    cost = "; ".join(f"{_short(r['name'])} {r.latency_overhead_pct:+.1f}% latency vs {r.macs_overhead_pct:+.1f}% MACs" for _, r in att.iterrows())
+    cost = "; ".join(
+        f"{_short(r['name'])} {r.latency_overhead_pct:+.1f}% latency vs {r.macs_overhead_pct:+.1f}% MACs"
+        for _, r in att.iterrows()
+    )
     evidence = f"Latency overhead {cost_state} MAC overhead ({cost}); {why_acc}."
 
     takeaways = []
@@ -152,15 +187,33 @@ def conclude(
         )
     takeaways.append(accuracy_sentence(table, epochs=epochs, images=images))
     if acc != "untestable":
-        takeaways.append(f"Best gain {best.accuracy_delta:+.2f} points ({_short(best['name'])}) against a {seed_spread(spread, n)}.")
+        takeaways.append(
+            f"Best gain {best.accuracy_delta:+.2f} points ({_short(best['name'])}) against a {seed_spread(spread, n)}."
+        )
 
     key_numbers: dict[str, Any] = {}
     if se_share:
-        key_numbers["SE share of parameters"] = {"value": round(se_share["share_pct"], 1), "unit": "%"}
+        key_numbers["SE share of parameters"] = {
+            "value": round(se_share["share_pct"], 1),
+            "unit": "%",
+        }
     for _, r in att.iterrows():
-        key_numbers[f"{_short(r['name'])}: latency / MACs overhead"] = f"{r.latency_overhead_pct:+.1f}% / {r.macs_overhead_pct:+.1f}%"
-    key_numbers["seed spread"] = {"value": round(spread, 2), "unit": "points"} if n >= 2 and finite(spread) else seed_spread(spread, n)
-    key_numbers["training"] = "too short: accuracy ignored" if too_short(table) else f"{epochs} epochs on {images:,} images"
+        key_numbers[f"{_short(r['name'])}: latency / MACs overhead"] = (
+            f"{r.latency_overhead_pct:+.1f}% / {r.macs_overhead_pct:+.1f}%"
+        )
+    key_numbers["seed spread"] = (
+        {"value": round(spread, 2), "unit": "points"}
+        if n >= 2 and finite(spread)
+        else seed_spread(spread, n)
+    )
+    key_numbers["training"] = (
+        "too short: accuracy ignored"
+        if too_short(table)
+        else f"{epochs} epochs on {images:,} images"
+    )
     if acc != "untestable":
-        key_numbers["best accuracy delta"] = {"value": round(float(best.accuracy_delta), 2), "unit": f"points ({_short(best['name'])})"}
+        key_numbers["best accuracy delta"] = {
+            "value": round(float(best.accuracy_delta), 2),
+            "unit": f"points ({_short(best['name'])})",
+        }
     return Lesson(CLAIM, verdict, evidence, tuple(takeaways), key_numbers)

@@ -54,13 +54,29 @@ def guideline_findings(guidelines: pd.DataFrame) -> dict[str, str]:
                 continue
             ratio = float(row.latency_ratio.iloc[0])
             saved = 1 - ratio
-            state = "holds" if saved > EFFECT else "is reversed" if saved < -EFFECT else "shows no clear effect"
-            out[gid] = f"G4 (element-wise ops are not free) {state} here: dropping ReLU and the shortcut changes bottleneck time by {-100 * saved:+.0f}% at equal MACs."
+            state = (
+                "holds"
+                if saved > EFFECT
+                else "is reversed"
+                if saved < -EFFECT
+                else "shows no clear effect"
+            )
+            out[gid] = (
+                f"G4 (element-wise ops are not free) {state} here: dropping ReLU and the shortcut changes bottleneck time by {-100 * saved:+.0f}% at equal MACs."
+            )
             continue
         worst = g.iloc[1:].loc[g.latency_ratio.iloc[1:].idxmax()] if len(g) > 1 else g.iloc[0]
         ratio = float(worst.latency_ratio)
-        state = "holds" if ratio > 1 + EFFECT else "is reversed" if ratio < 1 - EFFECT else "shows no clear effect"
-        out[gid] = f"{gid} ({g.claim.iloc[0]}) {state} here: '{worst.variant}' takes {ratio:.2f}x the time of '{base}' at equal MACs."
+        state = (
+            "holds"
+            if ratio > 1 + EFFECT
+            else "is reversed"
+            if ratio < 1 - EFFECT
+            else "shows no clear effect"
+        )
+        out[gid] = (
+            f"{gid} ({g.claim.iloc[0]}) {state} here: '{worst.variant}' takes {ratio:.2f}x the time of '{base}' at equal MACs."
+        )
     return out
 
 
@@ -86,7 +102,11 @@ def conv_sentence(conv: Mapping[str, Any], cpu: str = "") -> str:
             " It was not Winograd (oneDNN reports a direct convolution) and the peak is fresh, so the GEMM benchmark "
             "(torch.mm) is not this machine's compute ceiling: the direct conv kernel uses the vector units better"
         )
-        why += " (on AMD CPUs MKL's GEMM is known to take a slower code path)." if "AMD" in cpu else "."
+        why += (
+            " (on AMD CPUs MKL's GEMM is known to take a slower code path)."
+            if "AMD" in cpu
+            else "."
+        )
     elif cached is not None and cached > 100:
         why = f" Against the stale cached peak it looked like {cached:.0f}%: the old '>100 %' came from the cache, not from the algorithm."
     else:
@@ -132,7 +152,9 @@ def conclude(
         evidence = f"Only {len(light)} models under {lightweight_macs / 1e6:.0f} M MACs: a rank correlation needs at least {MIN_MODELS} (depthwise runs {gap:.1f}x below dense in GFLOP/s)."
     else:
         mis, slow = rho_light < RHO_MISPREDICTS, gap >= DEPTHWISE_GAP
-        verdict = "supported" if mis and slow else "partly supported" if mis or slow else "not supported"
+        verdict = (
+            "supported" if mis and slow else "partly supported" if mis or slow else "not supported"
+        )
         evidence = (
             f"Spearman rho(MACs, latency) = {rho_light:.2f} among {band} ({rho:.2f} over all {len(zoo)}); "
             f"a depthwise 3x3 at C={width} runs at {dw.achieved_gflops:.3g} GFLOP/s vs {dense.achieved_gflops:.3g} for a dense 3x3 ({gap:.1f}x)."
@@ -140,12 +162,22 @@ def conclude(
 
     takeaways = []
     if len(light) < MIN_MODELS:
-        takeaways.append(f"Over all {len(zoo)} models MACs rank-correlate with latency at rho = {rho:.2f}; {band} are too few (< {MIN_MODELS}) for a meaningful rank correlation: add models.")
+        takeaways.append(
+            f"Over all {len(zoo)} models MACs rank-correlate with latency at rho = {rho:.2f}; {band} are too few (< {MIN_MODELS}) for a meaningful rank correlation: add models."
+        )
     elif finite(rho_light):
-        reading = "MACs misorder them" if rho_light < RHO_MISPREDICTS else "MACs still rank them fairly well on this machine"
-        takeaways.append(f"Over all {len(zoo)} models MACs rank-correlate with latency at rho = {rho:.2f}; among {band} rho = {rho_light:.2f}: {reading}.")
+        reading = (
+            "MACs misorder them"
+            if rho_light < RHO_MISPREDICTS
+            else "MACs still rank them fairly well on this machine"
+        )
+        takeaways.append(
+            f"Over all {len(zoo)} models MACs rank-correlate with latency at rho = {rho:.2f}; among {band} rho = {rho_light:.2f}: {reading}."
+        )
     else:
-        takeaways.append(f"Over all {len(zoo)} models MACs rank-correlate with latency at rho = {rho:.2f}; {band} are too few for a correlation.")
+        takeaways.append(
+            f"Over all {len(zoo)} models MACs rank-correlate with latency at rho = {rho:.2f}; {band} are too few for a correlation."
+        )
     ns = (1e6 * zoo.latency_ms / zoo.macs).rename(index=zoo.name)
     if len(ns) >= 2 and ns.notna().all():
         takeaways.append(
@@ -169,15 +201,27 @@ def conclude(
         takeaways.append(s + ".")
     takeaways.extend(guideline_findings(guidelines).values())
 
-    g4 = guidelines[(guidelines.guideline == "G4") & guidelines.variant.str.contains("ReLU off, shortcut off")]
+    g4 = guidelines[
+        (guidelines.guideline == "G4") & guidelines.variant.str.contains("ReLU off, shortcut off")
+    ]
     key_numbers: dict[str, Any] = {
         "Spearman rho(MACs, latency), all": round(rho, 3) if finite(rho) else "n/a",
-        f"rho within < {lightweight_macs / 1e6:.0f} M MACs ({len(light)} models)": round(rho_light, 3) if finite(rho_light) and len(light) >= MIN_MODELS else f"too few models (< {MIN_MODELS})",
+        f"rho within < {lightweight_macs / 1e6:.0f} M MACs ({len(light)} models)": round(
+            rho_light, 3
+        )
+        if finite(rho_light) and len(light) >= MIN_MODELS
+        else f"too few models (< {MIN_MODELS})",
         f"dense 3x3 C={width}": {"value": float(f"{dense.achieved_gflops:.3g}"), "unit": "GFLOP/s"},
-        f"depthwise 3x3 C={width}": {"value": float(f"{dw.achieved_gflops:.3g}"), "unit": "GFLOP/s"},
+        f"depthwise 3x3 C={width}": {
+            "value": float(f"{dw.achieved_gflops:.3g}"),
+            "unit": "GFLOP/s",
+        },
         "dense 3x3 algorithm (oneDNN)": f"{c['implementation']} / {c.get('algorithm') or 'unknown'}",
         "dense 3x3 vs fresh GEMM peak": {"value": round(c["pct_of_fresh_peak"], 0), "unit": "%"},
     }
     if not g4.empty:
-        key_numbers["ReLU + shortcut share of bottleneck time (G4)"] = {"value": round(100 * (1 - float(g4.latency_ratio.iloc[0])), 1), "unit": "%"}
+        key_numbers["ReLU + shortcut share of bottleneck time (G4)"] = {
+            "value": round(100 * (1 - float(g4.latency_ratio.iloc[0])), 1),
+            "unit": "%",
+        }
     return Lesson(CLAIM, verdict, evidence, tuple(takeaways), key_numbers)

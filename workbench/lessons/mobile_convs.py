@@ -132,5 +132,8 @@ def conclude(
             key_numbers["training"] = "too short: accuracy ignored"
         else:
             best = table.loc[table.accuracy.idxmax()]
-            key_numbers["best accuracy"] = {"value": round(float(best.accuracy), 2), "unit": f"% ({best['name']})"}
+            key_numbers["best accuracy"] = {
+                "value": round(float(best.accuracy), 2),
+                "unit": f"% ({best['name']})",
+            }
     return Lesson(CLAIM, verdict, evidence, tuple(takeaways), key_numbers)

@@ -65,7 +65,12 @@ def show_source(obj) -> Source:
     Raises:
         ValueError: when ``obj`` has no Python source.
     """
-    if not (inspect.isclass(obj) or inspect.isfunction(obj) or inspect.ismethod(obj) or inspect.ismodule(obj)):
+    if not (
+        inspect.isclass(obj)
+        or inspect.isfunction(obj)
+        or inspect.ismethod(obj)
+        or inspect.ismodule(obj)
+    ):
         raise ValueError(
             f"show_source needs a class, function, method or module, got {type(obj).__name__}; "
             "for an instance pass type(obj)"
@@ -78,4 +83,6 @@ def show_source(obj) -> Source:
     name = getattr(obj, "__qualname__", getattr(obj, "__name__", repr(obj)))
     module = getattr(obj, "__module__", None)
     qualname = f"{module}.{name}" if module and not inspect.ismodule(obj) else name
-    return Source(qualname=qualname, location=f"{_relative(path)}:{max(start, 1)}", code="".join(lines))
+    return Source(
+        qualname=qualname, location=f"{_relative(path)}:{max(start, 1)}", code="".join(lines)
+    )

@@ -20,7 +20,11 @@ def seeds_of(table: pd.DataFrame) -> int:
 
 def max_spread(table: pd.DataFrame) -> float:
     """Largest seed-to-seed std of any variant (NaN with one seed)."""
-    return float(table.accuracy_std.max()) if "accuracy_std" in table and table.accuracy_std.notna().any() else float("nan")
+    return (
+        float(table.accuracy_std.max())
+        if "accuracy_std" in table and table.accuracy_std.notna().any()
+        else float("nan")
+    )
 
 
 def accuracy_sentence(table: pd.DataFrame, *, epochs: int, images: int) -> str:

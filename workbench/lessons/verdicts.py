@@ -53,7 +53,11 @@ class Lesson:
 
     def verdict_view(self) -> Text:
         """Claim, verdict and evidence as three short paragraphs."""
-        return Text((self.claim, self.verdict.upper(), self.evidence), bullets=False, labels=("Claim", "Verdict", "Evidence"))
+        return Text(
+            (self.claim, self.verdict.upper(), self.evidence),
+            bullets=False,
+            labels=("Claim", "Verdict", "Evidence"),
+        )
 
 
 @dataclass(frozen=True)
@@ -66,14 +70,21 @@ class Text:
 
     def _labelled(self, bold: tuple[str, str]) -> list[str]:
         labels = self.labels or ("",) * len(self.lines)
-        return [f"{bold[0]}{lab}:{bold[1]} {s}" if lab else s for lab, s in zip(labels, self.lines, strict=True)]
+        return [
+            f"{bold[0]}{lab}:{bold[1]} {s}" if lab else s
+            for lab, s in zip(labels, self.lines, strict=True)
+        ]
 
     def _repr_markdown_(self) -> str:
         lines = self._labelled(("**", "**"))
         return "\n".join(f"- {s}" for s in lines) if self.bullets else "\n\n".join(lines)
 
     def _repr_html_(self) -> str:
-        escaped = Text(tuple(html.escape(s) for s in self.lines), self.bullets, tuple(html.escape(s) for s in self.labels))
+        escaped = Text(
+            tuple(html.escape(s) for s in self.lines),
+            self.bullets,
+            tuple(html.escape(s) for s in self.labels),
+        )
         lines = escaped._labelled(("<strong>", "</strong>"))
         if self.bullets:
             return "<ul>" + "".join(f"<li>{s}</li>" for s in lines) + "</ul>"

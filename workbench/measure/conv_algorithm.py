@@ -90,11 +90,19 @@ class ConvAlgorithm:
 
     @property
     def pct_of_cached_peak(self) -> float | None:
-        return None if self.cached_peak_gflops is None else 100 * self.conv_gflops / self.cached_peak_gflops
+        return (
+            None
+            if self.cached_peak_gflops is None
+            else 100 * self.conv_gflops / self.cached_peak_gflops
+        )
 
     def summary(self) -> str:
         """Three lines of evidence: algorithm, peaks, achieved throughput."""
-        cached = "none cached" if self.cached_peak_gflops is None else f"{self.cached_peak_gflops:.3g} cached before"
+        cached = (
+            "none cached"
+            if self.cached_peak_gflops is None
+            else f"{self.cached_peak_gflops:.3g} cached before"
+        )
         return (
             f"oneDNN chose: {self.implementation} / {self.algorithm or 'unknown algorithm'} (Winograd: {self.winograd})\n"
             f"GEMM peak: {self.fresh_peak_gflops:.3g} GFLOP/s measured now ({cached})\n"
@@ -105,7 +113,13 @@ class ConvAlgorithm:
     def to_dict(self) -> dict:
         """All fields and derived figures, for ``wb.record``."""
         d = dict(self.__dict__)
-        for k in ("winograd", "conv_gflops", "im2col_gflops", "pct_of_fresh_peak", "pct_of_cached_peak"):
+        for k in (
+            "winograd",
+            "conv_gflops",
+            "im2col_gflops",
+            "pct_of_fresh_peak",
+            "pct_of_cached_peak",
+        ):
             d[k] = getattr(self, k)
         return d
 
@@ -144,15 +158,21 @@ def parse_onednn_verbose(text: str) -> tuple[str, str]:
     return impl, alg
 
 
-def onednn_conv_choice(channels: int, size: int, threads: int, *, timeout_s: float = 120) -> tuple[str, str]:
+def onednn_conv_choice(
+    channels: int, size: int, threads: int, *, timeout_s: float = 120
+) -> tuple[str, str]:
     """Run a dense 3x3 conv in a child process under ``ONEDNN_VERBOSE=1``; see :func:`parse_onednn_verbose`."""
     env = dict(os.environ, ONEDNN_VERBOSE="1", OMP_NUM_THREADS=str(threads))
     code = _PROBE.format(c=channels, size=size, threads=threads)
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout_s)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout_s
+    )
     return parse_onednn_verbose(proc.stdout + proc.stderr)
 
 
-def conv_algorithm(channels: int = 256, size: int = 28, *, threads: int | None = None, rounds: int = 10) -> ConvAlgorithm:
+def conv_algorithm(
+    channels: int = 256, size: int = 28, *, threads: int | None = None, rounds: int = 10
+) -> ConvAlgorithm:
     """Find out how a dense 3x3 C -> C conv runs here (see the module docstring).
 
     Re-measures and re-caches the GEMM peak, so later profiles in the same run use a fresh one.
@@ -163,14 +183,21 @@ def conv_algorithm(channels: int = 256, size: int = 28, *, threads: int | None =
         rounds: rounds of the interleaved conv vs im2col + GEMM comparison.
     """
     if channels < 1 or size < 3:
-        raise ValueError(f"conv_algorithm needs channels >= 1 and size >= 3, got channels={channels}, size={size}")
+        raise ValueError(
+            f"conv_algorithm needs channels >= 1 and size >= 3, got channels={channels}, size={size}"
+        )
     with num_threads(threads) as t:
         cached = machine_peak(t)
         cached_gflops = cached.gemm_gflops if cached.cached else None
         fresh = machine_peak(t, refresh=True)
         impl, alg = onednn_conv_choice(channels, size, t)
         conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False).eval()
-        cmp = compare_latency({"conv": conv, "im2col": Im2colConv(conv)}, (channels, size, size), rounds=rounds, threads=t)
+        cmp = compare_latency(
+            {"conv": conv, "im2col": Im2colConv(conv)},
+            (channels, size, size),
+            rounds=rounds,
+            threads=t,
+        )
     ms = dict(zip(cmp.name, cmp.median_ms, strict=True))
     return ConvAlgorithm(
         channels=channels, size=size, threads=t, implementation=impl, algorithm=alg,

@@ -49,5 +49,7 @@ def deploy_latency(
     folded = {n: reparameterize_model(models[n]) for n in table.name}
     prof = profile_many(folded, input_size, rounds=rounds, threads=threads)
     timing = [c for c in TIMING_COLUMNS if c in prof]
-    out = table.drop(columns=[c for c in timing if c in table]).merge(prof[["name", *timing]], on="name", how="left")
+    out = table.drop(columns=[c for c in timing if c in table]).merge(
+        prof[["name", *timing]], on="name", how="left"
+    )
     return out[[*table.columns, *[c for c in timing if c not in table.columns]]]

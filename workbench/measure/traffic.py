@@ -36,7 +36,9 @@ def _numel(x) -> int:
     return 0
 
 
-def memory_traffic(model: nn.Module, input_size=None, *, batch_size: int = 1, bytes_per_value: int = 4) -> dict[str, int]:
+def memory_traffic(
+    model: nn.Module, input_size=None, *, batch_size: int = 1, bytes_per_value: int = 4
+) -> dict[str, int]:
     """Compulsory bytes moved by one forward pass (see the module docstring).
 
     Args:
@@ -66,7 +68,9 @@ def memory_traffic(model: nn.Module, input_size=None, *, batch_size: int = 1, by
     return {"weight_bytes": wb, "activation_bytes": ab, "traffic_bytes": wb + ab}
 
 
-def with_traffic(table: pd.DataFrame, models: Mapping[str, nn.Module], input_size=None) -> pd.DataFrame:
+def with_traffic(
+    table: pd.DataFrame, models: Mapping[str, nn.Module], input_size=None
+) -> pd.DataFrame:
     """``table`` (a :func:`profile_many` result) with traffic columns and an honest intensity.
 
     Adds ``weight_bytes, activation_bytes, traffic_bytes`` and replaces ``arithmetic_intensity``
@@ -76,7 +80,9 @@ def with_traffic(table: pd.DataFrame, models: Mapping[str, nn.Module], input_siz
     if missing:
         raise KeyError(f"no model for rows {sorted(missing)}; models given: {sorted(models)}")
     rows = [{"name": n, **memory_traffic(models[n], input_size)} for n in table.name]
-    out = table.drop(columns=[c for c in ("weight_bytes", "activation_bytes", "traffic_bytes") if c in table]).merge(pd.DataFrame(rows), on="name")
+    out = table.drop(
+        columns=[c for c in ("weight_bytes", "activation_bytes", "traffic_bytes") if c in table]
+    ).merge(pd.DataFrame(rows), on="name")
     out["arithmetic_intensity"] = out.macs / out.traffic_bytes
     return out
 
@@ -88,7 +94,9 @@ def cache_bandwidth_gbs(kib: int = 256, *, threads: int | None = None, reps: int
     with num_threads(threads):
         src = torch.ones(kib * 1024 // 4)
         dst = torch.empty_like(src)
-        inner = 50  # one copy takes microseconds: time a batch so the timer's resolution is irrelevant
+        inner = (
+            50  # one copy takes microseconds: time a batch so the timer's resolution is irrelevant
+        )
 
         def copies() -> None:
             for _ in range(inner):
