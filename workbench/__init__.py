@@ -36,13 +36,14 @@ from .runtime import setup
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = {"data", "train", "plots", "report", "literature", "layers", "models", "measure", "experiment", "bank", "bench"}
+_LAZY_MODULES = {"data", "train", "plots", "report", "literature", "layers", "models", "measure", "experiment", "bank", "bench", "lessons"}
 _MOVED_MODULES = {"techniques": "workbench.report.techniques"}  # wb.techniques keeps working
 _LAZY_ATTRS = {
     "record": ("workbench.report.record", "record"),
     "fit": ("workbench.train", "fit"),
     "evaluate": ("workbench.train", "evaluate"),
     "list_techniques": ("workbench.report.techniques", "list_techniques"),
+    "show_source": ("workbench.lessons.source", "show_source"),
 }
 
 
@@ -60,5 +61,5 @@ def __getattr__(name: str):
 __all__ = [
     "Registry", "compare_latency", "count_macs", "count_params", "create_model", "environment",
     "list_models", "machine_peak", "measure_latency", "measure_memory", "model_entry", "profile",
-    "profile_many", "record", "fit", "evaluate", "reparameterize_model", "setup",
+    "profile_many", "record", "show_source", "fit", "evaluate", "reparameterize_model", "setup",
 ]

@@ -7,20 +7,24 @@ interleaved in one process (:func:`compare_latency`).
 """
 
 from .claims import claims_vs_measured, measure_claim_row
+from .conv_algorithm import ConvAlgorithm, Im2colConv, conv_algorithm
 from .counting import Count, count_model, count_zoo, time_count_zoo
+from .deploy import deploy_latency
 from .env import environment
-from .guidelines import conv_efficiency, shufflenet_guidelines
+from .guidelines import conv_efficiency, mobile_blocks, shufflenet_guidelines
 from .latency import LatencyResult, compare_latency, measure_latency, num_threads
 from .macs import IGNORED_OPS, MAC_OPS, MacCount, count_macs
 from .memory import MemoryResult, measure_memory
 from .params import ParamCount, count_params
 from .peak import MachinePeak, machine_peak
 from .profile import ProfileRow, multiplier_grid, profile, profile_many, scaling_exponents
+from .traffic import cache_bandwidth_gbs, memory_traffic, with_traffic
 
 __all__ = [
-    "Count", "IGNORED_OPS", "LatencyResult", "MAC_OPS", "MacCount", "MachinePeak", "MemoryResult",
-    "ParamCount", "ProfileRow", "claims_vs_measured", "compare_latency", "conv_efficiency",
-    "count_macs", "count_model", "count_params", "count_zoo", "environment", "machine_peak",
-    "measure_claim_row", "measure_latency", "measure_memory", "multiplier_grid", "num_threads",
-    "profile", "profile_many", "scaling_exponents", "shufflenet_guidelines", "time_count_zoo",
+    "cache_bandwidth_gbs", "claims_vs_measured", "compare_latency", "conv_algorithm", "conv_efficiency", "ConvAlgorithm",
+    "Count", "count_macs", "count_model", "count_params", "count_zoo", "deploy_latency",
+    "environment", "IGNORED_OPS", "Im2colConv", "LatencyResult", "MAC_OPS", "MacCount",
+    "machine_peak", "MachinePeak", "measure_claim_row", "measure_latency", "measure_memory", "memory_traffic",
+    "MemoryResult", "mobile_blocks", "multiplier_grid", "num_threads", "ParamCount", "profile",
+    "profile_many", "ProfileRow", "scaling_exponents", "shufflenet_guidelines", "time_count_zoo", "with_traffic",
 ]

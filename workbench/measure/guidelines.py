@@ -1,7 +1,8 @@
 """Layer-level experiments behind the cost-model notebook.
 
 * :func:`conv_efficiency` -- dense vs depthwise vs pointwise convolutions across widths: MACs,
-  bytes moved, arithmetic intensity, achieved GFLOP/s. Depthwise convs do ~1/C of a dense
+  compulsory bytes moved (weights + input + output, :mod:`.traffic`), arithmetic intensity
+  (MACs per byte), achieved GFLOP/s. Depthwise convs do ~1/C of a dense
   conv's work per byte, so they sit on the memory-bound side of the roofline (MobileNet,
   Xception; quantified in ShuffleNetV2 and "FLOPs are not latency" discussions).
 * :func:`shufflenet_guidelines` -- the four practical guidelines of Ma et al., "ShuffleNet V2:
@@ -12,6 +13,9 @@
   G2  more groups at the same MACs increase memory access cost;
   G3  network fragmentation (many small parallel/serial ops) reduces parallelism;
   G4  element-wise ops (ReLU, shortcut add) cost far more time than their MACs suggest.
+
+* :func:`mobile_blocks` -- the four ways the MobileNets map C to C channels with a 3x3
+  receptive field, plus a standard conv at the inverted residual's expanded width.
 
 Every latency comes from one interleaved :func:`compare_latency` run per group, reported as a
 ratio to the group's first variant.
@@ -26,7 +30,9 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..layers import ConvNormAct, DepthwiseSeparableConv, InvertedResidual, SEConfig
 from .profile import profile_many
+from .traffic import with_traffic
 
 
 class _Parallel(nn.Module):
@@ -73,8 +79,10 @@ def conv_efficiency(
     """One conv layer per (kind, width): dense 3x3, depthwise 3x3, pointwise 1x1, C -> C channels.
 
     Returns:
-        :func:`profile_many` columns plus ``kind`` and ``width``; ``latency_ratio`` is relative
-        to the first row (dense 3x3 at the smallest width).
+        :func:`profile_many` columns plus ``kind``, ``width`` and the traffic columns of
+        :func:`workbench.measure.traffic.with_traffic` (``arithmetic_intensity`` = MACs per
+        compulsory byte); ``latency_ratio`` is relative to the first row (dense 3x3 at the
+        smallest width).
     """
     kinds = {
         "dense 3x3": lambda c: nn.Conv2d(c, c, 3, padding=1, bias=False),
@@ -89,8 +97,45 @@ def conv_efficiency(
             m.default_input_size = (c, resolution, resolution)
             models[name] = m
             meta.append({"name": name, "kind": kind, "width": c})
-    df = profile_many(models, None, threads=threads, rounds=rounds)
+    df = with_traffic(profile_many(models, None, threads=threads, rounds=rounds), models)
     return pd.DataFrame(meta).merge(df, on="name")
+
+
+# MobileNetV3's SE: squeeze to 1/4 of the expanded width (multiple of 8), ReLU, hard-sigmoid gate.
+_V3_SE = SEConfig(base="mid", divisor=8, act="relu", gate="hard_sigmoid")
+
+
+def mobile_blocks(channels: int = 64, size: int = 28, expansion: int = 6) -> dict[str, nn.Module]:
+    """C -> C blocks with a 3x3 receptive field, as the MobileNets build them (training form).
+
+    Each module carries ``default_input_size`` so :func:`profile_many` can take them together
+    although the last one reads ``expansion * C`` channels. Fold BN before timing them
+    (``wb.reparameterize_model``).
+
+    Args:
+        channels: C, input and output channels (>= 1).
+        size: feature-map side in pixels.
+        expansion: t of the inverted residual (MobileNetV2 uses 6).
+
+    Returns:
+        label -> module: standard 3x3 conv + BN + ReLU6; depthwise-separable (MobileNetV1,
+        ReLU6 after both convs); inverted residual t (MobileNetV2, ReLU6, linear bottleneck);
+        inverted residual t + SE with hard-swish (MobileNetV3); standard 3x3 conv at
+        ``t * C`` channels (the width at which the inverted residual does its 3x3).
+    """
+    if channels < 1 or expansion < 1:
+        raise ValueError(f"mobile_blocks needs channels >= 1 and expansion >= 1, got {channels}, {expansion}")
+    c, wide = channels, expansion * channels
+    blocks = {
+        "standard 3x3 conv": ConvNormAct(c, c, 3, act="relu6"),
+        "depthwise-separable (V1)": DepthwiseSeparableConv(c, c, 3, act="relu6", pw_act=True),
+        f"inverted residual t={expansion} (V2)": InvertedResidual(c, c, 3, exp_ratio=expansion, act="relu6"),
+        f"inverted residual t={expansion} + SE, hard-swish (V3)": InvertedResidual(c, c, 3, exp_ratio=expansion, act="hard_swish", se_ratio=0.25, se=_V3_SE),
+        f"standard 3x3 conv at {expansion}C": ConvNormAct(wide, wide, 3, act="relu6"),
+    }
+    for label, m in blocks.items():
+        m.default_input_size = (wide if label.endswith(f"{expansion}C") else c, size, size)
+    return blocks
 
 
 def _g1(base: int, n: int) -> dict[str, nn.Module]:

@@ -1,0 +1,26 @@
+"""Lessons: what a technique notebook concludes, computed from the numbers it recorded.
+
+* :func:`show_source` -- the real source of a block, for a notebook's "Read the code" section;
+* :class:`Lesson` (:mod:`.verdicts`) -- a verdict on the notebook's claim, with its reason and
+  the takeaway sentences, built by a pure function from the run's tables, so the prose under a
+  figure can never contradict it;
+* one module per notebook (:mod:`.cost_model`, :mod:`.mobile_convs`,
+  :mod:`.channel_attention`), each with ``conclude(...) -> Lesson`` and its verdict rule.
+
+Layering: lessons read tables made by measure / experiment and return data; they never
+measure, train or record (the notebook records ``lesson.records()``).
+"""
+
+from . import channel_attention, cost_model, mobile_convs
+from .source import Source, show_source
+from .verdicts import VERDICTS, Lesson
+
+__all__ = [
+    "VERDICTS",
+    "Lesson",
+    "Source",
+    "channel_attention",
+    "cost_model",
+    "mobile_convs",
+    "show_source",
+]
