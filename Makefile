@@ -9,7 +9,7 @@ PROFILE ?= default
 JOBS   ?=
 REPORT_ARGS ?=
 
-.PHONY: reports test setup data browser lint bench clean-reports help
+.PHONY: reports test setup data browser lint layering bench clean-reports help
 
 help:
 	@echo "make reports   regenerate every report (reports/$(PROFILE)/index.html)"
@@ -44,8 +44,12 @@ browser:
 reports: data
 	$(VENV)/bin/workbench report --profile $(PROFILE) $(if $(JOBS),--jobs $(JOBS)) $(REPORT_ARGS)
 
-test: data browser
+test: data browser layering
 	$(VENV)/bin/python -m pytest
+
+# The layering contract of pyproject.toml ([tool.importlinter]): no import runs from a lower layer up.
+layering: setup
+	$(VENV)/bin/lint-imports
 
 # --- extras -------------------------------------------------------------------------------------
 lint: setup
