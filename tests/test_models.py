@@ -35,9 +35,11 @@ def test_required_models_registered():
 
 def test_every_model_has_valid_family_tags():
     from workbench.literature.families import FAMILY_SLUGS
+    from workbench.models._factory import BASELINE_TAG
 
+    valid = set(FAMILY_SLUGS) | {BASELINE_TAG}
     untagged = [n for n in list_models() if not model_entry(n).tags]
-    invalid = {n: t for n in list_models() for t in model_entry(n).tags if t not in FAMILY_SLUGS}
+    invalid = {n: t for n in list_models() for t in model_entry(n).tags if t not in valid}
     assert not untagged and not invalid
 
 

@@ -31,7 +31,8 @@ class ModelEntry:
         paper: short citation of the paper the architecture comes from.
         tags: literature families (slugs of :mod:`workbench.literature.families`, e.g.
             ``'channel_attention'``) of the techniques the architecture uses, so one name finds
-            the block module, the models, the notebook and the report card.
+            the block module, the models, the notebook and the report card. Networks that use
+            no lightweight technique (yardsticks) carry :data:`BASELINE_TAG` instead.
     """
 
     fn: Callable[..., nn.Module]
@@ -41,6 +42,9 @@ class ModelEntry:
     paper: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)
 
+
+#: the one tag that is not a literature family: plain yardstick networks (e.g. ``reference_cnn``)
+BASELINE_TAG = "baseline"
 
 MODELS: Registry[ModelEntry] = Registry("model")
 

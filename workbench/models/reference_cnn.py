@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._factory import register_model
+from ._factory import BASELINE_TAG, register_model
 
 __all__ = ["ReferenceCNN", "Stage", "reference_cnn"]
 
@@ -61,7 +61,7 @@ class ReferenceCNN(nn.Module):
 @register_model(
     default_input_size=(1, 28, 28),
     paper="(none: the workbench's training yardstick, a plain VGG-style CNN)",
-    tags=("reference",),
+    tags=(BASELINE_TAG,),
 )
 def reference_cnn(
     num_classes: int = 1000, in_chans: int = 1, width_mult: float = 1.0, small_input: bool = True
