@@ -92,7 +92,7 @@ def _helpers_used(files: set[str]) -> list[str]:
     out = []
     mods = [m for m in list(sys.modules.values()) if getattr(m, "__file__", None) in files]
     for mod in mods:
-        for name, obj in sorted(vars(mod).items()):
+        for _name, obj in sorted(vars(mod).items()):
             if isinstance(obj, types.FunctionType) and _is_ours(obj):
                 src = inspect.getsourcefile(obj)
                 if src and src not in files:
