@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..layers import scale_channels
+from ._base import Classifier
 from ._factory import BASELINE_TAG, register_model
 
 __all__ = ["ReferenceCNN", "Stage", "reference_cnn"]
@@ -25,7 +27,7 @@ class Stage:
     stride: int
 
 
-class ReferenceCNN(nn.Module):
+class ReferenceCNN(Classifier):
     """28 px -> 14 -> 7, global average pool, linear.
 
     Default stages (16 x1 s1, 32 x2 s2, 64 x2 s2): 70,330 parameters with 10 classes, 5.53 M MACs
@@ -50,12 +52,11 @@ class ReferenceCNN(nn.Module):
                 ]
                 c = st.out
         self.features = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.head = nn.Linear(c, num_classes)
+        self.init_head(c, num_classes)
         self.default_input_size = (in_chans, 28, 28)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.pool(self.features(x)).flatten(1))
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
 
 
 @register_model(
@@ -71,10 +72,8 @@ def reference_cnn(
     Args:
         num_classes: classifier outputs (1000 like every zoo entry; Fashion-MNIST needs 10).
         in_chans: input channels.
-        width_mult: scales every stage's channels (rounded, at least 4).
+        width_mult: scales every stage's channels (``scale_channels``, divisor 4).
         small_input: accepted for the zoo's uniform interface; the network is built for 28 px.
     """
-    if not width_mult > 0:
-        raise ValueError(f"width_mult must be > 0, got {width_mult}")
-    stages = tuple(Stage(max(4, round(s.out * width_mult)), s.convs, s.stride) for s in ReferenceCNN.STAGES)
+    stages = tuple(Stage(scale_channels(s.out, width_mult, 4), s.convs, s.stride) for s in ReferenceCNN.STAGES)
     return ReferenceCNN(num_classes, in_chans, stages)
