@@ -165,6 +165,18 @@ def test_notebook_follows_the_standard(path):
     assert check_notebook(_load(path)) == []
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_papermill_documents_every_parameter(path):
+    """``papermill --help-notebook`` silently drops a line it cannot parse (e.g. '=' in the help)."""
+    import papermill
+
+    cell = next(c for c in _load(path).cells if "parameters" in c.metadata.get("tags", []))
+    assigned = [ln.split(":")[0].strip() for ln in cell.source.splitlines() if re.match(r"^\w+\s*:", ln)]
+    inspected = papermill.inspect_notebook(str(path))
+    assert list(inspected) == assigned
+    assert all(p["help"] for p in inspected.values()), "every parameter needs a '# help' comment"
+
+
 def test_there_are_notebooks():
     assert len(NOTEBOOKS) >= 3
 

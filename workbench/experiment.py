@@ -34,12 +34,14 @@ class Comparison:
         runs: one row per (variant, seed) with final test accuracy and training time.
         histories: variant -> :class:`History` of the first seed (for training curves).
         models: variant -> trained model of the first seed (eval mode).
+        input_size: (C, H, W) the models were trained and profiled at.
     """
 
     table: pd.DataFrame
     runs: pd.DataFrame
     histories: dict[str, History]
     models: dict
+    input_size: tuple[int, int, int] | None = None
 
 
 def train_compare(
@@ -121,7 +123,7 @@ def train_compare(
     )
     cols = ["name", "params", "macs", "macs_all_ops", "latency_ms", "latency_ratio", "latency_ratio_q1", "latency_ratio_q3", "baseline", "peak_activation_bytes"]
     table = prof[cols].merge(agg.reset_index(), on="name")
-    return Comparison(table, runs_df, histories, models)
+    return Comparison(table, runs_df, histories, models, tuple(input_size))
 
 
 # Zalando's benchmark: logistic regression reaches ~84 % on Fashion-MNIST; a CNN that does not beat

@@ -63,11 +63,13 @@ class EntryKey(dict):
         return hash(json.dumps(self, sort_keys=True, default=str))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class BankEntry:
     """One bank entry a notebook needs: model name, recipe name, seed, ``create_model`` kwargs.
 
-    Hashable (usable in sets); ``kwargs`` is stored as sorted ``(name, value)`` pairs.
+    Hashable (usable in sets) and compared by its request (:meth:`key`, as JSON), so kwargs may
+    hold nested values such as ``attn_kwargs={"rd_ratio": 0.25}``; ``kwargs`` is stored as sorted
+    ``(name, value)`` pairs.
     """
 
     model: str
@@ -82,6 +84,12 @@ class BankEntry:
     def key(self) -> EntryKey:
         """The entry's request as a (hashable) dict; the full content key is behind :meth:`digest`."""
         return EntryKey(model=self.model, recipe=self.recipe, seed=self.seed, kwargs=dict(self.kwargs))
+
+    def __hash__(self) -> int:
+        return hash(self.key())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BankEntry) and self.key() == other.key()
 
     def label(self) -> str:
         """``model/recipe/seedN`` (plus kwargs), for progress lines."""

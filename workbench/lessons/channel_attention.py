@@ -217,3 +217,42 @@ def conclude(
             "unit": f"points ({_short(best['name'])})",
         }
     return Lesson(CLAIM, verdict, evidence, tuple(takeaways), key_numbers)
+
+
+def variants(
+    backbone: str,
+    attentions: list[str] | tuple[str, ...],
+    *,
+    se_rd_ratio: float,
+    eca_k_size: int,
+    cbam_rd_ratio: float,
+    cbam_spatial_kernel: int,
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    """``{"<backbone> + <attention>": (backbone, create_model kwargs)}`` for each attention.
+
+    The notebook trains exactly these, and :func:`bank_entries` declares them to the report
+    runner, so the two can never disagree.
+    """
+    attn_kwargs = {
+        "none": {}, "se": {"rd_ratio": se_rd_ratio}, "eca": {"k_size": eca_k_size},
+        "cbam": {"rd_ratio": cbam_rd_ratio, "spatial_kernel": cbam_spatial_kernel},
+    }  # fmt: skip
+    unknown = [a for a in attentions if a not in attn_kwargs]
+    if unknown:
+        raise ValueError(f"unknown attention {unknown[0]!r}; valid: {', '.join(attn_kwargs)}")
+    return {
+        f"{backbone} + {a}": (backbone, {"small_input": True, "attn": a, "attn_kwargs": attn_kwargs[a]})
+        for a in attentions
+    }
+
+
+def bank_entries(params: Mapping[str, Any]) -> list:
+    """Model-bank entries the notebook needs for its effective ``params`` (built before it runs)."""
+    from ..bank import BankEntry
+
+    vs = variants(
+        params["backbone"], params["attentions"], se_rd_ratio=params["se_rd_ratio"],
+        eca_k_size=params["eca_k_size"], cbam_rd_ratio=params["cbam_rd_ratio"],
+        cbam_spatial_kernel=params["cbam_spatial_kernel"],
+    )  # fmt: skip
+    return [BankEntry(name, params["recipe"], seed, kw) for name, kw in vs.values() for seed in params["seeds"]]

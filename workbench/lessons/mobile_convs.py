@@ -137,3 +137,23 @@ def conclude(
                 "unit": f"% ({best['name']})",
             }
     return Lesson(CLAIM, verdict, evidence, tuple(takeaways), key_numbers)
+
+
+def variants(family: list[str] | tuple[str, ...]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The trained models: every family member at 28 px (``small_input``), labelled by name.
+
+    The notebook trains exactly these, and :func:`bank_entries` declares them to the report
+    runner, so the two can never disagree.
+    """
+    return {name: (name, {"small_input": True}) for name in family}
+
+
+def bank_entries(params: dict[str, Any]) -> list:
+    """Model-bank entries the notebook needs for its effective ``params`` (built before it runs)."""
+    from ..bank import BankEntry
+
+    return [
+        BankEntry(name, params["recipe"], seed, kwargs)
+        for name, kwargs in variants(params["family"]).values()
+        for seed in params["seeds"]
+    ]

@@ -182,11 +182,26 @@ def longest_first(jobs: list[Job]) -> list[Job]:
     )
 
 
+def notebook_parameters(path: str | Path) -> dict[str, Any]:
+    """The literal defaults of a notebook's parameters cell (``papermill --help-notebook``'s view)."""
+    import ast
+
+    import papermill
+
+    params = papermill.inspect_notebook(str(path))
+    return {name: ast.literal_eval(p["default"]) for name, p in params.items()}
+
+
 def bank_entries(jobs: list[Job]) -> list[Any]:
-    """The model-bank entries the executing ``jobs`` declare, each once (by ``.key()``), in order."""
+    """The model-bank entries the executing ``jobs`` declare, each once (by ``.key()``), in order.
+
+    A technique's ``bank`` sees the parameters the notebook will run with: its parameters cell
+    merged with the profile's overrides.
+    """
     seen: dict[Any, Any] = {}
     for j in jobs:
-        if j.execute and j.technique is not None:
-            for entry in j.technique.bank:
+        if j.execute and j.technique is not None and j.technique.bank:
+            params = {**notebook_parameters(j.spec["input"]), **j.spec["parameters"]}
+            for entry in j.technique.bank_entries(params):
                 seen.setdefault(entry.key(), entry)
     return list(seen.values())

@@ -19,9 +19,11 @@ notebooks, which then load their models from the bank instead of training them.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import lessons
 from ..registry import Registry
 
 PROFILES = ("smoke", "default", "full")
@@ -38,8 +40,11 @@ class Technique:
         families: literature family slugs it covers (drives literature coverage).
         papers: titles of the seed papers it covers.
         profiles: ``{profile: {param: value}}`` overrides of the parameters cell.
-        bank: model-bank entries the notebook needs (objects with ``.key()`` and ``.digest()``,
-            built by ``workbench.bank.ensure``); empty when it trains nothing.
+        bank: the model-bank entries the notebook trains: a function of the notebook's
+            effective parameters (its parameters cell merged with the profile's overrides)
+            returning ``workbench.bank.BankEntry`` objects, or a fixed tuple of them; empty when
+            it trains nothing. Use the same package function the notebook uses to build its
+            variants (e.g. ``lessons.mobile_convs.bank_entries``), so the two never disagree.
     """
 
     slug: str
@@ -48,13 +53,17 @@ class Technique:
     families: tuple[str, ...]
     papers: tuple[str, ...] = ()
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
-    bank: tuple = ()
+    bank: Callable[[Mapping[str, Any]], Iterable[Any]] | tuple = ()
 
     def parameters(self, profile: str) -> dict[str, Any]:
         """Parameter overrides for ``profile`` (``ValueError`` for an unknown profile)."""
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
         return dict(self.profiles.get(profile, {}))
+
+    def bank_entries(self, params: Mapping[str, Any]) -> list[Any]:
+        """The bank entries for the notebook's effective ``params`` (defaults + overrides)."""
+        return list(self.bank(params)) if callable(self.bank) else list(self.bank)
 
 
 TECHNIQUES: Registry[Technique] = Registry("technique")
@@ -77,14 +86,14 @@ def get_technique(slug: str) -> Technique:
 
 
 # ---------------------------------------------------------------------------------------------
-# Registered techniques. Profiles are filled in with the notebooks (report-pipeline issue).
+# Registered techniques, in reading order. The claim each notebook tests is the one its lesson
+# module states (``workbench.lessons.<slug>.CLAIM``), so card and notebook say the same thing.
 # ---------------------------------------------------------------------------------------------
 register_technique(
     Technique(
         slug="cost_model",
         title="Cost models: params vs MACs vs memory vs latency",
-        claim="MACs alone mispredict CPU latency: depthwise and memory-bound layers run far below peak, "
-        "so measured latency, not FLOPs, must rank mobile architectures.",
+        claim=lessons.cost_model.CLAIM,
         families=("mobile_cnn", "cheap_operators", "edge_systems"),
         papers=(
             "ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design",
@@ -92,7 +101,7 @@ register_technique(
         ),
         profiles={
             "smoke": {
-                "models": ["mobilenetv2_100", "mobilenetv3_small_100", "shufflenetv2_100", "efficientvit_m0"],
+                "models": ["mobilenetv2_100", "mobilenetv1_100", "mobilenetv3_small_100", "shufflenetv2_100", "efficientvit_m0"],
                 "rounds": 2, "layer_widths": [32, 128], "guideline_blocks": 2,
             },
             "default": {},
@@ -104,8 +113,7 @@ register_technique(
     Technique(
         slug="mobile_convs",
         title="Mobile convolutions: depthwise-separable and inverted residual blocks",
-        claim="Depthwise-separable and inverted-residual blocks cut MACs 8-9x versus standard "
-        "convolutions at a small accuracy cost; width and resolution multipliers trade the rest.",
+        claim=lessons.mobile_convs.CLAIM,
         families=("mobile_cnn", "scaling_design_spaces"),
         papers=(
             "MobileNets: Efficient Convolutional Neural Networks for Mobile Vision Applications",
@@ -116,19 +124,19 @@ register_technique(
             "smoke": {
                 "grid_widths": [0.5, 1.0], "grid_resolutions": [128, 224],
                 "family": ["mobilenetv2_050", "mobilenetv3_small_075"],
-                "train_subset": 1000, "test_subset": 500, "epochs": 1, "rounds": 2,
+                "recipe": "smoke", "rounds": 2,
             },
             "default": {},
-            "full": {"train_subset": 60000, "test_subset": 10000, "epochs": 15, "augment": True, "seeds": [0, 1, 2], "rounds": 30},
+            "full": {"recipe": "fmnist_full", "seeds": [0, 1, 2], "rounds": 30},
         },  # fmt: skip
+        bank=lessons.mobile_convs.bank_entries,
     )
 )
 register_technique(
     Technique(
         slug="channel_attention",
         title="Channel attention: SE, ECA and friends",
-        claim="Channel attention adds a few percent parameters and ~1-3% MACs for a measurable accuracy "
-        "gain, but its latency overhead on CPU is larger than its MAC overhead suggests.",
+        claim=lessons.channel_attention.CLAIM,
         families=("channel_attention",),
         papers=(
             "Squeeze-and-Excitation Networks",
@@ -136,12 +144,10 @@ register_technique(
             "CBAM: Convolutional Block Attention Module",
         ),
         profiles={
-            "smoke": {
-                "attentions": ["none", "se", "eca"], "seeds": [0],
-                "train_subset": 500, "test_subset": 500, "epochs": 1, "rounds": 2,
-            },
+            "smoke": {"attentions": ["none", "se", "eca"], "seeds": [0], "recipe": "smoke", "rounds": 2},
             "default": {},
-            "full": {"train_subset": 60000, "test_subset": 10000, "epochs": 15, "augment": True, "seeds": [0, 1, 2, 3], "rounds": 30},
+            "full": {"recipe": "fmnist_full", "seeds": [0, 1, 2, 3], "rounds": 30},
         },  # fmt: skip
+        bank=lessons.channel_attention.bank_entries,
     )
 )
