@@ -1,0 +1,188 @@
+"""Latency statistics checked exactly: a fake clock and modules whose run time we script.
+
+Real timings on a shared machine are noise; these tests replace the latency module's clock
+with one that only the model advances, so every sample, the median, the quartiles, the
+warm-up length and the calibration are known in advance and asserted exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import pytest
+import torch
+from torch import nn
+
+from workbench.measure import latency as lat
+from workbench.measure.latency import compare_latency, measure_latency
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class Scripted(nn.Module):
+    """Each forward advances the fake clock by the next duration (ms) of ``script``.
+
+    Past the end of the script the last duration repeats. Calls are logged with the clock
+    time at which they started.
+    """
+
+    def __init__(self, clock: FakeClock, script_ms, log: list | None = None, name: str = "") -> None:
+        super().__init__()
+        self.clock, self.script, self.name = clock, list(script_ms), name
+        self.starts: list[float] = []
+        self.log = log if log is not None else []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        i = len(self.starts)
+        self.starts.append(self.clock.t)
+        self.log.append(self.name)
+        self.clock.t += self.script[min(i, len(self.script) - 1)] / 1000
+        return x
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    c = FakeClock()
+    monkeypatch.setattr(lat, "_clock", c)
+    return c
+
+
+def test_median_quartiles_cv_are_those_of_the_samples(clock):
+    # warmup_s=0 runs exactly the minimum 3 warm-up forwards (10 ms each: 1 forward per 10 ms
+    # sample); the 5 timed samples are then 10, 30, 20, 100, 40 ms: median 30, mean 40.
+    m = Scripted(clock, [10, 10, 10, 10, 30, 20, 100, 40])
+    r = measure_latency(m, (3, 4, 4), samples=5, sample_ms=10, warmup_s=0)
+    assert r.iters_per_sample == 1
+    assert r.samples_ms == pytest.approx((10, 30, 20, 100, 40), rel=1e-9)
+    assert r.median_ms == pytest.approx(30, rel=1e-9)  # the mean (40) would be wrong
+    assert r.mean_ms == pytest.approx(40, rel=1e-9)
+    assert r.min_ms == pytest.approx(10, rel=1e-9)
+    assert (r.q1_ms, r.q3_ms) == pytest.approx((20, 40), rel=1e-9)
+    assert r.iqr_ms == pytest.approx(20, rel=1e-9)
+    assert r.cv == pytest.approx(statistics.stdev([10, 30, 20, 100, 40]) / 40, rel=1e-9)
+    assert r.n == 5 and len(m.starts) == 3 + 5
+
+
+def test_warm_up_runs_for_warmup_s_before_the_first_timed_sample(clock):
+    m = Scripted(clock, [10])
+    r = measure_latency(m, (3, 4, 4), samples=4, sample_ms=10, warmup_s=0.5)
+    timed = r.n * r.iters_per_sample
+    warm = len(m.starts) - timed
+    assert warm == 50  # 50 x 10 ms = the 0.5 s asked for, and not one forward less
+    assert m.starts[warm] >= 0.5  # the first timed forward starts after the warm-up
+    assert r.median_ms == pytest.approx(10, rel=1e-9)
+
+
+def test_warm_up_runs_at_least_three_forwards(clock):
+    m = Scripted(clock, [10])
+    r = measure_latency(m, (3, 4, 4), samples=2, sample_ms=10, warmup_s=0)
+    assert len(m.starts) - r.n * r.iters_per_sample >= 3
+
+
+def test_calibration_fits_forwards_into_a_sample(clock):
+    # 2 ms per forward, 10 ms samples: 5 forwards per sample, each sample 10 ms / 5 = 2 ms.
+    m = Scripted(clock, [2])
+    r = measure_latency(m, (3, 4, 4), samples=3, sample_ms=10, warmup_s=0)
+    assert r.iters_per_sample == 5
+    assert len(m.starts) == 3 + 3 * 5
+    assert r.median_ms == pytest.approx(2, rel=1e-9)
+
+
+def test_calibration_uses_the_latest_warm_up_forwards(clock):
+    # A slow first forward (compile, cold caches) must not shrink the sample: the calibration
+    # looks at the last warm-up forwards only.
+    m = Scripted(clock, [500, 2, 2, 2, 2, 2, 2, 2])
+    r = measure_latency(m, (3, 4, 4), samples=2, sample_ms=10, warmup_s=0.51)
+    assert r.iters_per_sample == 5
+
+
+def test_per_image_and_throughput(clock):
+    m = Scripted(clock, [8])
+    r = measure_latency(m, (3, 4, 4), batch_size=4, samples=3, sample_ms=8, warmup_s=0)
+    assert r.batch_size == 4
+    assert r.per_image_ms == pytest.approx(2, rel=1e-9)
+    assert r.throughput == pytest.approx(500, rel=1e-9)  # 4 images / 8 ms
+
+
+def test_compare_latency_ratio_and_round_robin_order(clock):
+    log: list[str] = []
+    fast = Scripted(clock, [10], log, "fast")
+    slow = Scripted(clock, [30], log, "slow")
+    df = compare_latency({"fast": fast, "slow": slow}, (3, 4, 4), rounds=4, sample_ms=10, warmup_s=0)
+    assert list(df.name) == ["fast", "slow"]
+    assert df.ratio.tolist() == pytest.approx([1.0, 3.0], rel=1e-9)
+    assert df.median_ms.tolist() == pytest.approx([10.0, 30.0], rel=1e-9)
+    assert df.iqr_ms.tolist() == pytest.approx([0.0, 0.0], abs=1e-9)
+    assert (df.baseline == "fast").all() and (df.rounds == 4).all()
+    # 3 warm-up forwards each, then one forward per model per round, the first model rotating.
+    assert log[:6] == ["fast"] * 3 + ["slow"] * 3
+    assert log[6:] == ["fast", "slow", "slow", "fast", "fast", "slow", "slow", "fast"]
+
+
+def test_compare_latency_ratio_is_the_median_of_per_round_ratios(clock):
+    # The baseline slows down round by round (10, 20, 30, 40 ms); the other model takes 40 ms
+    # throughout. Per-round ratios 4, 2, 4/3, 1: their median 5/3 differs from the ratio of
+    # the medians (40 / 25 = 1.6), so the test tells the two apart.
+    base = Scripted(clock, [10, 10, 10, 10, 20, 30, 40], name="base")
+    other = Scripted(clock, [40], name="other")
+    df = compare_latency({"base": base, "other": other}, (3, 4, 4), rounds=4, sample_ms=10, warmup_s=0)
+    q1, med, q3 = statistics.quantiles([4, 2, 4 / 3, 1], n=4, method="inclusive")
+    assert med == pytest.approx(5 / 3)
+    assert df.ratio.tolist() == pytest.approx([1.0, med], rel=1e-9)
+    assert df.ratio_q1.tolist() == pytest.approx([1.0, q1], rel=1e-9)
+    assert df.ratio_q3.tolist() == pytest.approx([1.0, q3], rel=1e-9)
+    assert df.median_ms.tolist() == pytest.approx([25.0, 40.0], rel=1e-9)
+    assert df.iqr_ms[0] == pytest.approx(32.5 - 17.5, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"sample_ms": 0}, "sample_ms"),
+        ({"sample_ms": -5}, "sample_ms"),
+        ({"sample_ms": math.nan}, "sample_ms"),
+        ({"sample_ms": math.inf}, "sample_ms"),
+        ({"warmup_s": -1}, "warmup_s"),
+        ({"warmup_s": math.nan}, "warmup_s"),
+        ({"warmup_s": math.inf}, "warmup_s"),
+        ({"samples": 0}, "samples"),
+        ({"samples": 2.5}, "samples"),
+        ({"samples": True}, "samples"),
+    ],
+)
+def test_measure_latency_refuses_bad_timing_args(kwargs, match, clock):
+    m = Scripted(clock, [1])
+    with pytest.raises(ValueError, match=match):
+        measure_latency(m, (3, 4, 4), **kwargs)
+    assert m.starts == []  # refused before a single forward
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"rounds": 0}, "rounds"),
+        ({"rounds": -3}, "rounds"),
+        ({"sample_ms": 0}, "sample_ms"),
+        ({"warmup_s": -0.1}, "warmup_s"),
+    ],
+)
+def test_compare_latency_refuses_bad_args(kwargs, match, clock):
+    m = Scripted(clock, [1])
+    with pytest.raises(ValueError, match=match):
+        compare_latency({"m": m}, (3, 4, 4), **kwargs)
+    assert m.starts == []
+
+
+def test_boundary_values_are_accepted(clock):
+    m = Scripted(clock, [1])
+    r = measure_latency(m, (3, 4, 4), samples=1, sample_ms=1e-3, warmup_s=0)
+    assert r.n == 1 and r.iqr_ms == 0 and r.cv == 0
+    df = compare_latency({"m": m}, (3, 4, 4), rounds=1, sample_ms=1e-3, warmup_s=0)
+    assert df.ratio.tolist() == [1.0]
