@@ -77,11 +77,11 @@ def test_linear_macs_on_token_dims(lead, din, dout, bias):
 class _Attention(nn.Module):
     """softmax(q k^T / sqrt(E)) v with fixed keys/values of S tokens; q is the input."""
 
-    def __init__(self, batch: int, heads: int, s: int, e: int, ev: int, sdpa: bool) -> None:
+    def __init__(self, lead: tuple[int, ...], s: int, e: int, ev: int, sdpa: bool) -> None:
         super().__init__()
         g = torch.Generator().manual_seed(0)
-        self.register_buffer("k", torch.randn(batch, heads, s, e, generator=g))
-        self.register_buffer("v", torch.randn(batch, heads, s, ev, generator=g))
+        self.register_buffer("k", torch.randn(*lead, s, e, generator=g))
+        self.register_buffer("v", torch.randn(*lead, s, ev, generator=g))
         self.sdpa = sdpa
 
     def forward(self, q: torch.Tensor) -> torch.Tensor:
@@ -93,23 +93,32 @@ class _Attention(nn.Module):
 
 @FAST
 @given(
-    batch=st.integers(1, 2),
-    heads=st.integers(1, 3),
+    lead=st.lists(st.integers(1, 3), min_size=1, max_size=3),  # (B,), (B, heads), (B, heads, groups)
     length=st.integers(1, 9),
     s=st.integers(1, 9),
     e=st.integers(1, 8),
     ev=st.integers(1, 8),
     sdpa=st.booleans(),
 )
-def test_attention_macs_closed_form(batch, heads, length, s, e, ev, sdpa):
-    m = _Attention(batch, heads, s, e, ev, sdpa)
-    r = count_macs(m, torch.randn(batch, heads, length, e))
+def test_attention_macs_closed_form(lead, length, s, e, ev, sdpa):
+    m = _Attention(tuple(lead), s, e, ev, sdpa)
+    r = count_macs(m, torch.randn(*lead, length, e))
     # QK^T: L x S dot products of length E; AV: L x Ev dot products of length S
-    expected = batch * heads * length * s * (e + ev)
+    expected = math.prod(lead) * length * s * (e + ev)
     assert r.macs == expected
     key = "scaled_dot_product_attention" if sdpa else "matmul"
     assert r.by_operator[key] == expected
     assert not r.unsupported
+
+
+def test_maccount_str_states_the_convention():
+    r = count_macs(nn.Sequential(nn.Linear(1000, 1000), nn.ReLU()), torch.randn(2, 1000))
+    assert r.macs == 2_000_000 and r.macs_all_ops == 2_002_000
+    assert str(r) == "MACs 2.0 M (all ops 2.0 M, FLOPs = 2 x MACs)"
+    # 593 x 3457 = 2,050,001 MACs: just above the 2.05 M rounding boundary, so dividing by
+    # anything but 1e6 shows in the printed figure
+    r = count_macs(nn.Linear(593, 3457), torch.randn(1, 593))
+    assert str(r) == "MACs 2.1 M (all ops 2.1 M, FLOPs = 2 x MACs)"
 
 
 # ------------------------------------------------------------------------- channel rounding
