@@ -83,8 +83,20 @@ def test_batch_that_cannot_fit_names_the_largest_that_does(monkeypatch, capsys):
 
 def test_batch_check_when_nothing_fits():
     m = nn.Conv2d(3, 8, 3)
-    with pytest.raises(ValueError, match="not even batch 1 fits"):
+    with pytest.raises(ValueError, match="not even batch 1 fits at 32x32"):
         memory.check_batch_memory(m, (3, 32, 32), 2, available=1000)
+
+
+def test_huge_resolution_is_estimated_not_allocated(monkeypatch, capsys):
+    # 100,000 px squared would need ~2 TB for the input alone: refused from the estimate at the
+    # default size scaled by the pixel ratio, without allocating anything that large.
+    m = wb.create_model(MODEL)
+    one = memory.measure_memory(m, (3, 224, 224))
+    est = memory.check_batch_memory(m, (3, 448, 448), 1, available=2**50)
+    assert est == one.param_bytes + one.buffer_bytes + 4 * one.peak_activation_bytes
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 16 * 2**30)
+    assert main(["profile", MODEL, "--no-latency", "--resolution", "100000"]) == 2
+    _one_line_error(capsys, "not even batch 1 fits at 100000x100000")
 
 
 def test_available_memory_is_read_from_meminfo():

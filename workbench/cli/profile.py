@@ -57,8 +57,7 @@ def run(args) -> int:
         h = w = args.resolution
     try:
         check_resolution(model, (c, h, w), name=args.name)
-        if args.batch > 1:
-            check_batch_memory(model, (c, h, w), args.batch)
+        check_batch_memory(model, (c, h, w), args.batch)
         row = profile(
             model,
             (c, h, w),

@@ -151,6 +151,9 @@ def check_batch_memory(
 
     The estimate is the measured batch-1 peak of live activations times ``batch_size``, plus
     parameters and buffers once; it must fit in :data:`MEMORY_BUDGET_FRACTION` of ``available``.
+    An input larger than ``model.default_input_size`` is not measured (that could itself exhaust
+    memory): the batch-1 peak at the default size is scaled by the pixel ratio, a lower bound
+    for attention nets whose attention maps grow with the square of the token count.
 
     Args:
         model: the network.
@@ -164,9 +167,14 @@ def check_batch_memory(
     Raises:
         ValueError: the estimate exceeds the budget; the message names the largest batch that fits.
     """
-    one = measure_memory(model, tuple(input_size)[-3:], batch_size=1)
+    c, h, w = (int(v) for v in tuple(input_size)[-3:])
+    probe, scale = (c, h, w), 1.0
+    default = getattr(model, "default_input_size", None)
+    if default is not None and h * w > default[-2] * default[-1]:
+        probe, scale = tuple(default[-3:]), h * w / (default[-2] * default[-1])
+    one = measure_memory(model, probe, batch_size=1)
     fixed = one.param_bytes + one.buffer_bytes
-    per_image = max(1, one.peak_activation_bytes)
+    per_image = max(1, round(one.peak_activation_bytes * scale))
     need = fixed + per_image * batch_size
     available = available_memory_bytes() if available is None else available
     if available is None:
@@ -174,9 +182,9 @@ def check_batch_memory(
     budget = int(MEMORY_BUDGET_FRACTION * available)
     if need > budget:
         largest = max(0, (budget - fixed) // per_image)
-        hint = f"the largest batch that fits is {largest}" if largest >= 1 else "not even batch 1 fits"
+        hint = f"the largest batch that fits is {largest}" if largest >= 1 else f"not even batch 1 fits at {h}x{w}"
         raise ValueError(
-            f"batch {batch_size} needs ~{need / 2**30:.1f} GiB of activations and weights "
+            f"batch {batch_size} at {h}x{w} needs ~{need / 2**30:.1f} GiB of activations and weights "
             f"({per_image / 2**20:.1f} MiB per image) but {budget / 2**30:.1f} GiB "
             f"({100 * MEMORY_BUDGET_FRACTION:.0f}% of the available memory) is the limit; {hint}"
         )
