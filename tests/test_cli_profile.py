@@ -31,7 +31,7 @@ def _one_line_error(capsys, *needles: str) -> str:
 @pytest.mark.parametrize("width", ["inf", "-inf", "nan", "0", "-0.5"])
 def test_bad_width_is_one_line(width, capsys):
     assert main(["profile", MODEL, "--no-latency", f"--width={width}"]) == 2
-    _one_line_error(capsys, "--width", "finite number > 0")
+    _one_line_error(capsys, "--width must be > 0 and finite, got")
 
 
 def test_resolution_below_total_stride_names_the_minimum(capsys):

@@ -25,7 +25,7 @@ def register(sub) -> None:
 def _validate(args) -> None:
     # `not > 0` also refuses NaN; isfinite refuses inf (which overflowed deep in the builder).
     if args.width is not None and not (math.isfinite(args.width) and args.width > 0):
-        raise UsageError(f"--width must be a finite number > 0, got {args.width}")
+        raise UsageError(f"--width must be > 0 and finite, got {args.width}")
     if args.resolution is not None and args.resolution <= 0:
         raise UsageError(f"--resolution must be a positive number of pixels, got {args.resolution}")
     if args.batch < 1:
