@@ -74,6 +74,29 @@ def test_linear_macs_on_token_dims(lead, din, dout, bias):
     assert r.macs_all_ops == r.macs  # a linear layer alone has nothing else to count
 
 
+@FAST
+@given(
+    kh=st.integers(1, 4),
+    kw=st.integers(1, 4),
+    stride=st.integers(1, 3),
+    h=st.integers(4, 12),
+    w=st.integers(4, 12),
+    channels=st.integers(1, 3),
+    kind=st.sampled_from(["max", "avg"]),
+    pad=st.booleans(),
+)
+def test_pooling_window_cost_closed_form(kh, kw, stride, h, w, channels, kind, pad):
+    padding = (kh // 2, kw // 2) if pad else 0  # at most half the kernel, as torch requires
+    cls = nn.MaxPool2d if kind == "max" else nn.AvgPool2d
+    p = padding if pad else (0, 0)
+    oh, ow = _out(h, kh, stride, p[0], 1), _out(w, kw, stride, p[1], 1)
+    assume(oh >= 1 and ow >= 1)
+    r = count_macs(cls((kh, kw), stride, padding), (2, channels, h, w))
+    # one operation per window element per output element; pooling is no MAC
+    assert r.by_operator["pool"] == kh * kw * 2 * channels * oh * ow
+    assert r.macs == 0 and r.macs_all_ops == r.by_operator["pool"]
+
+
 class _Attention(nn.Module):
     """softmax(q k^T / sqrt(E)) v with fixed keys/values of S tokens; q is the input."""
 
