@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from workbench.measure import latency as lat
-from workbench.measure.latency import compare_latency, measure_latency
+from workbench.measure.latency import LatencyResult, compare_latency, measure_latency
 
 
 class FakeClock:
@@ -25,23 +25,38 @@ class FakeClock:
     def __call__(self) -> float:
         return self.t
 
+    def __deepcopy__(self, memo):  # a model copied for channels_last/device keeps the one clock
+        return self
+
+
+class Calls(list):
+    """Log shared by a module and its deep copies: (clock time at start, module id, input)."""
+
+    def __deepcopy__(self, memo):
+        return self
+
 
 class Scripted(nn.Module):
     """Each forward advances the fake clock by the next duration (ms) of ``script``.
 
     Past the end of the script the last duration repeats. Calls are logged with the clock
-    time at which they started.
+    time at which they started. A 2x2 conv weight lets tests see memory-format conversions.
     """
 
     def __init__(self, clock: FakeClock, script_ms, log: list | None = None, name: str = "") -> None:
         super().__init__()
         self.clock, self.script, self.name = clock, list(script_ms), name
-        self.starts: list[float] = []
-        self.log = log if log is not None else []
+        self.weight = nn.Parameter(torch.ones(3, 3, 2, 2))
+        self.calls = Calls()
+        self.log = log if log is not None else Calls()
+
+    @property
+    def starts(self) -> list[float]:
+        return [c[0] for c in self.calls]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        i = len(self.starts)
-        self.starts.append(self.clock.t)
+        i = len(self.calls)
+        self.calls.append((self.clock.t, id(self), x, self.weight.is_contiguous(memory_format=torch.channels_last)))
         self.log.append(self.name)
         self.clock.t += self.script[min(i, len(self.script) - 1)] / 1000
         return x
@@ -95,11 +110,14 @@ def test_calibration_fits_forwards_into_a_sample(clock):
     assert r.median_ms == pytest.approx(2, rel=1e-9)
 
 
-def test_calibration_uses_the_latest_warm_up_forwards(clock):
-    # A slow first forward (compile, cold caches) must not shrink the sample: the calibration
-    # looks at the last warm-up forwards only.
-    m = Scripted(clock, [500, 2, 2, 2, 2, 2, 2, 2])
-    r = measure_latency(m, (3, 4, 4), samples=2, sample_ms=10, warmup_s=0.51)
+def test_calibration_uses_the_last_five_warm_up_forwards(clock):
+    # Slow first forwards (compile, cold caches) must not shrink the sample: the calibration
+    # takes the median of the last 5 warm-up forwards. Warm-up: 100, 100, 100, 2, 2, 2 ms
+    # (306 ms >= 0.305 s): the last 5 have median 2 ms -> 5 forwards per 10 ms sample; the
+    # last 6 would give 51 ms -> 1 forward.
+    m = Scripted(clock, [100, 100, 100, 2, 2, 2, 2])
+    r = measure_latency(m, (3, 4, 4), samples=2, sample_ms=10, warmup_s=0.305)
+    assert len(m.starts) - r.n * r.iters_per_sample == 6
     assert r.iters_per_sample == 5
 
 
@@ -186,3 +204,82 @@ def test_boundary_values_are_accepted(clock):
     assert r.n == 1 and r.iqr_ms == 0 and r.cv == 0
     df = compare_latency({"m": m}, (3, 4, 4), rounds=1, sample_ms=1e-3, warmup_s=0)
     assert df.ratio.tolist() == [1.0]
+
+
+def test_two_samples_have_interpolated_quartiles(clock):
+    m = Scripted(clock, [10, 10, 10, 10, 30])
+    r = measure_latency(m, (3, 4, 4), samples=2, sample_ms=10, warmup_s=0)
+    assert (r.q1_ms, r.median_ms, r.q3_ms) == pytest.approx((15, 20, 25), rel=1e-9)
+
+
+def test_cpu_eager_measures_the_callers_model_in_place(clock):
+    m = Scripted(clock, [1])
+    m.train()
+    measure_latency(m, (3, 4, 4), samples=2, sample_ms=1, warmup_s=0)
+    assert {c[1] for c in m.calls} == {id(m)}  # no needless copy on CPU
+    assert m.training  # mode restored
+
+
+def test_channels_last_converts_a_copy_not_the_callers_model(clock):
+    m = Scripted(clock, [1])
+    measure_latency(m, (3, 4, 4), samples=2, sample_ms=1, warmup_s=0, channels_last=True)
+    assert all(c[1] != id(m) for c in m.calls)  # a copy ran
+    assert all(c[3] for c in m.calls)  # its weight was NHWC
+    assert all(c[2].is_contiguous(memory_format=torch.channels_last) for c in m.calls)
+    assert not m.weight.is_contiguous(memory_format=torch.channels_last)  # the caller's is not
+
+
+def test_other_devices_move_a_copy(clock):
+    m = Scripted(clock, [1])
+    r = measure_latency(m, (3, 4, 4), samples=2, sample_ms=1, warmup_s=0, device="meta")
+    assert all(c[2].device.type == "meta" and c[1] != id(m) for c in m.calls)
+    assert m.weight.device.type == "cpu" and r.device == "meta"
+
+
+def test_compile_backend_times_the_compiled_model(clock, monkeypatch):
+    compiled = []
+
+    def fake_compile(model):
+        compiled.append(model)
+
+        def run(x):
+            compiled.append("call")
+            return model(x)
+
+        return run
+
+    monkeypatch.setattr(lat.torch, "compile", fake_compile)
+    m = Scripted(clock, [1])
+    r = measure_latency(m, (3, 4, 4), samples=2, sample_ms=1, warmup_s=0, backend="compile")
+    assert compiled[0] is m and compiled.count("call") == len(m.calls) and r.backend == "compile"
+
+
+def test_sync_only_on_cuda(monkeypatch):
+    synced = []
+    monkeypatch.setattr(lat.torch.cuda, "synchronize", lambda *a: synced.append(a))
+    lat._sync("cpu")
+    lat._sync("meta")
+    assert synced == []
+    lat._sync("cuda:1")
+    lat._sync("cuda")
+    assert len(synced) == 2
+
+
+def test_models_given_as_a_list_are_named():
+    a, b = nn.Identity(), nn.ReLU()
+    b.registry_name = "relu_net"
+    named = lat._as_named([a, b, a, a])
+    assert list(named) == ["Identity", "relu_net", "Identity#2", "Identity#3"]
+    assert named["Identity#3"] is a and named["relu_net"] is b
+    built = lat._as_named(["mobilenetv2_050"])
+    assert list(built) == ["mobilenetv2_050"] and built["mobilenetv2_050"].registry_name == "mobilenetv2_050"
+    d = {"x": a}
+    assert lat._as_named(d) == d
+
+
+def test_str_states_the_conditions():
+    r = LatencyResult(
+        median_ms=1.23456, q1_ms=1.0, q3_ms=1.5, iqr_ms=0.5, mean_ms=1.3, min_ms=0.9, cv=0.0456, n=7,
+        iters_per_sample=3, batch_size=2, threads=4, backend="eager", channels_last=False, device="cpu",
+    )  # fmt: skip
+    assert str(r) == "1.235 ms (IQR 0.500, CV 4.6%, n=7, batch 2, 4 thread(s), eager)"

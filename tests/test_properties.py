@@ -44,14 +44,18 @@ def _out(size: int, k: int, s: int, p: int, d: int) -> int:
     h=st.integers(1, 12),
     w=st.integers(1, 12),
     bias=st.booleans(),
+    batch_in_size=st.booleans(),
 )
-def test_conv2d_macs_closed_form(batch, groups, in_per_group, out_per_group, kh, kw, stride, padding, dilation, h, w, bias):
+def test_conv2d_macs_closed_form(batch, groups, in_per_group, out_per_group, kh, kw, stride, padding, dilation, h, w, bias, batch_in_size):
     oh = _out(h, kh, stride[0], padding[0], dilation[0])
     ow = _out(w, kw, stride[1], padding[1], dilation[1])
     assume(oh >= 1 and ow >= 1)
     cin, cout = groups * in_per_group, groups * out_per_group
     conv = nn.Conv2d(cin, cout, (kh, kw), stride, padding, dilation, groups=groups, bias=bias)
-    r = count_macs(conv, (batch, cin, h, w))
+    if batch_in_size:
+        r = count_macs(conv, (batch, cin, h, w))
+    else:  # (C, H, W) and the batch_size argument
+        r = count_macs(conv, (cin, h, w), batch_size=batch)
     # every output element is a dot product over (cin / groups) x kh x kw inputs; bias adds are not MACs
     assert r.macs == batch * cout * oh * ow * in_per_group * kh * kw
     assert r.flops == 2 * r.macs
@@ -132,6 +136,17 @@ def test_attention_macs_closed_form(lead, length, s, e, ev, sdpa):
     key = "scaled_dot_product_attention" if sdpa else "matmul"
     assert r.by_operator[key] == expected
     assert not r.unsupported
+
+
+class _ScalarTail(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.sum() * 2  # a reduction to a 0-d tensor, then one multiply
+
+
+def test_ops_on_scalars_count_one_per_element():
+    r = count_macs(_ScalarTail(), torch.randn(3, 5))
+    assert r.by_operator == {"pool": 15, "elementwise": 1}
+    assert r.macs == 0 and r.macs_all_ops == 16
 
 
 def test_maccount_str_states_the_convention():
