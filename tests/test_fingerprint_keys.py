@@ -213,3 +213,88 @@ def test_is_ours():
         __module__ = "workbenchx.thing"
 
     assert not fp._is_ours(Local)
+
+
+def test_lib_version_of_installed_and_uninstalled_modules(monkeypatch):
+    import importlib.metadata
+    import types
+
+    assert fp._lib_version("torch.nn.modules.linear") == importlib.metadata.version("torch")
+    fake = types.ModuleType("wb_fp_fake_lib")
+    fake.__version__ = "9.9.9"
+    monkeypatch.setitem(sys.modules, "wb_fp_fake_lib", fake)
+    assert fp._lib_version("wb_fp_fake_lib.sub.mod") == "9.9.9"  # not installed: its __version__
+    assert fp._lib_version("wb_fp_not_imported_anywhere.x") == "?"
+
+
+def test_callables_without_code_use_their_repr_and_names_count():
+    assert fp._callable_digest(len) != fp._callable_digest(abs)
+    ns1, ns2 = {}, {}
+    exec("def build():\n    return foo", ns1)  # identical bytecode and constants,
+    exec("def build():\n    return bar", ns2)  # only the global name differs
+    assert fp._callable_digest(ns1["build"]) != fp._callable_digest(ns2["build"])
+
+
+def test_mixins_after_nn_module_in_the_mro_count(pkg):
+    mixin_src = """
+        class Mixin:
+            def scale(self):
+                return 1.0
+    """
+    net_src = """
+        from torch import nn
+        from workbench._fp_test_mixin import Mixin
+
+        class MixedNet(nn.Module, Mixin):
+            def forward(self, x):
+                return x * self.scale()
+    """
+    pkg("mixin", mixin_src)
+    before = code_fingerprint(pkg("mixed", net_src)[0].MixedNet())
+    pkg("mixin", mixin_src.replace("1.0", "2.0"))
+    assert code_fingerprint(pkg("mixed", net_src)[0].MixedNet()) != before
+
+
+def test_fingerprint_does_not_depend_on_where_the_repository_lives(tmp_path):
+    # the same package file in two checkouts, one under a folder itself called "workbench"
+    src = textwrap.dedent(
+        """
+        from torch import nn
+
+        class Moved(nn.Module):
+            def forward(self, x):
+                return x + 1
+        """
+    )
+    prints = []
+    for root in (tmp_path / "a" / "workbench", tmp_path / "workbench" / "b" / "workbench"):
+        root.mkdir(parents=True)
+        (root / "moved.py").write_text(src)
+        mod = _load("workbench._fp_test_moved", root / "moved.py")
+        prints.append(code_fingerprint(mod.Moved()))
+    sys.modules.pop("workbench._fp_test_moved", None)
+    assert prints[0] == prints[1]
+
+
+def test_model_fingerprint_includes_the_registry_entry_point(pkg, monkeypatch):
+    import types
+
+    from workbench.models import _factory
+
+    net, _ = _net(pkg)
+    helpers = sys.modules["workbench._fp_test_helpers"]
+    built = []
+
+    def fake_create(name, **kwargs):
+        built.append((name, kwargs))
+        return net
+
+    fake_registry = types.SimpleNamespace(get=lambda name: types.SimpleNamespace(fn=helpers.unused))
+    monkeypatch.setattr(_factory, "MODELS", fake_registry)
+    monkeypatch.setattr(_factory, "create_model", fake_create)
+    with_entry = model_fingerprint("fake_net", width_mult=0.5)
+    assert built == [("fake_net", {"width_mult": 0.5})]
+    assert with_entry == code_fingerprint(net, helpers.unused) != code_fingerprint(net)
+    # timm:/torchvision: names have no entry point of ours
+    assert model_fingerprint("timm:fake", model=net) == code_fingerprint(net)
+    assert model_fingerprint(None, model=net) == code_fingerprint(net)
