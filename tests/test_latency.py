@@ -56,7 +56,8 @@ class Scripted(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         i = len(self.calls)
-        self.calls.append((self.clock.t, id(self), x, self.weight.is_contiguous(memory_format=torch.channels_last)))
+        nhwc = self.weight.is_contiguous(memory_format=torch.channels_last)
+        self.calls.append((self.clock.t, id(self), x, nhwc, torch.get_num_threads()))
         self.log.append(self.name)
         self.clock.t += self.script[min(i, len(self.script) - 1)] / 1000
         return x
@@ -83,6 +84,8 @@ def test_median_quartiles_cv_are_those_of_the_samples(clock):
     assert r.iqr_ms == pytest.approx(20, rel=1e-9)
     assert r.cv == pytest.approx(statistics.stdev([10, 30, 20, 100, 40]) / 40, rel=1e-9)
     assert r.n == 5 and len(m.starts) == 3 + 5
+    assert (r.backend, r.channels_last, r.device, r.batch_size) == ("eager", False, "cpu", 1)
+    assert r.env["threads"] == r.threads and r.env["device"] == "cpu"
 
 
 def test_warm_up_runs_for_warmup_s_before_the_first_timed_sample(clock):
@@ -139,6 +142,8 @@ def test_compare_latency_ratio_and_round_robin_order(clock):
     assert df.median_ms.tolist() == pytest.approx([10.0, 30.0], rel=1e-9)
     assert df.iqr_ms.tolist() == pytest.approx([0.0, 0.0], abs=1e-9)
     assert (df.baseline == "fast").all() and (df.rounds == 4).all()
+    assert df.batch_size.tolist() == [1, 1]  # batch 1 by default, as papers report
+    assert df.attrs["env"]["threads"] == df.threads[0] and df.attrs["env"]["device"] == "cpu"
     # 3 warm-up forwards each, then one forward per model per round, the first model rotating.
     assert log[:6] == ["fast"] * 3 + ["slow"] * 3
     assert log[6:] == ["fast", "slow", "slow", "fast", "fast", "slow", "slow", "fast"]
@@ -177,7 +182,7 @@ def test_compare_latency_ratio_is_the_median_of_per_round_ratios(clock):
 )
 def test_measure_latency_refuses_bad_timing_args(kwargs, match, clock):
     m = Scripted(clock, [1])
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError, match=f"^{match} must be"):
         measure_latency(m, (3, 4, 4), **kwargs)
     assert m.starts == []  # refused before a single forward
 
@@ -193,9 +198,11 @@ def test_measure_latency_refuses_bad_timing_args(kwargs, match, clock):
 )
 def test_compare_latency_refuses_bad_args(kwargs, match, clock):
     m = Scripted(clock, [1])
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ValueError, match=f"^{match} must be"):
         compare_latency({"m": m}, (3, 4, 4), **kwargs)
     assert m.starts == []
+    with pytest.raises(ValueError, match="at least one model"):
+        compare_latency({}, (3, 4, 4))
 
 
 def test_boundary_values_are_accepted(clock):
@@ -210,6 +217,7 @@ def test_two_samples_have_interpolated_quartiles(clock):
     m = Scripted(clock, [10, 10, 10, 10, 30])
     r = measure_latency(m, (3, 4, 4), samples=2, sample_ms=10, warmup_s=0)
     assert (r.q1_ms, r.median_ms, r.q3_ms) == pytest.approx((15, 20, 25), rel=1e-9)
+    assert r.cv == pytest.approx(statistics.stdev([10, 30]) / 20, rel=1e-9)
 
 
 def test_cpu_eager_measures_the_callers_model_in_place(clock):
@@ -222,18 +230,19 @@ def test_cpu_eager_measures_the_callers_model_in_place(clock):
 
 def test_channels_last_converts_a_copy_not_the_callers_model(clock):
     m = Scripted(clock, [1])
-    measure_latency(m, (3, 4, 4), samples=2, sample_ms=1, warmup_s=0, channels_last=True)
+    r = measure_latency(m, (3, 4, 4), samples=2, sample_ms=1, warmup_s=0, channels_last=True)
     assert all(c[1] != id(m) for c in m.calls)  # a copy ran
     assert all(c[3] for c in m.calls)  # its weight was NHWC
     assert all(c[2].is_contiguous(memory_format=torch.channels_last) for c in m.calls)
     assert not m.weight.is_contiguous(memory_format=torch.channels_last)  # the caller's is not
+    assert r.channels_last is True
 
 
 def test_other_devices_move_a_copy(clock):
     m = Scripted(clock, [1])
     r = measure_latency(m, (3, 4, 4), samples=2, sample_ms=1, warmup_s=0, device="meta")
     assert all(c[2].device.type == "meta" and c[1] != id(m) for c in m.calls)
-    assert m.weight.device.type == "cpu" and r.device == "meta"
+    assert m.weight.device.type == "cpu" and r.device == "meta" and r.env["device"] == "meta"
 
 
 def test_compile_backend_times_the_compiled_model(clock, monkeypatch):
@@ -283,3 +292,26 @@ def test_str_states_the_conditions():
         iters_per_sample=3, batch_size=2, threads=4, backend="eager", channels_last=False, device="cpu",
     )  # fmt: skip
     assert str(r) == "1.235 ms (IQR 0.500, CV 4.6%, n=7, batch 2, 4 thread(s), eager)"
+
+
+def test_samples_are_sized_in_milliseconds(clock):
+    # 1 ms forwards, 1000 ms samples: exactly 1000 forwards per sample (not 999)
+    m = Scripted(clock, [1])
+    assert measure_latency(m, (3, 4, 4), samples=1, sample_ms=1000, warmup_s=0).iters_per_sample == 1000
+    m2 = Scripted(clock, [1])
+    df = compare_latency({"m": m2}, (3, 4, 4), rounds=1, sample_ms=1000, warmup_s=0)
+    assert len(m2.calls) == 3 + 1000 and df.median_ms[0] == pytest.approx(1, rel=1e-9)
+
+
+def test_compare_latency_threads_batch_and_channels_last(clock):
+    threads = torch.get_num_threads() % 4 + 1  # differs from the current setting
+    before = torch.get_num_threads()
+    a, b = Scripted(clock, [1]), Scripted(clock, [2])
+    df = compare_latency({"a": a, "b": b}, (3, 4, 4), rounds=2, sample_ms=1, warmup_s=0,
+                         threads=threads, batch_size=3, channels_last=True)  # fmt: skip
+    assert torch.get_num_threads() == before
+    assert df.threads.tolist() == [threads, threads] and df.batch_size.tolist() == [3, 3]
+    for m in (a, b):
+        assert all(c[4] == threads for c in m.calls)
+        assert all(c[2].shape[0] == 3 and c[2].is_contiguous(memory_format=torch.channels_last) for c in m.calls)
+        assert all(c[3] and c[1] != id(m) for c in m.calls)  # an NHWC copy ran
