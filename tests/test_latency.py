@@ -288,10 +288,10 @@ def test_models_given_as_a_list_are_named():
 
 def test_str_states_the_conditions():
     r = LatencyResult(
-        median_ms=1.23456, q1_ms=1.0, q3_ms=1.5, iqr_ms=0.5, mean_ms=1.3, min_ms=0.9, cv=0.0456, n=7,
+        median_ms=1.23456, q1_ms=1.0, q3_ms=1.5, iqr_ms=0.5, mean_ms=1.3, min_ms=0.9, cv=0.1234, n=7,
         iters_per_sample=3, batch_size=2, threads=4, backend="eager", channels_last=False, device="cpu",
     )  # fmt: skip
-    assert str(r) == "1.235 ms (IQR 0.500, CV 4.6%, n=7, batch 2, 4 thread(s), eager)"
+    assert str(r) == "1.235 ms (IQR 0.500, CV 12.3%, n=7, batch 2, 4 thread(s), eager)"
 
 
 def test_samples_are_sized_in_milliseconds(clock):

@@ -9,6 +9,7 @@ output-size arithmetic or a dropped factor shows up on shapes nobody wrote by ha
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import pytest
 import torch
@@ -20,7 +21,7 @@ from torch.nn import functional as F
 import workbench.layers as layers
 import workbench.layers.conv as layers_conv
 from workbench.layers import make_divisible
-from workbench.measure.macs import count_macs
+from workbench.measure.macs import MacCount, count_macs
 
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -157,6 +158,9 @@ def test_maccount_str_states_the_convention():
     # anything but 1e6 shows in the printed figure
     r = count_macs(nn.Linear(593, 3457), torch.randn(1, 593))
     assert str(r) == "MACs 2.1 M (all ops 2.1 M, FLOPs = 2 x MACs)"
+    r = MacCount(macs=3_000_000, macs_all_ops=3_000_000, by_operator={}, by_module={},
+                 unsupported=Counter({"aten::fancy_op": 2}))  # fmt: skip
+    assert str(r) == "MACs 3.0 M (all ops 3.0 M, FLOPs = 2 x MACs); UNSUPPORTED ops not counted: {'aten::fancy_op': 2}"
 
 
 # ------------------------------------------------------------------------- channel rounding
