@@ -57,7 +57,7 @@ class Scripted(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         i = len(self.calls)
         nhwc = self.weight.is_contiguous(memory_format=torch.channels_last)
-        self.calls.append((self.clock.t, id(self), x, nhwc, torch.get_num_threads()))
+        self.calls.append((self.clock.t, id(self), x, nhwc, torch.get_num_threads(), self.weight.device.type))
         self.log.append(self.name)
         self.clock.t += self.script[min(i, len(self.script) - 1)] / 1000
         return x
@@ -241,7 +241,7 @@ def test_channels_last_converts_a_copy_not_the_callers_model(clock):
 def test_other_devices_move_a_copy(clock):
     m = Scripted(clock, [1])
     r = measure_latency(m, (3, 4, 4), samples=2, sample_ms=1, warmup_s=0, device="meta")
-    assert all(c[2].device.type == "meta" and c[1] != id(m) for c in m.calls)
+    assert all(c[2].device.type == "meta" and c[5] == "meta" and c[1] != id(m) for c in m.calls)
     assert m.weight.device.type == "cpu" and r.device == "meta" and r.env["device"] == "meta"
 
 
@@ -315,3 +315,17 @@ def test_compare_latency_threads_batch_and_channels_last(clock):
         assert all(c[4] == threads for c in m.calls)
         assert all(c[2].shape[0] == 3 and c[2].is_contiguous(memory_format=torch.channels_last) for c in m.calls)
         assert all(c[3] and c[1] != id(m) for c in m.calls)  # an NHWC copy ran
+
+
+def test_compare_latency_moves_copies_and_inputs_to_the_device(clock):
+    a, b = Scripted(clock, [1]), Scripted(clock, [2])
+    df = compare_latency({"a": a, "b": b}, (3, 4, 4), rounds=2, sample_ms=1, warmup_s=0, device="meta")
+    for m in (a, b):
+        assert all(c[2].device.type == "meta" and c[5] == "meta" and c[1] != id(m) for c in m.calls)
+        assert m.weight.device.type == "cpu"
+    assert df.attrs["env"]["device"] == "meta"
+
+
+def test_unknown_backend_names_the_valid_ones(clock):
+    with pytest.raises(ValueError, match=r"^unknown backend 'tensorrt'; valid: eager, compile$"):
+        measure_latency(Scripted(clock, [1]), (3, 4, 4), backend="tensorrt")
