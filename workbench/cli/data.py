@@ -30,22 +30,28 @@ def fetch(args) -> int:
     if res.fetched:
         print(f"fetched {args.name} from {res.source!r} in {res.seconds:.1f} s -> {res.path}")
     else:
-        print(f"{args.name} already cached and verified ({res.source}, {res.split}): {res.path}")
+        print(f"{args.name} already cached, {_status(res)} ({res.source}, {res.split}): {res.path}")
     return 0
+
+
+def _status(c) -> str:
+    if c.pinned:
+        return "verified against pinned digests"
+    return "unpinned (consistent with the digests recorded at fetch time; no reference digests to check)"
 
 
 def info(args) -> int:
     from ..data import SR_EVAL_IMAGES, SR_TRAIN_IMAGES, cache_info
-    from ..data._io import data_cache_dir
+    from ..paths import data_dir
 
     c = cache_info(args.cache_dir)
     if c is None:
         print(
-            f"fashion-mnist: not cached in {data_cache_dir(args.cache_dir)} (run `workbench data fetch fashion-mnist`)"
+            f"fashion-mnist: not cached in {data_dir(args.cache_dir)} (run `workbench data fetch fashion-mnist`)"
         )
     else:
         size_mb = c.path.stat().st_size / 2**20
-        print(f"fashion-mnist: {c.counts['train']} train + {c.counts['test']} test, verified")
+        print(f"fashion-mnist: {c.counts['train']} train + {c.counts['test']} test, {_status(c)}")
         print(f"  source: {c.source}; split: {c.split}")
         print(f"  file:   {c.path} ({size_mb:.1f} MiB); version {c.version}")
     print(f"sr photos (bundled in scikit-image/scikit-learn): eval {', '.join(SR_EVAL_IMAGES)}")

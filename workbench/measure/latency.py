@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
+import numbers
 import statistics
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -27,6 +29,22 @@ from ._inputs import make_input
 from .env import environment
 
 BACKENDS = ("eager", "compile")
+
+# The clock every timed block reads; a seam so tests can drive a fake clock and check the
+# statistics exactly instead of against a noisy machine.
+_clock = time.perf_counter
+
+
+def _check_timing_args(*, sample_ms: float, warmup_s: float, samples: int | None = None,
+                       rounds: int | None = None) -> None:
+    """Refuse timing settings that cannot produce a measurement (one line naming the valid range)."""
+    if not (isinstance(sample_ms, numbers.Real) and math.isfinite(sample_ms) and sample_ms > 0):
+        raise ValueError(f"sample_ms must be a finite number of milliseconds > 0, got {sample_ms!r}")
+    if not (isinstance(warmup_s, numbers.Real) and math.isfinite(warmup_s) and warmup_s >= 0):
+        raise ValueError(f"warmup_s must be a finite number of seconds >= 0, got {warmup_s!r}")
+    for name, value in (("samples", samples), ("rounds", rounds)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1):
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
 
 
 @contextlib.contextmanager
@@ -119,18 +137,18 @@ def _prepare(model: nn.Module, backend: str, channels_last: bool, device: str) -
 def _time_block(model: nn.Module, x: torch.Tensor, iters: int, device: str) -> float:
     """Mean seconds per forward over ``iters`` back-to-back forwards."""
     _sync(device)
-    t0 = time.perf_counter()
+    t0 = _clock()
     for _ in range(iters):
         model(x)
     _sync(device)
-    return (time.perf_counter() - t0) / iters
+    return (_clock() - t0) / iters
 
 
 def _calibrate(model: nn.Module, x: torch.Tensor, device: str, warmup_s: float, sample_s: float) -> int:
     """Warm up for ``warmup_s`` (at least 3 forwards); return forwards per ~``sample_s`` sample."""
-    t_end = time.perf_counter() + warmup_s
+    t_end = _clock() + warmup_s
     times, n = [], 0
-    while n < 3 or time.perf_counter() < t_end:
+    while n < 3 or _clock() < t_end:
         times.append(_time_block(model, x, 1, device))
         n += 1
     per_iter = statistics.median(times[-5:])
@@ -160,15 +178,19 @@ def measure_latency(
         channels_last: NHWC memory format for model and input (often faster on CPU).
         backend: ``'eager'`` or ``'compile'`` (``torch.compile``; compile time is spent in warm-up).
         device: ``'cpu'`` or ``'cuda[:i]'`` (synchronized around every timed block).
-        samples: number of timed samples.
-        sample_ms: target duration of one sample; it averages as many forwards as fit.
-        warmup_s: minimum warm-up time (at least 3 forwards).
+        samples: number of timed samples (>= 1).
+        sample_ms: target duration of one sample in milliseconds (> 0); it averages as many
+            forwards as fit.
+        warmup_s: minimum warm-up time in seconds (>= 0; at least 3 forwards run regardless).
 
     Returns:
         :class:`LatencyResult` (per-batch milliseconds).
+
+    Raises:
+        ValueError: ``samples < 1``, ``sample_ms <= 0``, ``warmup_s < 0`` (or not finite), an
+            unknown backend, ``threads < 1`` or a bad ``input_size``.
     """
-    if samples < 1:
-        raise ValueError(f"samples must be >= 1, got {samples}")
+    _check_timing_args(sample_ms=sample_ms, warmup_s=warmup_s, samples=samples)
     was_training = model.training
     with num_threads(threads) as t, torch.inference_mode():
         m = _prepare(model, backend, channels_last, device)
@@ -223,7 +245,7 @@ def compare_latency(
         models: ``{name: module}``, or a list of modules / registry names (names are built with
             :func:`workbench.create_model`). The first is the baseline.
         input_size: shared input ``(C, H, W)``; ``None`` uses each model's default input size.
-        rounds: number of round-robin rounds (samples per model).
+        rounds: number of round-robin rounds (samples per model, >= 1).
         Other arguments as :func:`measure_latency`.
 
     Returns:
@@ -231,8 +253,7 @@ def compare_latency(
         ratios to the baseline), ``ratio_q1, ratio_q3, rounds, baseline, batch_size, threads``;
         ``df.attrs['env']`` holds the environment.
     """
-    if rounds < 1:
-        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    _check_timing_args(sample_ms=sample_ms, warmup_s=warmup_s, rounds=rounds)
     named = _as_named(models)
     if not named:
         raise ValueError("compare_latency needs at least one model")

@@ -120,3 +120,72 @@ def measure_memory(model: nn.Module, input_size: tuple[int, ...] | None = None, 
         output_bytes=_bytes(outs),
         input_size=tuple(x.shape),
     )
+
+
+def available_memory_bytes() -> int | None:
+    """``MemAvailable`` from ``/proc/meminfo`` in bytes (memory a new allocation can get without
+    swapping); ``None`` where the kernel does not report it (non-Linux)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024  # reported in kiB
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+# Share of MemAvailable a forward may plan to use: the rest is for the allocator's slack,
+# Python, the latency run's second copy of the activations and the other processes.
+MEMORY_BUDGET_FRACTION = 0.8
+
+
+def check_batch_memory(
+    model: nn.Module,
+    input_size: tuple[int, ...],
+    batch_size: int,
+    *,
+    available: int | None = None,
+) -> int:
+    """Refuse a batch whose activations cannot fit in memory, before trying to allocate them.
+
+    The estimate is the measured batch-1 peak of live activations times ``batch_size``, plus
+    parameters and buffers once; it must fit in :data:`MEMORY_BUDGET_FRACTION` of ``available``.
+    An input larger than ``model.default_input_size`` is not measured (that could itself exhaust
+    memory): the batch-1 peak at the default size is scaled by the pixel ratio, a lower bound
+    for attention nets whose attention maps grow with the square of the token count.
+
+    Args:
+        model: the network.
+        input_size: ``(C, H, W)``.
+        batch_size: images per forward.
+        available: bytes available (default :func:`available_memory_bytes`; no check if unknown).
+
+    Returns:
+        The estimated bytes of the forward at ``batch_size``.
+
+    Raises:
+        ValueError: the estimate exceeds the budget; the message names the largest batch that fits.
+    """
+    c, h, w = (int(v) for v in tuple(input_size)[-3:])
+    probe, scale = (c, h, w), 1.0
+    default = getattr(model, "default_input_size", None)
+    if default is not None and h * w > default[-2] * default[-1]:
+        probe, scale = tuple(default[-3:]), h * w / (default[-2] * default[-1])
+    one = measure_memory(model, probe, batch_size=1)
+    fixed = one.param_bytes + one.buffer_bytes
+    per_image = max(1, round(one.peak_activation_bytes * scale))
+    need = fixed + per_image * batch_size
+    available = available_memory_bytes() if available is None else available
+    if available is None:
+        return need
+    budget = int(MEMORY_BUDGET_FRACTION * available)
+    if need > budget:
+        largest = max(0, (budget - fixed) // per_image)
+        hint = f"the largest batch that fits is {largest}" if largest >= 1 else f"not even batch 1 fits at {h}x{w}"
+        raise ValueError(
+            f"batch {batch_size} at {h}x{w} needs ~{need / 2**30:.1f} GiB of activations and weights "
+            f"({per_image / 2**20:.1f} MiB per image) but {budget / 2**30:.1f} GiB "
+            f"({100 * MEMORY_BUDGET_FRACTION:.0f}% of the available memory) is the limit; {hint}"
+        )
+    return need

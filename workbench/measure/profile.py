@@ -16,6 +16,7 @@ from .macs import count_macs
 from .memory import measure_memory
 from .params import count_params
 from .peak import machine_peak
+from .stride import check_resolution
 
 
 @dataclass(frozen=True)
@@ -132,9 +133,13 @@ def profile(
         threads: threads for latency and the machine peak.
         peak: compare achieved GFLOP/s with :func:`machine_peak` (cached after the first call).
         **latency_kwargs: forwarded to :func:`measure_latency` (``channels_last``, ``backend``, ...).
+
+    Raises:
+        ValueError: an input side below the model's total stride (:func:`check_resolution`).
     """
     name, m = _build(model)
     input_size = resolve_input_size(m, input_size)
+    check_resolution(m, input_size, name=name)
     row = _static_row(name, m, input_size, batch_size, registry=_cacheable(model))
     if latency:
         lat = measure_latency(m, input_size, batch_size=batch_size, threads=threads, **latency_kwargs)
