@@ -1,25 +1,10 @@
-"""Array digests for the data caches; paths and atomic writes come from :mod:`workbench.paths`.
-
-``data_cache_dir``, ``results_cache_dir`` and ``atomic_write`` are re-exported for the modules
-that still import them from here (``workbench.train``); new code imports ``workbench.paths``.
-"""
+"""Array digests for the data caches (paths and atomic writes come from :mod:`workbench.paths`)."""
 
 from __future__ import annotations
 
 import hashlib
-import os
-from pathlib import Path
 
 import numpy as np
-
-from ..paths import REPO_ROOT, atomic_write, cache_dir, data_dir
-
-data_cache_dir = data_dir
-
-
-def results_cache_dir(base: str | os.PathLike | None = None) -> Path:
-    """Where trained results live: ``base``, else ``$WORKBENCH_CACHE``, else ``.cache/workbench/``."""
-    return cache_dir(base=base)
 
 
 def sha256_array(a: np.ndarray) -> str:
@@ -29,4 +14,4 @@ def sha256_array(a: np.ndarray) -> str:
     return h.hexdigest()
 
 
-__all__ = ["REPO_ROOT", "atomic_write", "data_cache_dir", "results_cache_dir", "sha256_array"]
+__all__ = ["sha256_array"]
