@@ -1,22 +1,10 @@
 """Benchmarks that print figures (never timed tests): latency stability, ours vs reference
 implementations, and training speed/accuracy. The command line is ``workbench bench``."""
 
-from .latency import latency_stability
-from .train import (
-    BENCHES,
-    CONFIGS,
-    TARGETS,
-    BenchResult,
-    TrainConfig,
-    bench_fit_overhead,
-    bench_sr,
-    bench_target,
-    run_all,
-    train_configs,
-)
-from .zoo import zoo_vs_reference
+# Each module's ``__all__`` is its public API; the package offers their union, listed once.
+from . import latency, train, zoo
+from .latency import *  # noqa: F403
+from .train import *  # noqa: F403
+from .zoo import *  # noqa: F403
 
-__all__ = [
-    "BENCHES", "CONFIGS", "TARGETS", "BenchResult", "TrainConfig", "bench_fit_overhead", "bench_sr",
-    "bench_target", "latency_stability", "run_all", "train_configs", "zoo_vs_reference",
-]  # fmt: skip
+__all__ = [*latency.__all__, *train.__all__, *zoo.__all__]

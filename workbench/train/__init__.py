@@ -4,24 +4,11 @@
 Everything ``wb.train.X`` offered before the split is re-exported here.
 """
 
-from .cache import FitResult, cached_fit, load_checkpoint, save_checkpoint
-from .classify import EvalResult, History, evaluate, fit
-from .loop import (
-    OPTIMIZERS,
-    PRECISIONS,
-    SCHEDULES,
-    Callback,
-    StepState,
-    build_optimizer,
-    build_schedule,
-    param_groups,
-    resolve_device,
-)
-from .sr import SR_LOSSES, SRHistory, evaluate_sr, fit_sr
+# Each module's ``__all__`` is its public API; the package offers their union, listed once.
+from . import cache, classify, loop, sr
+from .cache import *  # noqa: F403
+from .classify import *  # noqa: F403
+from .loop import *  # noqa: F403
+from .sr import *  # noqa: F403
 
-__all__ = [
-    "History", "EvalResult", "StepState", "FitResult", "SRHistory", "OPTIMIZERS", "SCHEDULES",
-    "PRECISIONS", "SR_LOSSES", "Callback", "fit", "evaluate", "cached_fit", "save_checkpoint",
-    "load_checkpoint", "fit_sr", "evaluate_sr", "build_optimizer", "build_schedule", "param_groups",
-    "resolve_device",
-]  # fmt: skip
+__all__ = [*cache.__all__, *classify.__all__, *loop.__all__, *sr.__all__]
