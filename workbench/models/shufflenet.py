@@ -100,33 +100,24 @@ class ShuffleNetV2(Classifier):
         return self.conv5(self.stages(x))
 
 
-def _shufflenet(name_width: float, width_mult: float | None = None, **kwargs) -> ShuffleNetV2:
-    # width_mult replaces the name's width
-    return ShuffleNetV2(width_mult=name_width if width_mult is None else width_mult, **kwargs)
-
-
 _PAPER = "Ma et al., ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design, ECCV 2018"
 
 
-@register_model(reference="torchvision:shufflenet_v2_x0_5", paper=_PAPER, tags=("cheap_operators", "mobile_cnn"))
-def shufflenetv2_050(**kwargs) -> nn.Module:
-    """ShuffleNetV2 0.5x."""
-    return _shufflenet(0.5, **kwargs)
+def _register_width(name_width: float, torchvision_suffix: str) -> None:
+    """Register ``shufflenetv2_{100 * name_width:03}``: ShuffleNetV2 at that channel multiplier."""
+
+    def build(width_mult: float | None = None, **kwargs) -> nn.Module:
+        # width_mult replaces the name's width
+        return ShuffleNetV2(width_mult=name_width if width_mult is None else width_mult, **kwargs)
+
+    build.__name__ = build.__qualname__ = f"shufflenetv2_{round(100 * name_width):03d}"
+    build.__doc__ = f"ShuffleNetV2 {name_width}x."
+    register_model(
+        reference=f"torchvision:shufflenet_v2_{torchvision_suffix}", paper=_PAPER,
+        tags=("cheap_operators", "mobile_cnn"),
+    )(build)  # fmt: skip
 
 
-@register_model(reference="torchvision:shufflenet_v2_x1_0", paper=_PAPER, tags=("cheap_operators", "mobile_cnn"))
-def shufflenetv2_100(**kwargs) -> nn.Module:
-    """ShuffleNetV2 1.0x."""
-    return _shufflenet(1.0, **kwargs)
-
-
-@register_model(reference="torchvision:shufflenet_v2_x1_5", paper=_PAPER, tags=("cheap_operators", "mobile_cnn"))
-def shufflenetv2_150(**kwargs) -> nn.Module:
-    """ShuffleNetV2 1.5x."""
-    return _shufflenet(1.5, **kwargs)
-
-
-@register_model(reference="torchvision:shufflenet_v2_x2_0", paper=_PAPER, tags=("cheap_operators", "mobile_cnn"))
-def shufflenetv2_200(**kwargs) -> nn.Module:
-    """ShuffleNetV2 2.0x."""
-    return _shufflenet(2.0, **kwargs)
+# the four widths of the paper's Table 5 (torchvision names them x0_5 ... x2_0)
+for _width, _suffix in ((0.5, "x0_5"), (1.0, "x1_0"), (1.5, "x1_5"), (2.0, "x2_0")):
+    _register_width(_width, _suffix)
