@@ -20,7 +20,8 @@ class Classifier(nn.Module):
 
     Subclasses set, in ``__init__``: ``num_features`` (channels the classifier sees),
     ``head_drop`` (dropout module) and ``classifier`` (through :meth:`init_head` or directly),
-    and implement :meth:`forward_features`.
+    and either a ``stem`` and ``stages`` (the default :meth:`forward_features`) or
+    their own :meth:`forward_features`.
 
     Attributes:
         num_classes: classifier outputs.
@@ -45,8 +46,12 @@ class Classifier(nn.Module):
         return nn.Linear(self.num_features, num_classes)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) image -> features: a (B, C', h, w) map or (B, N, C') tokens."""
-        raise NotImplementedError
+        """(B, C, H, W) image -> features: a (B, C', h, w) map or (B, N, C') tokens.
+
+        The default is the layout most of the zoo shares, ``self.stages(self.stem(x))``;
+        models with another trunk override it.
+        """
+        return self.stages(self.stem(x))
 
     def pool(self, x: torch.Tensor) -> torch.Tensor:
         """Features -> (B, num_features): global average over space (or over tokens)."""

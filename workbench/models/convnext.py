@@ -103,9 +103,6 @@ class ConvNeXt(Classifier):
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.stages(self.stem(x))
-
     def pool(self, x: torch.Tensor) -> torch.Tensor:
         """Global average, then LayerNorm (ConvNeXt normalizes the pooled vector)."""
         return self.norm(x.mean((2, 3)))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 from ..layers.conv import scale_channels
@@ -89,9 +88,6 @@ class MobileOne(Classifier):
             blocks.append(nn.Sequential(*layers))
         self.stages = nn.Sequential(*blocks)
         self.init_head(prev, num_classes, drop_rate)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.stages(self.stem(x))
 
 
 @register_model(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
 from ..layers.conv import scale_channels
@@ -78,9 +77,6 @@ class RepVGG(Classifier):
             prev = chs
         self.stages = nn.Sequential(*blocks)
         self.init_head(prev, num_classes, drop_rate)
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.stages(self.stem(x))
 
 
 @register_model(
