@@ -19,6 +19,8 @@ gate, as in the TF reference code.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..layers.mobile_cnn import SEConfig
 from ._factory import register_model
 from .mobilenet import MobileNet, MobileSpec, R, create_mobilenet, stage_table
@@ -43,7 +45,9 @@ MNASNET_A1 = MobileSpec(
     se=_SE_IN,
 )
 
-MNASNET_B1 = MobileSpec(
+# B1: A1's stem, head and SE sizing with the SE-free block table.
+MNASNET_B1 = replace(
+    MNASNET_A1,
     stages=stage_table(
         [R("ds", 3, 1, 16, skip=False)],
         [R("ir", 3, 2, 24, e=3, n=3)],
@@ -53,16 +57,12 @@ MNASNET_B1 = MobileSpec(
         [R("ir", 5, 2, 192, e=6, n=4)],
         [R("ir", 3, 1, 320, e=6, skip=False)],
     ),
-    stem_chs=32,
-    head_chs=1280,
-    head="conv",
-    head_scaling="fixed",
-    act="relu",
-    se=_SE_IN,
 )
 
-# EfficientNet Table 1 (the B0 baseline); every block has SE 0.25, Swish = SiLU.
-EFFICIENTNET = MobileSpec(
+# EfficientNet Table 1 (the B0 baseline, found in MnasNet's search space, so MnasNet's stem
+# and head); every block has SE 0.25, Swish = SiLU, and the head widens with the width.
+EFFICIENTNET = replace(
+    MNASNET_A1,
     stages=stage_table(
         [R("ds", 3, 1, 16, se=0.25)],
         [R("ir", 3, 2, 24, e=6, n=2, se=0.25)],
@@ -72,12 +72,8 @@ EFFICIENTNET = MobileSpec(
         [R("ir", 5, 2, 192, e=6, n=4, se=0.25)],
         [R("ir", 3, 1, 320, e=6, se=0.25)],
     ),
-    stem_chs=32,
-    head_chs=1280,
-    head="conv",
     head_scaling="scaled",
     act="silu",
-    se=_SE_IN,
 )
 
 # FBNet-C: the first block is an expansion-1 inverted residual *with* its 1x1 expansion conv.
