@@ -67,6 +67,29 @@ def register_model(
     return deco(fn) if fn is not None else deco
 
 
+
+def register_variant(name: str, build: Callable[..., nn.Module], *args, doc: str = "", **meta) -> None:
+    """Register ``name`` as ``build(*args, **overrides)``: one row of a family's variant table.
+
+    Families whose variants differ only in the arguments of one factory (a spec and a width,
+    a config name) register them from a table with this instead of one ``def`` each.
+
+    Args:
+        name: registry name (``'mobilenetv2_100'``).
+        build: the family's factory; ``args`` select the variant.
+        *args: positional arguments that define the variant.
+        doc: the entry point's one-line docstring.
+        **meta: :func:`register_model` metadata (``reference``, ``paper``, ``tags``, ...).
+    """
+
+    def entry(**kwargs) -> nn.Module:
+        return build(*args, **kwargs)
+
+    entry.__name__ = entry.__qualname__ = name
+    entry.__doc__ = doc or None
+    register_model(entry, **meta)
+
+
 def list_tags() -> list[str]:
     """Literature-family tags carried by at least one registered model."""
     return sorted({t for n in MODELS.list() for t in MODELS.get(n).tags})

@@ -22,7 +22,7 @@ from torch import nn
 from ..layers.conv import scale_channels
 from ..layers.efficientformer import Meta3D, Meta4D, ToTokens
 from ._base import Classifier
-from ._factory import register_model
+from ._factory import register_variant
 
 _PAPER = "Li et al., EfficientFormer: Vision Transformers at MobileNet Speed, NeurIPS 2022"
 
@@ -166,15 +166,9 @@ class EfficientFormer(Classifier):
             self.classifier_dist = self.make_classifier(num_classes)
 
 
-@register_model(
-    reference="timm:efficientformer_l1", paper=_PAPER, tags=("efficient_attention", "large_kernel_convnets")
-)
-def efficientformer_l1(**kwargs) -> nn.Module:
-    return EfficientFormer(EFFICIENTFORMER_CFGS["l1"], **kwargs)
-
-
-@register_model(
-    reference="timm:efficientformer_l3", paper=_PAPER, tags=("efficient_attention", "large_kernel_convnets")
-)
-def efficientformer_l3(**kwargs) -> nn.Module:
-    return EfficientFormer(EFFICIENTFORMER_CFGS["l3"], **kwargs)
+for _variant in EFFICIENTFORMER_CFGS:
+    register_variant(
+        f"efficientformer_{_variant}", EfficientFormer, EFFICIENTFORMER_CFGS[_variant],
+        reference=f"timm:efficientformer_{_variant}", paper=_PAPER,
+        tags=("efficient_attention", "large_kernel_convnets"),
+    )  # fmt: skip

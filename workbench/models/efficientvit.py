@@ -20,7 +20,7 @@ from ..layers.activations import get_act
 from ..layers.conv import scale_channels
 from ..layers.efficientvit import ConvFFN, EfficientViTBlock, PatchMerging, Residual, conv_bn
 from ._base import Classifier
-from ._factory import register_model
+from ._factory import register_variant
 
 _PAPER = "Liu et al., EfficientViT: Memory Efficient Vision Transformer with Cascaded Group Attention, CVPR 2023"
 
@@ -154,31 +154,8 @@ def _efficientvit(variant: str, **kwargs) -> EfficientViTMSRA:
     return EfficientViTMSRA(stages, kernels, **kwargs)
 
 
-@register_model(reference="timm:efficientvit_m0", paper=_PAPER, tags=("efficient_attention",))
-def efficientvit_m0(**kwargs) -> nn.Module:
-    return _efficientvit("m0", **kwargs)
-
-
-@register_model(reference="timm:efficientvit_m1", paper=_PAPER, tags=("efficient_attention",))
-def efficientvit_m1(**kwargs) -> nn.Module:
-    return _efficientvit("m1", **kwargs)
-
-
-@register_model(reference="timm:efficientvit_m2", paper=_PAPER, tags=("efficient_attention",))
-def efficientvit_m2(**kwargs) -> nn.Module:
-    return _efficientvit("m2", **kwargs)
-
-
-@register_model(reference="timm:efficientvit_m3", paper=_PAPER, tags=("efficient_attention",))
-def efficientvit_m3(**kwargs) -> nn.Module:
-    return _efficientvit("m3", **kwargs)
-
-
-@register_model(reference="timm:efficientvit_m4", paper=_PAPER, tags=("efficient_attention",))
-def efficientvit_m4(**kwargs) -> nn.Module:
-    return _efficientvit("m4", **kwargs)
-
-
-@register_model(reference="timm:efficientvit_m5", paper=_PAPER, tags=("efficient_attention",))
-def efficientvit_m5(**kwargs) -> nn.Module:
-    return _efficientvit("m5", **kwargs)
+for _variant in EFFICIENTVIT_CFGS:  # m0 ... m5, the paper's Table 1
+    register_variant(
+        f"efficientvit_{_variant}", _efficientvit, _variant, reference=f"timm:efficientvit_{_variant}",
+        paper=_PAPER, tags=("efficient_attention",),
+    )  # fmt: skip

@@ -25,7 +25,7 @@ from ..layers.conv import ConvNormAct, scale_channels
 from ..layers.mobile_cnn import SEConfig
 from ._base import Classifier
 from ._builder import BlockRow, build_stages
-from ._factory import register_model
+from ._factory import register_variant
 
 _HEADS = ("none", "conv", "linear")
 _HEAD_SCALING = ("fixed", "scaled", "grow")
@@ -278,67 +278,29 @@ _TAGS_V2 = ("mobile_cnn",)
 _TAGS_V3 = ("mobile_cnn", "channel_attention", "nas")
 
 
-@register_model(paper=_V1, tags=_TAGS_V1)
-def mobilenetv1_050(**kwargs) -> MobileNet:
-    """MobileNetV1 0.5 (no timm/torchvision model at this width)."""
-    return create_mobilenet(MOBILENET_V1, 0.5, **kwargs)
-
-
-@register_model(paper=_V1, tags=_TAGS_V1)
-def mobilenetv1_075(**kwargs) -> MobileNet:
-    """MobileNetV1 0.75 (no timm/torchvision model at this width)."""
-    return create_mobilenet(MOBILENET_V1, 0.75, **kwargs)
-
-
-@register_model(reference="timm:mobilenetv1_100", paper=_V1, tags=_TAGS_V1)
-def mobilenetv1_100(**kwargs) -> MobileNet:
-    """MobileNetV1 1.0; ReLU as in the paper (timm: ReLU6)."""
-    return create_mobilenet(MOBILENET_V1, 1.0, **kwargs)
-
-
-@register_model(reference="timm:mobilenetv2_050", paper=_V2, tags=_TAGS_V2)
-def mobilenetv2_050(**kwargs) -> MobileNet:
-    """MobileNetV2 0.5."""
-    return create_mobilenet(MOBILENET_V2, 0.5, **kwargs)
-
-
-@register_model(reference="timm:mobilenetv2_075", paper=_V2, tags=_TAGS_V2)
-def mobilenetv2_075(**kwargs) -> MobileNet:
-    """MobileNetV2 0.75."""
-    return create_mobilenet(MOBILENET_V2, 0.75, **kwargs)
-
-
-@register_model(reference="timm:mobilenetv2_100", paper=_V2, tags=_TAGS_V2)
-def mobilenetv2_100(**kwargs) -> MobileNet:
-    """MobileNetV2 1.0 (also = torchvision mobilenet_v2)."""
-    return create_mobilenet(MOBILENET_V2, 1.0, **kwargs)
-
-
-@register_model(reference="timm:mobilenetv2_140", paper=_V2, tags=_TAGS_V2)
-def mobilenetv2_140(**kwargs) -> MobileNet:
-    """MobileNetV2 1.4 (head grows to 1792 channels)."""
-    return create_mobilenet(MOBILENET_V2, 1.4, **kwargs)
-
-
-@register_model(reference="timm:mobilenetv3_large_075", paper=_V3, tags=_TAGS_V3)
-def mobilenetv3_large_075(**kwargs) -> MobileNet:
-    """MobileNetV3-Large 0.75."""
-    return create_mobilenet(MOBILENET_V3_LARGE, 0.75, **kwargs)
-
-
-@register_model(reference="timm:mobilenetv3_large_100", paper=_V3, tags=_TAGS_V3)
-def mobilenetv3_large_100(**kwargs) -> MobileNet:
-    """MobileNetV3-Large 1.0 (also = torchvision mobilenet_v3_large)."""
-    return create_mobilenet(MOBILENET_V3_LARGE, 1.0, **kwargs)
-
-
-@register_model(reference="timm:mobilenetv3_small_075", paper=_V3, tags=_TAGS_V3)
-def mobilenetv3_small_075(**kwargs) -> MobileNet:
-    """MobileNetV3-Small 0.75."""
-    return create_mobilenet(MOBILENET_V3_SMALL, 0.75, **kwargs)
-
-
-@register_model(reference="timm:mobilenetv3_small_100", paper=_V3, tags=_TAGS_V3)
-def mobilenetv3_small_100(**kwargs) -> MobileNet:
-    """MobileNetV3-Small 1.0 (also = torchvision mobilenet_v3_small)."""
-    return create_mobilenet(MOBILENET_V3_SMALL, 1.0, **kwargs)
+# name, spec, width, whether timm has it (as ``timm:<name>``), paper, tags, docstring
+_VARIANTS = (
+    ("mobilenetv1_050", MOBILENET_V1, 0.5, False, _V1, _TAGS_V1,
+     "MobileNetV1 0.5 (no timm/torchvision model at this width)."),
+    ("mobilenetv1_075", MOBILENET_V1, 0.75, False, _V1, _TAGS_V1,
+     "MobileNetV1 0.75 (no timm/torchvision model at this width)."),
+    ("mobilenetv1_100", MOBILENET_V1, 1.0, True, _V1, _TAGS_V1,
+     "MobileNetV1 1.0; ReLU as in the paper (timm: ReLU6)."),
+    ("mobilenetv2_050", MOBILENET_V2, 0.5, True, _V2, _TAGS_V2, "MobileNetV2 0.5."),
+    ("mobilenetv2_075", MOBILENET_V2, 0.75, True, _V2, _TAGS_V2, "MobileNetV2 0.75."),
+    ("mobilenetv2_100", MOBILENET_V2, 1.0, True, _V2, _TAGS_V2,
+     "MobileNetV2 1.0 (also = torchvision mobilenet_v2)."),
+    ("mobilenetv2_140", MOBILENET_V2, 1.4, True, _V2, _TAGS_V2,
+     "MobileNetV2 1.4 (head grows to 1792 channels)."),
+    ("mobilenetv3_large_075", MOBILENET_V3_LARGE, 0.75, True, _V3, _TAGS_V3, "MobileNetV3-Large 0.75."),
+    ("mobilenetv3_large_100", MOBILENET_V3_LARGE, 1.0, True, _V3, _TAGS_V3,
+     "MobileNetV3-Large 1.0 (also = torchvision mobilenet_v3_large)."),
+    ("mobilenetv3_small_075", MOBILENET_V3_SMALL, 0.75, True, _V3, _TAGS_V3, "MobileNetV3-Small 0.75."),
+    ("mobilenetv3_small_100", MOBILENET_V3_SMALL, 1.0, True, _V3, _TAGS_V3,
+     "MobileNetV3-Small 1.0 (also = torchvision mobilenet_v3_small)."),
+)  # fmt: skip
+for _name, _spec, _width, _in_timm, _paper, _tags, _doc in _VARIANTS:
+    register_variant(
+        _name, create_mobilenet, _spec, _width, doc=_doc, paper=_paper, tags=_tags,
+        reference=f"timm:{_name}" if _in_timm else None,
+    )  # fmt: skip

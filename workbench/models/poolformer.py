@@ -22,7 +22,7 @@ from torch import nn
 from ..layers.conv import scale_channels
 from ..layers.metaformer import MetaFormerBlock, get_norm2d
 from ._base import Classifier
-from ._factory import register_model
+from ._factory import register_variant
 
 _PAPER = "Yu et al., MetaFormer Is Actually What You Need for Vision, CVPR 2022"
 
@@ -143,16 +143,8 @@ def _poolformer(variant: str, **kwargs) -> MetaFormer:
     return MetaFormer(stages, **kwargs)
 
 
-@register_model(reference="timm:poolformer_s12", paper=_PAPER, tags=("large_kernel_convnets",))
-def poolformer_s12(**kwargs) -> nn.Module:
-    return _poolformer("s12", **kwargs)
-
-
-@register_model(reference="timm:poolformer_s24", paper=_PAPER, tags=("large_kernel_convnets",))
-def poolformer_s24(**kwargs) -> nn.Module:
-    return _poolformer("s24", **kwargs)
-
-
-@register_model(reference="timm:poolformer_s36", paper=_PAPER, tags=("large_kernel_convnets",))
-def poolformer_s36(**kwargs) -> nn.Module:
-    return _poolformer("s36", **kwargs)
+for _variant in POOLFORMER_CFGS:
+    register_variant(
+        f"poolformer_{_variant}", _poolformer, _variant, reference=f"timm:poolformer_{_variant}",
+        paper=_PAPER, tags=("large_kernel_convnets",),
+    )  # fmt: skip

@@ -130,10 +130,6 @@ class RepViT(Classifier):
                 nn.init.trunc_normal_(fc.weight, std=0.02)
                 nn.init.zeros_(fc.bias)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) image -> (B, num_features, H/32, W/32) map."""
-        return self.stages(self.stem(x))
-
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         """Map -> logits: each head is BatchNorm1d -> linear; with distillation, their mean."""
         x = self.head_drop(self.pool(x))

@@ -15,7 +15,7 @@ from torch import nn
 from ..layers.cheap_operators import ShuffleV2Block
 from ..layers.conv import ConvNormAct, scale_channels
 from ._base import Classifier
-from ._factory import register_model
+from ._factory import register_variant
 
 
 @dataclass(frozen=True)
@@ -103,21 +103,15 @@ class ShuffleNetV2(Classifier):
 _PAPER = "Ma et al., ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design, ECCV 2018"
 
 
-def _register_width(name_width: float, torchvision_suffix: str) -> None:
-    """Register ``shufflenetv2_{100 * name_width:03}``: ShuffleNetV2 at that channel multiplier."""
-
-    def build(width_mult: float | None = None, **kwargs) -> nn.Module:
-        # width_mult replaces the name's width
-        return ShuffleNetV2(width_mult=name_width if width_mult is None else width_mult, **kwargs)
-
-    build.__name__ = build.__qualname__ = f"shufflenetv2_{round(100 * name_width):03d}"
-    build.__doc__ = f"ShuffleNetV2 {name_width}x."
-    register_model(
-        reference=f"torchvision:shufflenet_v2_{torchvision_suffix}", paper=_PAPER,
-        tags=("cheap_operators", "mobile_cnn"),
-    )(build)  # fmt: skip
+def _shufflenet(name_width: float, width_mult: float | None = None, **kwargs) -> ShuffleNetV2:
+    # width_mult replaces the name's width
+    return ShuffleNetV2(width_mult=name_width if width_mult is None else width_mult, **kwargs)
 
 
 # the four widths of the paper's Table 5 (torchvision names them x0_5 ... x2_0)
 for _width, _suffix in ((0.5, "x0_5"), (1.0, "x1_0"), (1.5, "x1_5"), (2.0, "x2_0")):
-    _register_width(_width, _suffix)
+    register_variant(
+        f"shufflenetv2_{round(100 * _width):03d}", _shufflenet, _width, doc=f"ShuffleNetV2 {_width}x.",
+        reference=f"torchvision:shufflenet_v2_{_suffix}", paper=_PAPER,
+        tags=("cheap_operators", "mobile_cnn"),
+    )  # fmt: skip
