@@ -108,18 +108,11 @@ class GhostModuleV2(GhostModule):
     Args: as :class:`GhostModule`.
     """
 
-    def __init__(
-        self,
-        in_chs: int,
-        out_chs: int,
-        kernel_size: int = 1,
-        ratio: int = 2,
-        dw_size: int = 3,
-        stride: int = 1,
-        act: str | None = "relu",
-    ) -> None:
-        super().__init__(in_chs, out_chs, kernel_size, ratio, dw_size, stride, act)
-        self.dfc = DFCAttention(in_chs, out_chs, kernel_size, stride)
+    def __init__(self, in_chs: int, out_chs: int, *args, **kwargs) -> None:
+        super().__init__(in_chs, out_chs, *args, **kwargs)
+        # the gate sees the input through the primary conv's kernel and stride
+        primary = self.primary_conv[0]
+        self.dfc = DFCAttention(in_chs, out_chs, primary.kernel_size[0], primary.stride[0])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate = self.dfc(x)
