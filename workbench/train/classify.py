@@ -24,11 +24,10 @@ from torch import nn
 from ..data.loaders import DataBundle
 from .loop import (
     autocast,
-    build_optimizer,
-    build_schedule,
-    check_choices,
     check_lr,
     check_positive_int,
+    model_device,
+    prepare_training,
     resolve_device,
     run_epochs,
 )
@@ -134,11 +133,6 @@ def _to(x: torch.Tensor, device, channels_last: bool) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if channels_last and x.ndim == 4 else x
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    p = next(model.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")
-
-
 def fit(
     model: nn.Module,
     data,
@@ -209,12 +203,12 @@ def fit(
     steps = len(train) if max_batches is None else min(len(train), max_batches)
     if steps < 1:
         raise ValueError("the training loader yields no batches (too few images for one batch?)")
-    check_choices(optimizer=optimizer, schedule=schedule)
     autocast(dev, precision)  # validates precision
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    model.to(dev, memory_format=fmt)  # before the optimizer takes references to the parameters
-    opt = build_optimizer(model, optimizer, lr, weight_decay, momentum)
-    sched = build_schedule(opt, schedule, lr, epochs * steps)
+    opt, sched = prepare_training(
+        model, dev, optimizer=optimizer, schedule=schedule, lr=lr, weight_decay=weight_decay,
+        momentum=momentum, total_steps=epochs * steps,
+        memory_format=torch.channels_last if channels_last else torch.contiguous_format,
+    )  # fmt: skip
     criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     hist = History(meta=dict(
         model=getattr(model, "registry_name", type(model).__name__),
@@ -300,7 +294,7 @@ def evaluate(
         precision: ``'fp32'`` or ``'bf16'`` autocast of the forward pass.
     """
     check_positive_int("max_batches", max_batches, allow_none=True)
-    dev = _model_device(model) if device is None else resolve_device(device)
+    dev = model_device(model) if device is None else resolve_device(device)
     if isinstance(data, DataBundle):
         num_classes = num_classes or data.num_classes
         class_names = class_names or data.class_names

@@ -27,8 +27,8 @@ from ..measure import num_threads
 
 __all__ = [
     "OPTIMIZERS", "PRECISIONS", "SCHEDULES", "Callback", "StepState", "autocast", "build_optimizer",
-    "build_schedule", "call_hooks", "check_choices", "check_positive_int", "check_lr", "param_groups",
-    "resolve_device", "run_epochs",
+    "build_schedule", "call_hooks", "check_choices", "check_positive_int", "check_lr", "model_device",
+    "param_groups", "prepare_training", "resolve_device", "run_epochs",
 ]  # fmt: skip
 
 PRECISIONS = ("fp32", "bf16")
@@ -142,6 +142,47 @@ def build_schedule(
     """
     check_choices(schedule=schedule)
     return SCHEDULES[schedule](opt, lr, max(int(total_steps), 1))
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Where ``model``'s parameters are (the CPU for a model without parameters)."""
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+def prepare_training(
+    model: nn.Module,
+    device: torch.device,
+    *,
+    optimizer: str,
+    schedule: str,
+    lr: float,
+    weight_decay: float,
+    momentum: float,
+    total_steps: int,
+    memory_format: torch.memory_format | None = None,
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """Check the names, move ``model`` to ``device``, build its optimizer and per-step schedule.
+
+    Args:
+        model: the network (moved in place).
+        device: where it trains.
+        optimizer, schedule, lr, weight_decay, momentum: as :func:`build_optimizer` and
+            :func:`build_schedule`.
+        total_steps: optimizer steps of the whole run (the schedule's length).
+        memory_format: also convert the parameters (``torch.channels_last``); ``None`` keeps theirs.
+
+    Returns:
+        ``(optimizer, scheduler)``.
+    """
+    check_choices(optimizer=optimizer, schedule=schedule)
+    # moved before the optimizer takes references to the parameters
+    if memory_format is None:
+        model.to(device)
+    else:
+        model.to(device, memory_format=memory_format)
+    opt = build_optimizer(model, optimizer, lr, weight_decay, momentum)
+    return opt, build_schedule(opt, schedule, lr, total_steps)
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:

@@ -15,11 +15,10 @@ from torch import nn
 from ..data.metrics import psnr, rgb_to_y, ssim
 from ..data.sr_images import image_to_tensor, sr_eval_set, sr_patches
 from .loop import (
-    build_optimizer,
-    build_schedule,
-    check_choices,
     check_lr,
     check_positive_int,
+    model_device,
+    prepare_training,
     resolve_device,
     run_epochs,
 )
@@ -67,11 +66,7 @@ def evaluate_sr(
         Model outputs are rounded to 8 bits before scoring; Y models are scored on their Y output.
     """
     channels = _sr_channels(model, channels)
-    if device is None:
-        p = next(model.parameters(), None)
-        dev = p.device if p is not None else torch.device("cpu")
-    else:
-        dev = resolve_device(device)
+    dev = model_device(model) if device is None else resolve_device(device)
     eval_set = eval_set if eval_set is not None else sr_eval_set(scale)
     was_training = model.training
     model.eval()
@@ -190,10 +185,10 @@ def fit_sr(
     channels = _sr_channels(model, channels)
     dev = resolve_device(device)
     total = epochs * steps_per_epoch
-    check_choices(optimizer=optimizer, schedule=schedule)
-    model.to(dev)  # before the optimizer takes references to the parameters
-    opt = build_optimizer(model, optimizer, lr, weight_decay, 0.9)
-    sched = build_schedule(opt, schedule, lr, total)
+    opt, sched = prepare_training(
+        model, dev, optimizer=optimizer, schedule=schedule, lr=lr, weight_decay=weight_decay,
+        momentum=0.9, total_steps=total,
+    )  # fmt: skip
     hist = SRHistory(meta=dict(
         model=getattr(model, "registry_name", type(model).__name__), scale=scale, epochs=epochs,
         steps_per_epoch=steps_per_epoch, batch_size=batch_size, lr_patch=lr_patch, lr=lr,
