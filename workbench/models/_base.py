@@ -80,3 +80,28 @@ class Classifier(nn.Module):
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         self.num_classes = num_classes
         self.classifier = self.make_classifier(num_classes)
+
+
+class DistilledClassifier(Classifier):
+    """A :class:`Classifier` with an optional distillation head (DeiT-style training).
+
+    EfficientFormer and RepViT are trained with a second classifier fed by a teacher's labels;
+    at inference the two heads' logits are averaged (as timm does at eval). Subclasses call
+    :meth:`init_dist_head` after :meth:`~Classifier.init_head` and combine the heads in
+    ``forward_head``.
+
+    Attributes:
+        classifier_dist: the distillation head, ``None`` when dropped (``distillation=False``).
+    """
+
+    classifier_dist: nn.Module | None
+
+    def init_dist_head(self, distillation: bool) -> None:
+        """Create ``classifier_dist`` like the classifier, or set it to ``None``."""
+        self.classifier_dist = self.make_classifier(self.num_classes) if distillation else None
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """New classifier (and distillation head, if kept) with ``num_classes`` outputs."""
+        super().reset_classifier(num_classes)
+        if self.classifier_dist is not None:
+            self.classifier_dist = self.make_classifier(num_classes)

@@ -21,7 +21,7 @@ from torch import nn
 
 from ..layers.conv import scale_channels
 from ..layers.efficientformer import Meta3D, Meta4D, ToTokens
-from ._base import Classifier
+from ._base import DistilledClassifier
 from ._factory import register_variant
 
 _PAPER = "Li et al., EfficientFormer: Vision Transformers at MobileNet Speed, NeurIPS 2022"
@@ -53,7 +53,7 @@ def _down(size: int, stride: int) -> int:
     return (size - 1) // stride + 1
 
 
-class EfficientFormer(Classifier):
+class EfficientFormer(DistilledClassifier):
     """EfficientFormer image classifier.
 
     Args:
@@ -138,7 +138,7 @@ class EfficientFormer(Classifier):
         self.stages = nn.Sequential(*modules)
         self.norm = nn.LayerNorm(prev)
         self.init_head(prev, num_classes, drop_rate)
-        self.classifier_dist = self.make_classifier(num_classes) if distillation else None
+        self.init_dist_head(distillation)
         self.apply(self._init_weights)
 
     @staticmethod
@@ -158,12 +158,6 @@ class EfficientFormer(Classifier):
         if pre_logits or self.classifier_dist is None:
             return x if pre_logits else self.classifier(x)
         return (self.classifier(x) + self.classifier_dist(x)) / 2
-
-    def reset_classifier(self, num_classes: int) -> None:
-        """New classifier (and distillation head, if kept) with ``num_classes`` outputs."""
-        super().reset_classifier(num_classes)
-        if self.classifier_dist is not None:
-            self.classifier_dist = self.make_classifier(num_classes)
 
 
 for _variant in EFFICIENTFORMER_CFGS:

@@ -25,7 +25,7 @@ from ..layers.activations import get_act
 from ..layers.conv import scale_channels
 from ..layers.efficientvit import conv_bn
 from ..layers.repvit import RepViTBlock, RepViTDownsample
-from ._base import Classifier
+from ._base import DistilledClassifier
 from ._factory import register_model
 
 _PAPER = "Wang et al., RepViT: Revisiting Mobile CNN From ViT Perspective, CVPR 2024"
@@ -61,7 +61,7 @@ def _fold_bn1d_linear(bn: nn.BatchNorm1d, linear: nn.Linear) -> tuple[torch.Tens
     return linear.weight * scale, linear.bias + linear.weight @ shift
 
 
-class RepViT(Classifier):
+class RepViT(DistilledClassifier):
     """RepViT classifier.
 
     Args:
@@ -124,7 +124,7 @@ class RepViT(Classifier):
         self.head_norm = nn.BatchNorm1d(prev)
         self.init_head(prev, num_classes, drop_rate)
         self.head_norm_dist = nn.BatchNorm1d(prev) if distillation else None
-        self.classifier_dist = self.make_classifier(num_classes) if distillation else None
+        self.init_dist_head(distillation)
         for fc in (self.classifier, self.classifier_dist):
             if fc is not None:
                 nn.init.trunc_normal_(fc.weight, std=0.02)
@@ -140,12 +140,6 @@ class RepViT(Classifier):
         return (
             self.classifier(self.head_norm(x)) + self.classifier_dist(self.head_norm_dist(x))
         ) / 2
-
-    def reset_classifier(self, num_classes: int) -> None:
-        """New classifier (and distillation head, if kept) with ``num_classes`` outputs."""
-        super().reset_classifier(num_classes)
-        if self.classifier_dist is not None:
-            self.classifier_dist = self.make_classifier(num_classes)
 
     @torch.no_grad()
     def reparameterize(self) -> None:
