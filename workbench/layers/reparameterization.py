@@ -69,24 +69,32 @@ def fuse_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
         raise ValueError(
             f"BatchNorm2d has {bn.num_features} channels, conv outputs {conv.out_channels}"
         )
-    fused = nn.Conv2d(
-        conv.in_channels,
-        conv.out_channels,
-        conv.kernel_size,
-        conv.stride,
-        conv.padding,
-        dilation=conv.dilation,
-        groups=conv.groups,
+    return conv_with_weights(conv, *_fold(conv.weight, conv.bias, bn))
+
+
+@torch.no_grad()
+def conv_with_weights(like: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor) -> nn.Conv2d:
+    """A new biased ``Conv2d`` shaped like ``like``, holding ``weight`` and ``bias``.
+
+    Channels, kernel, stride, padding, dilation, groups, device and dtype come from ``like``:
+    every fold of a train-time structure into one deploy-time conv ends here.
+    """
+    conv = nn.Conv2d(
+        like.in_channels,
+        like.out_channels,
+        like.kernel_size,
+        like.stride,
+        like.padding,
+        dilation=like.dilation,
+        groups=like.groups,
         bias=True,
-        padding_mode=conv.padding_mode,
-        device=conv.weight.device,
-        dtype=conv.weight.dtype,
+        padding_mode=like.padding_mode,
+        device=like.weight.device,
+        dtype=like.weight.dtype,
     )
-    with torch.no_grad():
-        w, b = _fold(conv.weight, conv.bias, bn)
-        fused.weight.copy_(w)
-        fused.bias.copy_(b)
-    return fused
+    conv.weight.copy_(weight)
+    conv.bias.copy_(bias)
+    return conv
 
 
 def _identity_kernel(chs: int, groups: int, kernel_size: int, like: torch.Tensor) -> torch.Tensor:
@@ -150,20 +158,7 @@ class _RepBranches(nn.Module):
             )
             weight += w
             bias += b
-        self.reparam_conv = nn.Conv2d(
-            ref.in_channels,
-            ref.out_channels,
-            k,
-            ref.stride,
-            ref.padding,
-            dilation=ref.dilation,
-            groups=ref.groups,
-            bias=True,
-            device=ref.weight.device,
-            dtype=ref.weight.dtype,
-        )
-        self.reparam_conv.weight.copy_(weight)
-        self.reparam_conv.bias.copy_(bias)
+        self.reparam_conv = conv_with_weights(ref, weight, bias)
         del self.convs, self.scale, self.identity
         self.convs, self.scale, self.identity = nn.ModuleList(), None, None
 
