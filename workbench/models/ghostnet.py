@@ -16,7 +16,7 @@ from ..layers.activations import get_act
 from ..layers.cheap_operators import GhostBottleneck
 from ..layers.conv import ConvNormAct, scale_channels
 from ._base import Classifier
-from ._factory import register_model
+from ._factory import register_variant
 
 
 @dataclass(frozen=True)
@@ -158,25 +158,15 @@ _PAPER_V2 = (
 )
 
 
-@register_model(reference="timm:ghostnet_050", paper=_PAPER_V1, tags=_TAGS)
-def ghostnet_050(**kwargs) -> nn.Module:
-    """GhostNet 0.5x."""
-    return _ghostnet(0.5, **kwargs)
-
-
-@register_model(reference="timm:ghostnet_100", paper=_PAPER_V1, tags=_TAGS)
-def ghostnet_100(**kwargs) -> nn.Module:
-    """GhostNet 1.0x."""
-    return _ghostnet(1.0, **kwargs)
-
-
-@register_model(reference="timm:ghostnet_130", paper=_PAPER_V1, tags=_TAGS)
-def ghostnet_130(**kwargs) -> nn.Module:
-    """GhostNet 1.3x."""
-    return _ghostnet(1.3, **kwargs)
-
-
-@register_model(reference="timm:ghostnetv2_100", paper=_PAPER_V2, tags=_TAGS)
-def ghostnetv2_100(**kwargs) -> nn.Module:
-    """GhostNetV2 1.0x (DFC attention)."""
-    return _ghostnet(1.0, version="v2", **kwargs)
+# name, width, version, paper, docstring
+_VARIANTS = (
+    ("ghostnet_050", 0.5, "v1", _PAPER_V1, "GhostNet 0.5x."),
+    ("ghostnet_100", 1.0, "v1", _PAPER_V1, "GhostNet 1.0x."),
+    ("ghostnet_130", 1.3, "v1", _PAPER_V1, "GhostNet 1.3x."),
+    ("ghostnetv2_100", 1.0, "v2", _PAPER_V2, "GhostNetV2 1.0x (DFC attention)."),
+)
+for _name, _width, _version, _paper, _doc in _VARIANTS:
+    register_variant(
+        _name, _ghostnet, _width, _version, doc=_doc, reference=f"timm:{_name}", paper=_paper,
+        tags=_TAGS,
+    )  # fmt: skip

@@ -14,8 +14,8 @@ count stays identical to the timm reference.
 from __future__ import annotations
 
 from ..layers.mobile_cnn import SEConfig
-from ._factory import register_model
-from .mobilenet import MobileNet, MobileSpec, R, create_mobilenet, stage_table
+from ._factory import register_variant
+from .mobilenet import MobileSpec, R, create_mobilenet, stage_table
 
 _DS = dict(skip=False, pw_act=True)
 LCNET = MobileSpec(
@@ -38,19 +38,9 @@ LCNET = MobileSpec(
 _PAPER = "Cui et al., PP-LCNet: A Lightweight CPU Convolutional Neural Network, arXiv 2021"
 
 
-@register_model(reference="timm:lcnet_050", paper=_PAPER, tags=("mobile_cnn", "channel_attention"))
-def lcnet_050(**kwargs) -> MobileNet:
-    """PP-LCNet x0.5."""
-    return create_mobilenet(LCNET, 0.5, **kwargs)
-
-
-@register_model(reference="timm:lcnet_075", paper=_PAPER, tags=("mobile_cnn", "channel_attention"))
-def lcnet_075(**kwargs) -> MobileNet:
-    """PP-LCNet x0.75."""
-    return create_mobilenet(LCNET, 0.75, **kwargs)
-
-
-@register_model(reference="timm:lcnet_100", paper=_PAPER, tags=("mobile_cnn", "channel_attention"))
-def lcnet_100(**kwargs) -> MobileNet:
-    """PP-LCNet x1.0."""
-    return create_mobilenet(LCNET, 1.0, **kwargs)
+for _width in (0.5, 0.75, 1.0):
+    _name = f"lcnet_{round(100 * _width):03d}"
+    register_variant(
+        _name, create_mobilenet, LCNET, _width, doc=f"PP-LCNet x{_width}.", reference=f"timm:{_name}",
+        paper=_PAPER, tags=("mobile_cnn", "channel_attention"),
+    )  # fmt: skip

@@ -253,7 +253,9 @@ MOBILENET_V3_LARGE = MobileSpec(
     act="hard_swish",
     se=_V3_SE,
 )
-MOBILENET_V3_SMALL = MobileSpec(
+# Small: Large's stem, head layout, activation and SE with its own table and a 1024-wide head.
+MOBILENET_V3_SMALL = replace(
+    MOBILENET_V3_LARGE,
     stages=stage_table(
         [R("ds", 3, 2, 16, se=0.25, act=_RE)],
         [R("ir", 3, 2, 24, e=4.5, act=_RE), R("ir", 3, 1, 24, e=3.67, act=_RE)],
@@ -262,11 +264,7 @@ MOBILENET_V3_SMALL = MobileSpec(
         [R("ir", 5, 2, 96, e=6, n=3, se=0.25)],
         [R("cna", 1, 1, 576)],
     ),
-    stem_chs=16,
     head_chs=1024,
-    head="linear",
-    act="hard_swish",
-    se=_V3_SE,
 )
 
 _V1 = "Howard et al., MobileNets: Efficient Convolutional Neural Networks for Mobile Vision Applications, arXiv 2017"

@@ -26,7 +26,7 @@ from ..layers.conv import scale_channels
 from ..layers.efficientvit import conv_bn
 from ..layers.repvit import RepViTBlock, RepViTDownsample
 from ._base import DistilledClassifier
-from ._factory import register_model
+from ._factory import register_variant
 
 _PAPER = "Wang et al., RepViT: Revisiting Mobile CNN From ViT Perspective, CVPR 2024"
 
@@ -166,20 +166,12 @@ class RepViT(DistilledClassifier):
         self.classifier_dist = self.head_norm_dist = None
 
 
-@register_model(reference="timm:repvit_m0_9", paper=_PAPER, tags=("reparameterization", "mobile_cnn", "channel_attention"))
-def repvit_m0_9(**kwargs) -> nn.Module:
-    return _repvit("m0_9", **kwargs)
-
-
-@register_model(reference="timm:repvit_m1_0", paper=_PAPER, tags=("reparameterization", "mobile_cnn", "channel_attention"))
-def repvit_m1_0(**kwargs) -> nn.Module:
-    return _repvit("m1_0", **kwargs)
-
-
-@register_model(reference="timm:repvit_m1_1", paper=_PAPER, tags=("reparameterization", "mobile_cnn", "channel_attention"))
-def repvit_m1_1(**kwargs) -> nn.Module:
-    return _repvit("m1_1", **kwargs)
-
-
 def _repvit(variant: str, **kwargs) -> RepViT:
     return RepViT(REPVIT_CFGS[variant], **kwargs)
+
+
+for _variant in REPVIT_CFGS:
+    register_variant(
+        f"repvit_{_variant}", _repvit, _variant, reference=f"timm:repvit_{_variant}", paper=_PAPER,
+        tags=("reparameterization", "mobile_cnn", "channel_attention"),
+    )  # fmt: skip
