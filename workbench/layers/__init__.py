@@ -17,10 +17,10 @@ from .cheap_operators import (
     channel_shuffle,
 )
 from .conv import ConvNormAct, make_divisible, scale_channels
-from .convnext import ConvNeXtBlock, LayerNorm2d
+from .convnext import ConvNeXtBlock
 from .efficientformer import Meta3D, Meta4D
 from .efficientvit import CascadedGroupAttention, EfficientViTBlock
-from .metaformer import MetaFormerBlock, get_token_mixer, list_token_mixers
+from .metaformer import LayerNorm2d, MetaFormerBlock, get_token_mixer, list_token_mixers
 from .mobile_cnn import DepthwiseSeparableConv, FusedMBConv, InvertedResidual, SEConfig
 from .reparameterization import MobileOneBlock, RepVggBlock, fuse_conv_bn, reparameterize_model
 from .repvit import RepDWConv, RepViTBlock

@@ -12,34 +12,11 @@ Layout as timm's ``ConvNeXtBlock`` with ``conv_mlp=False`` (the MLP runs channel
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import StochasticDepth
 
 from .activations import get_act
-
-
-class LayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channels of a ``(B, C, H, W)`` tensor (eps 1e-6, as ConvNeXt)."""
-
-    def __init__(self, chs: int, eps: float = 1e-6) -> None:
-        super().__init__(chs, eps=eps)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.permute(0, 2, 3, 1)  # (B, H, W, C)
-        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
-        return x.permute(0, 3, 1, 2)
-
-
-class LayerScale(nn.Module):
-    """Learnable per-channel scale on a channels-last tensor (CaiT, Touvron et al. 2021)."""
-
-    def __init__(self, chs: int, init_value: float = 1e-6) -> None:
-        super().__init__()
-        self.gamma = nn.Parameter(torch.full((chs,), init_value))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.gamma
+from .metaformer import LayerScale
 
 
 class ConvNeXtBlock(nn.Module):

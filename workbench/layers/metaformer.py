@@ -15,12 +15,14 @@ competes with attention. This module makes that claim testable by swapping the m
 
 Tensors are NCHW throughout; the attention mixer flattens to tokens internally. Also here:
 :class:`LayerNorm2d`, :class:`LayerScale`/:class:`LayerScale2d` (Touvron et al., CaiT 2021),
-:class:`DropPath` (stochastic depth) and :class:`ConvMlp`, reused by EfficientFormer.
+:class:`DropPath` (stochastic depth) and :class:`ConvMlp`, reused by EfficientFormer and
+ConvNeXt.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +32,15 @@ from .activations import get_act
 
 
 class LayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channel dim of an NCHW tensor (ConvNeXt / timm ``LayerNorm2d``)."""
+    """LayerNorm over the channel dim of an NCHW tensor (ConvNeXt / timm ``LayerNorm2d``).
+
+    Args:
+        chs: channels.
+        eps: added to the variance (1e-6 as ConvNeXt; the MetaFormer norm uses 1e-5).
+    """
+
+    def __init__(self, chs: int, eps: float = 1e-6) -> None:
+        super().__init__(chs, eps=eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.permute(0, 2, 3, 1)  # (B, H, W, C)
@@ -47,7 +57,7 @@ class GroupNorm1(nn.GroupNorm):
 
 _NORMS: dict[str, Callable[[int], nn.Module]] = {
     "groupnorm": GroupNorm1,
-    "layernorm": LayerNorm2d,
+    "layernorm": partial(LayerNorm2d, eps=1e-5),  # nn.LayerNorm's default eps
     "batchnorm": nn.BatchNorm2d,
 }
 

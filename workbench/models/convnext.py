@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from ..layers.conv import scale_channels
-from ..layers.convnext import ConvNeXtBlock, LayerNorm2d
+from ..layers.convnext import ConvNeXtBlock
+from ..layers.metaformer import LayerNorm2d
 from ._base import Classifier
 from ._factory import register_model
 
