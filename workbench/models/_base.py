@@ -11,8 +11,23 @@ Fine-tuning and feature extraction use the same calls on every model:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
+
+
+def drop_path_rates(stages: Sequence, drop_path_rate: float) -> list[float]:
+    """Stochastic-depth probability of every block, rising linearly from 0 to ``drop_path_rate``.
+
+    The schedule of Huang et al. (ECCV 2016) as the ViT-era models use it (timm's ``dpr``): one
+    entry per block over all stages, in order; builders ``pop(0)`` one per block.
+
+    Args:
+        stages: architecture rows, each with a ``depth`` (blocks in the stage).
+        drop_path_rate: probability for the last block.
+    """
+    return torch.linspace(0, drop_path_rate, sum(s.depth for s in stages)).tolist()
 
 
 class Classifier(nn.Module):

@@ -21,7 +21,7 @@ from torch import nn
 
 from ..layers.conv import scale_channels
 from ..layers.efficientformer import Meta3D, Meta4D, ToTokens
-from ._base import DistilledClassifier
+from ._base import DistilledClassifier, drop_path_rates
 from ._factory import register_variant
 
 _PAPER = "Li et al., EfficientFormer: Vision Transformers at MobileNet Speed, NeurIPS 2022"
@@ -104,7 +104,7 @@ class EfficientFormer(DistilledClassifier):
             nn.ReLU(inplace=True),
         )
         res = _down(_down(img_size or (32 if small_input else 224), stem_stride), stem_stride)
-        dpr = torch.linspace(0, drop_path_rate, sum(s.depth for s in stages)).tolist()
+        dpr = drop_path_rates(stages, drop_path_rate)
         block_kw = dict(mlp_ratio=mlp_ratio, act=act, layer_scale_init=layer_scale_init)
         prev, modules = dims[0], []
         for i, (row, dim) in enumerate(zip(stages, dims, strict=True)):

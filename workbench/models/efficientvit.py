@@ -19,7 +19,7 @@ from torch import nn
 from ..layers.activations import get_act
 from ..layers.conv import scale_channels
 from ..layers.efficientvit import ConvFFN, EfficientViTBlock, PatchMerging, Residual, conv_bn
-from ._base import Classifier
+from ._base import Classifier, drop_path_rates
 from ._factory import register_variant
 
 _PAPER = "Liu et al., EfficientViT: Memory Efficient Vision Transformer with Cascaded Group Attention, CVPR 2023"
@@ -112,7 +112,7 @@ class EfficientViTMSRA(Classifier):
             conv_bn(d0 // 2, d0, 3, 2),
         )  # fmt: skip
         res = (img_size or (32 if small_input else 224)) // (2 * s[0] * s[1] * s[2])
-        dpr = torch.linspace(0, drop_path_rate, sum(r.depth for r in stages)).tolist()
+        dpr = drop_path_rates(stages, drop_path_rate)
         prev, modules = d0, []
         for row, dim in zip(stages, dims, strict=True):
             layers: list[nn.Module] = []

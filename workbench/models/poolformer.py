@@ -21,7 +21,7 @@ from torch import nn
 
 from ..layers.conv import scale_channels
 from ..layers.metaformer import MetaFormerBlock, get_norm2d
-from ._base import Classifier
+from ._base import Classifier, drop_path_rates
 from ._factory import register_variant
 
 _PAPER = "Yu et al., MetaFormer Is Actually What You Need for Vision, CVPR 2022"
@@ -97,7 +97,7 @@ class MetaFormer(Classifier):
     ) -> None:
         super().__init__()
         dims = [scale_channels(s.dim, width_mult) for s in stages]
-        dpr = torch.linspace(0, drop_path_rate, sum(s.depth for s in stages)).tolist()
+        dpr = drop_path_rates(stages, drop_path_rate)
         self.stem = nn.Conv2d(
             in_chans, dims[0], 7, stride=1 if small_input else 4, padding=3 if small_input else 2
         )

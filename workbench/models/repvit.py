@@ -25,7 +25,7 @@ from ..layers.activations import get_act
 from ..layers.conv import scale_channels
 from ..layers.efficientvit import conv_bn
 from ..layers.repvit import RepViTBlock, RepViTDownsample
-from ._base import DistilledClassifier
+from ._base import DistilledClassifier, drop_path_rates
 from ._factory import register_variant
 
 _PAPER = "Wang et al., RepViT: Revisiting Mobile CNN From ViT Perspective, CVPR 2024"
@@ -101,7 +101,7 @@ class RepViT(DistilledClassifier):
             get_act(act),
             conv_bn(dims[0] // 2, dims[0], 3, stem_stride),
         )
-        dpr = torch.linspace(0, drop_path_rate, sum(s.depth for s in stages)).tolist()
+        dpr = drop_path_rates(stages, drop_path_rate)
         prev, modules = dims[0], []
         for i, (row, dim) in enumerate(zip(stages, dims, strict=True)):
             layers: list[nn.Module] = (
