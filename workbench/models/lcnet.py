@@ -15,17 +15,16 @@ from __future__ import annotations
 
 from ..layers.mobile_cnn import SEConfig
 from ._factory import register_variant
-from .mobilenet import MobileSpec, R, create_mobilenet, stage_table
+from .mobilenet import PLAIN_DS, MobileSpec, R, create_mobilenet, stage_table
 
-_DS = dict(skip=False, pw_act=True)
 LCNET = MobileSpec(
     stages=stage_table(
-        [R("ds", 3, 1, 32, **_DS)],
-        [R("ds", 3, 2, 64, n=2, **_DS)],
-        [R("ds", 3, 2, 128, n=2, **_DS)],
-        [R("ds", 3, 2, 256, **_DS), R("ds", 5, 1, 256, **_DS)],
-        [R("ds", 5, 1, 256, n=4, **_DS)],
-        [R("ds", 5, 2, 512, n=2, se=0.25, **_DS)],
+        [R("ds", 3, 1, 32, **PLAIN_DS)],
+        [R("ds", 3, 2, 64, n=2, **PLAIN_DS)],
+        [R("ds", 3, 2, 128, n=2, **PLAIN_DS)],
+        [R("ds", 3, 2, 256, **PLAIN_DS), R("ds", 5, 1, 256, **PLAIN_DS)],
+        [R("ds", 5, 1, 256, n=4, **PLAIN_DS)],
+        [R("ds", 5, 2, 512, n=2, se=0.25, **PLAIN_DS)],
     ),
     stem_chs=16,
     head_chs=1280,

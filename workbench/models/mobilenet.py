@@ -199,14 +199,15 @@ def R(block: str, k: int, s: int, c: int, **kw) -> BlockRow:
 
 # MobileNetV1, Table 1: every layer is conv-BN-ReLU (the paper says ReLU; TF slim and timm use
 # ReLU6 -- same parameters and MACs); no residuals; 1024 -> FC after global pooling.
-_DS = dict(skip=False, pw_act=True)
+#: a plain depthwise-separable *layer* (no skip, act after the pointwise conv): MobileNetV1, PP-LCNet
+PLAIN_DS = dict(skip=False, pw_act=True)
 MOBILENET_V1 = MobileSpec(
     stages=stage_table(
-        [R("ds", 3, 1, 64, **_DS)],
-        [R("ds", 3, 2, 128, n=2, **_DS)],
-        [R("ds", 3, 2, 256, n=2, **_DS)],
-        [R("ds", 3, 2, 512, n=6, **_DS)],
-        [R("ds", 3, 2, 1024, n=2, **_DS)],
+        [R("ds", 3, 1, 64, **PLAIN_DS)],
+        [R("ds", 3, 2, 128, n=2, **PLAIN_DS)],
+        [R("ds", 3, 2, 256, n=2, **PLAIN_DS)],
+        [R("ds", 3, 2, 512, n=6, **PLAIN_DS)],
+        [R("ds", 3, 2, 1024, n=2, **PLAIN_DS)],
     ),
     stem_chs=32,
     head_chs=None,
