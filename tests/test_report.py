@@ -349,6 +349,24 @@ def test_console_progress_prints_bank_messages():
     assert out.getvalue().rstrip().endswith("bank    built mobilenetv2_050/fmnist_short (1/2)")
 
 
+def test_bank_entries_see_the_notebooks_effective_parameters():
+    """A callable ``bank`` gets the parameters cell merged with the profile's overrides."""
+    from workbench.report.plan import Job, NotebookResult, bank_entries
+    from workbench.report.techniques import Technique
+
+    seen = []
+
+    def entries(params):
+        seen.append(dict(params))
+        return [_Entry(f"m{i}") for i in range(params["n_models"])]
+
+    spec = {"input": str(FIXTURES / "alpha.ipynb"), "parameters": {"n_models": 2}}
+    t = Technique("alpha", "A", "c", ("x",), bank=entries)
+    out = bank_entries([Job(NotebookResult("alpha", "A", "ok"), spec, execute=True, technique=t)])
+    assert [e.name for e in out] == ["m0", "m1"]
+    assert seen == [{"n_models": 2, "scale": 1.0}]  # default scale from the notebook, override n_models
+
+
 def test_bank_step_is_skipped_without_a_bank_module(monkeypatch):
     from workbench.report.plan import Job, NotebookResult
     from workbench.report.pool import Progress
