@@ -311,8 +311,8 @@ class _Entry:
         return f"digest-{self.name}"
 
 
-class _StopRun(Exception):
-    pass
+class _StopRun(BaseException):
+    """Like Ctrl-C: an interrupt stops the run (an ordinary bank error does not, see below)."""
 
 
 def test_bank_entries_of_planned_notebooks_are_built_first_and_once(tmp_path):
@@ -334,6 +334,22 @@ def test_bank_entries_of_planned_notebooks_are_built_first_and_once(tmp_path):
     assert calls == [(["m1", "m2", "m3"], 2)]
     assert events == [("bank", "2/3 built")], "the bank runs before any notebook starts"
     assert not list(ws["reports_dir"].glob(".staging-*")), "an aborted run leaves no staging"
+
+
+def test_a_failing_bank_build_does_not_stop_the_notebooks(tmp_path):
+    ws = _workspace(tmp_path)
+    a = Technique("alpha", "A", "c", ("x",), bank=(_Entry("m1"),))
+    events = []
+
+    def build_bank(entries, *, jobs, progress):
+        raise RuntimeError("disk on fire")
+
+    summary = run_reports(
+        [a], profile="smoke", extras=None, jobs=1, build_bank=build_bank,
+        on_event=lambda ev, p, r: events.append((ev, p.bank)), **ws,
+    )  # fmt: skip
+    assert summary.ok and [r.status for r in summary.results] == ["ok"]
+    assert any(ev == "bank" and "disk on fire" in msg for ev, msg in events)
 
 
 def test_console_progress_prints_bank_messages():

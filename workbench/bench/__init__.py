@@ -1,7 +1,10 @@
 """Benchmarks that print figures (never timed tests): latency stability, ours vs reference
-implementations, and training speed/accuracy. The command line is ``workbench bench``."""
+implementations, training speed/accuracy, zoo counting and the report's time budget. The
+command line is ``workbench bench``."""
 
+from .count import count_benchmark
 from .latency import latency_stability
+from .report import report_benchmark
 from .train import (
     BENCHES,
     CONFIGS,
@@ -18,5 +21,5 @@ from .zoo import zoo_vs_reference
 
 __all__ = [
     "BENCHES", "CONFIGS", "TARGETS", "BenchResult", "TrainConfig", "bench_fit_overhead", "bench_sr",
-    "bench_target", "latency_stability", "run_all", "train_configs", "zoo_vs_reference",
+    "bench_target", "count_benchmark", "latency_stability", "report_benchmark", "run_all", "train_configs", "zoo_vs_reference",
 ]  # fmt: skip
