@@ -80,3 +80,20 @@ def test_moved_benchmarks_importable():
     from workbench.bench import latency_stability, zoo_vs_reference
 
     assert callable(latency_stability) and callable(zoo_vs_reference)
+
+
+def test_count_benchmark_cold_then_warm():
+    from workbench.bench import count_benchmark
+
+    r = count_benchmark(["reference_cnn", "mobilenetv3_small_075"])
+    assert r["models"] == 2 and r["cold_s"] > 0 and r["warm_s"] >= 0
+    assert r["warm_s"] < r["cold_s"], "the warm pass is served from the counting cache"
+
+
+def test_report_benchmark_refuses_bad_passes_and_profiles():
+    from workbench.bench import report_benchmark
+
+    with pytest.raises(ValueError, match="unknown pass 'hot'; valid: cold, warm, noop"):
+        report_benchmark("smoke", passes=["hot"])
+    with pytest.raises(ValueError, match="unknown profile 'tiny'"):
+        report_benchmark("tiny")

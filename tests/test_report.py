@@ -311,8 +311,8 @@ class _Entry:
         return f"digest-{self.name}"
 
 
-class _StopRun(Exception):
-    pass
+class _StopRun(BaseException):
+    """Like Ctrl-C: an interrupt stops the run (an ordinary bank error does not, see below)."""
 
 
 def test_bank_entries_of_planned_notebooks_are_built_first_and_once(tmp_path):
@@ -336,6 +336,22 @@ def test_bank_entries_of_planned_notebooks_are_built_first_and_once(tmp_path):
     assert not list(ws["reports_dir"].glob(".staging-*")), "an aborted run leaves no staging"
 
 
+def test_a_failing_bank_build_does_not_stop_the_notebooks(tmp_path):
+    ws = _workspace(tmp_path)
+    a = Technique("alpha", "A", "c", ("x",), bank=(_Entry("m1"),))
+    events = []
+
+    def build_bank(entries, *, jobs, progress):
+        raise RuntimeError("disk on fire")
+
+    summary = run_reports(
+        [a], profile="smoke", extras=None, jobs=1, build_bank=build_bank,
+        on_event=lambda ev, p, r: events.append((ev, p.bank)), **ws,
+    )  # fmt: skip
+    assert summary.ok and [r.status for r in summary.results] == ["ok"]
+    assert any(ev == "bank" and "disk on fire" in msg for ev, msg in events)
+
+
 def test_console_progress_prints_bank_messages():
     import io
 
@@ -347,6 +363,24 @@ def test_console_progress_prints_bank_messages():
     p.bank = "built mobilenetv2_050/fmnist_short (1/2)"
     ConsoleProgress(out, live=False)("bank", p, None)
     assert out.getvalue().rstrip().endswith("bank    built mobilenetv2_050/fmnist_short (1/2)")
+
+
+def test_bank_entries_see_the_notebooks_effective_parameters():
+    """A callable ``bank`` gets the parameters cell merged with the profile's overrides."""
+    from workbench.report.plan import Job, NotebookResult, bank_entries
+    from workbench.report.techniques import Technique
+
+    seen = []
+
+    def entries(params):
+        seen.append(dict(params))
+        return [_Entry(f"m{i}") for i in range(params["n_models"])]
+
+    spec = {"input": str(FIXTURES / "alpha.ipynb"), "parameters": {"n_models": 2}}
+    t = Technique("alpha", "A", "c", ("x",), bank=entries)
+    out = bank_entries([Job(NotebookResult("alpha", "A", "ok"), spec, execute=True, technique=t)])
+    assert [e.name for e in out] == ["m0", "m1"]
+    assert seen == [{"n_models": 2, "scale": 1.0}]  # default scale from the notebook, override n_models
 
 
 def test_bank_step_is_skipped_without_a_bank_module(monkeypatch):

@@ -130,13 +130,13 @@ _register(Recipe(
     subset=512, test_subset=256, augment=False, lr=0.1, epochs=1, batch_size=64,
     weight_decay=5e-4, precision="fp32", **_COMMON,
     reasons=_REASONS | {
-        "subset": "512 images: enough batches to exercise the loop, seconds on one core",
-        "test_subset": "256 images: the accuracy is only a smoke signal",
+        "subset": "enough batches to exercise the loop, seconds on one core",
+        "test_subset": "the accuracy is only a smoke signal",
         "augment": "off: nothing to gain in one epoch",
-        "lr": "0.1: the usual peak for SGD + BN at batch 64-256",
-        "epochs": "1: tests need the code path, not the accuracy",
-        "batch_size": "64: eight steps per epoch on 512 images",
-        "weight_decay": "5e-4: standard for small CNNs",
+        "lr": "the usual peak for SGD + BN at batch 64-256",
+        "epochs": "tests need the code path, not the accuracy",
+        "batch_size": "eight steps per epoch on 512 images",
+        "weight_decay": "standard for small CNNs",
         "precision": "fp32: tests compare exact numbers; bf16 is tested separately",
     },
 ))  # fmt: skip
@@ -146,13 +146,13 @@ _register(Recipe(
     subset=20_000, test_subset=None, augment=False, lr=0.1, epochs=4, batch_size=256,
     weight_decay=5e-4, precision=_DEFAULT_PRECISION, **_COMMON,
     reasons=_REASONS | {
-        "subset": "20k images: 8k x 3 epochs stayed below a linear classifier (~84 %)",
+        "subset": "8k x 3 epochs stayed below a linear classifier (~84 %)",
         "test_subset": "the full 10k test split: the +-0.3-point resolution comparisons need",
         "augment": "off: 4 epochs are too few for crop+flip to pay off",
-        "lr": "0.1: the usual peak for SGD + BN at batch 256",
-        "epochs": "4: the smallest count that lands small CNNs near 90 %",
-        "batch_size": "256: fewer, larger steps use two cores better than 128",
-        "weight_decay": "5e-4: standard for small CNNs",
+        "lr": "the usual peak for SGD + BN at batch 256",
+        "epochs": "the smallest count that lands small CNNs near 90 %",
+        "batch_size": "fewer, larger steps use two cores better than 128",
+        "weight_decay": "standard for small CNNs",
     },
 ))  # fmt: skip
 
@@ -164,10 +164,10 @@ _register(Recipe(
         "subset": "all 60k training images",
         "test_subset": "the full 10k test split",
         "augment": "off: 5 epochs are too few for crop+flip to pay off",
-        "lr": "0.1: the usual peak for SGD + BN at batch 256",
-        "epochs": "5: MobileNetV2-0.5 measured 93.6 % after 5 epochs",
-        "batch_size": "256: fewer, larger steps use two cores better than 128",
-        "weight_decay": "4e-5: the MobileNetV2 paper's value for thin networks",
+        "lr": "the usual peak for SGD + BN at batch 256",
+        "epochs": "MobileNetV2-0.5 measured 93.6 % after 5 epochs",
+        "batch_size": "fewer, larger steps use two cores better than 128",
+        "weight_decay": "the MobileNetV2 paper's value for thin networks",
     },
 ))  # fmt: skip
 

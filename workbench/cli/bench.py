@@ -1,4 +1,4 @@
-"""``workbench bench {latency,zoo,train}``: benchmarks that print figures (code in :mod:`workbench.bench`)."""
+"""``workbench bench {latency,zoo,train,count,report}``: benchmarks that print figures (code in :mod:`workbench.bench`)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,17 @@ def register(sub) -> None:
     tr.add_argument("--threads", type=int, default=2, help="torch threads (targets assume 2)")
     tr.add_argument("--csv", help="also write the table here")
     tr.set_defaults(func=_train)
+    cnt = bsub.add_parser("count", help="params + MACs of the whole zoo: cold (empty cache) and warm seconds")
+    cnt.add_argument("pattern", nargs="?", help="only models matching this pattern")
+    cnt.set_defaults(func=_count)
+    rep = bsub.add_parser("report", help="time a report profile: cold, warm (bank filled) and no-op passes")
+    rep.add_argument("--profile", default="smoke", help="smoke, default or full")
+    rep.add_argument("--passes", nargs="+", default=["cold", "warm", "noop"], metavar="PASS",
+                     help="cold (empty caches), warm (caches kept, notebooks re-executed), noop")
+    rep.add_argument("--jobs", type=int, help="notebooks at once (default: cores)")
+    rep.add_argument("--only", nargs="+", metavar="SLUG", help="only these techniques")
+    rep.add_argument("--csv", help="also write the table here")
+    rep.set_defaults(func=_report)
 
 def _latency(args) -> int:
     from ..bench import latency_stability
@@ -100,3 +111,31 @@ def _train(args) -> int:
     if args.csv:
         df.to_csv(args.csv, index=False)
     return 0
+
+
+def _count(args) -> int:
+    from ..bench import count_benchmark
+    from ..models import list_models
+
+    r = count_benchmark(list_models(args.pattern) if args.pattern else None)
+    print(f"params + MACs of {r['models']} zoo models (fvcore tracing, counting cache)")
+    print(f"  cold (empty cache): {r['cold_s']:7.1f} s   (target <= {r['cold_target_s']:.0f} s)")
+    print(f"  warm (cache hits):  {r['warm_s']:7.2f} s   (target <= {r['warm_target_s']:.0f} s)")
+    return 0
+
+
+def _report(args) -> int:
+    from ..bench import report_benchmark
+
+    if args.jobs is not None and args.jobs < 1:
+        raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
+    df = report_benchmark(args.profile, passes=args.passes, jobs=args.jobs, only=args.only, progress=True)
+    print(f"\nworkbench report --profile {args.profile}: seconds per step and pass")
+    table = df.pivot_table(index="step", columns="pass", values="seconds", sort=False)
+    print(table[[p for p in args.passes if p in table.columns]].to_string(float_format=lambda v: f"{v:.1f}"))
+    budgets = df.attrs["budgets"]
+    if budgets:
+        print("budgets (s): " + ", ".join(f"{k} <= {v:.0f}" for k, v in budgets.items()))
+    if args.csv:
+        df.to_csv(args.csv, index=False)
+    return 0 if (df[df.step == "total"].status == "ok").all() else 1

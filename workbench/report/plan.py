@@ -201,7 +201,8 @@ def bank_entries(jobs: list[Job]) -> list[Any]:
     seen: dict[Any, Any] = {}
     for j in jobs:
         if j.execute and j.technique is not None and j.technique.bank:
-            params = {**notebook_parameters(j.spec["input"]), **j.spec["parameters"]}
+            bank = j.technique.bank
+            params = {**notebook_parameters(j.spec["input"]), **j.spec["parameters"]} if callable(bank) else {}
             for entry in j.technique.bank_entries(params):
                 seen.setdefault(entry.key(), entry)
     return list(seen.values())

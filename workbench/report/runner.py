@@ -66,6 +66,8 @@ class RunSummary:
     Attributes:
         after_last_notebook_s: wall time (s) from the last notebook's end to the publication
             (index, manifest, swap); ``None`` when no notebook ran.
+        bank_s: wall time (s) spent building missing model-bank entries before the notebooks.
+        extras_s: wall time (s) spent on the zoo claims table, machine card and literature page.
     """
 
     profile: str
@@ -76,6 +78,8 @@ class RunSummary:
     jobs: int
     threads: int
     after_last_notebook_s: float | None = None
+    bank_s: float = 0.0
+    extras_s: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -210,11 +214,15 @@ def run_reports(
                 cached=sum(r.cached for r in results) - sum(not j.execute for j in todo),
                 failed=sum(r.status != "ok" for r in results),
             )
+            t0 = time.monotonic()
             _build_bank(todo, build_bank, jobs, progress, on_event)
+            bank_s = time.monotonic() - t0
 
             from .index import build_index, prepare_extras
 
+            t0 = time.monotonic()
             prepared = prepare_extras(staging, extras, cache_dir=reports_dir / ".cache")
+            extras_s = time.monotonic() - t0
             execute_all(todo, staging, profile, jobs, threads, timeout, progress, on_event)
 
             meta = {
@@ -225,6 +233,8 @@ def run_reports(
                 "kernel": kernel,
                 "package_fingerprint": keys.package,
                 "data_fingerprint": keys.data,
+                "bank_s": round(bank_s, 2),
+                "extras_s": round(extras_s, 2),
             }
             index_html = build_index(
                 staging, results, meta=meta, techniques=techniques, prepared=prepared
@@ -250,6 +260,8 @@ def run_reports(
         jobs=jobs,
         threads=threads,
         after_last_notebook_s=after_s,
+        bank_s=bank_s,
+        extras_s=extras_s,
     )
 
 
@@ -279,4 +291,9 @@ def _build_bank(
         if on_event:
             on_event("bank", progress, None)
 
-    build_bank(entries, jobs=jobs, progress=report)
+    try:
+        build_bank(entries, jobs=jobs, progress=report)
+    except Exception as e:  # noqa: BLE001 - one failing entry must not stop the report
+        # the notebooks that need the entry ask the bank again and fail visibly in their own
+        # output (or succeed); the others run as usual
+        report(f"model bank build failed ({type(e).__name__}: {e}); notebooks will train what they need")
