@@ -291,3 +291,26 @@ def test_training_is_deterministic_across_caches(tmp_path):
     assert a.history.train_loss == b.history.train_loss and a.history.test_acc == b.history.test_acc
     assert all(torch.equal(x, y) for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values(), strict=True))
     assert (a.path / "sha256").read_text() == (b.path / "sha256").read_text()
+
+
+def test_share_cores_gives_idle_cores_to_the_builds_still_running():
+    """ensure() workers start on cores // jobs threads; the last build running takes them all."""
+    import multiprocessing as mp
+
+    from workbench.bank.core import _ShareCores
+
+    running = mp.get_context("spawn").Value("i", 2)
+    share = _ShareCores(running, cores=4, every=2)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        running.value = 1  # the other worker finished
+        share.on_step(None)
+        assert torch.get_num_threads() == 2  # only every 2nd step looks
+        share.on_step(None)
+        assert torch.get_num_threads() == 4  # the one build left takes all 4 cores
+        running.value = 3
+        share.on_step(None), share.on_step(None)
+        assert torch.get_num_threads() == 1  # 4 // 3
+    finally:
+        torch.set_num_threads(before)

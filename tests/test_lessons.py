@@ -444,3 +444,25 @@ def test_lesson_views_render_and_escape():
         "verdict": "partly supported",
         "evidence": "rho = 0.7 & gap 3x",
     }
+
+
+def test_channel_attention_native_se_shares_the_mobile_convs_bank_entry():
+    """The backbone's own SE, asked for explicitly, is the same network (same init): one entry."""
+    import torch
+
+    import workbench as wb
+
+    opts = dict(se_rd_ratio=0.25, eca_k_size=3, cbam_rd_ratio=0.25, cbam_spatial_kernel=7)
+    v = wb.lessons.channel_attention.variants("mobilenetv3_small_075", ["se", "eca"], **opts)
+    mc = wb.lessons.mobile_convs.variants(["mobilenetv3_small_075"])
+    assert v["mobilenetv3_small_075 + se"] == mc["mobilenetv3_small_075"]
+    assert v["mobilenetv3_small_075 + eca"][1]["attn"] == "eca"
+    # explicit options equal to the defaults build the identical network (no RNG drawn by checks)
+    torch.manual_seed(0)
+    a = wb.models.create_model("mobilenetv3_small_075", small_input=True)
+    torch.manual_seed(0)
+    b = wb.models.create_model("mobilenetv3_small_075", small_input=True, attn="se", attn_kwargs={"rd_ratio": 0.25})
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+    # another ratio is another network, so it keeps its own kwargs (and bank entry)
+    other = wb.lessons.channel_attention.variants("mobilenetv3_small_075", ["se"], **(opts | {"se_rd_ratio": 0.125}))
+    assert other["mobilenetv3_small_075 + se"][1]["attn_kwargs"] == {"rd_ratio": 0.125}

@@ -74,6 +74,21 @@ def test_fit_is_deterministic_for_a_seed():
     assert h1.final_acc == h1.test_acc[-1] and h1.best_acc == max(h1.test_acc)
 
 
+def test_eval_every_skips_middle_epochs_but_never_the_last():
+    data = synthetic_bundle()
+    kw = dict(lr=0.05, seed=3, threads=1, progress=False)
+    every = train.fit(seeded_net(), data, epochs=3, **kw)
+    h = train.fit(seeded_net(), data, epochs=3, eval_every=2, **kw)
+    assert [math.isnan(a) for a in h.test_acc] == [True, False, False]
+    assert h.train_loss == every.train_loss, "evaluation must not change training"
+    assert h.test_acc[1:] == every.test_acc[1:] and h.eval_seconds[0] == pytest.approx(0, abs=1e-3)
+    assert h.best_acc == max(every.test_acc[1:])
+    last = train.fit(seeded_net(), data, epochs=3, eval_every=3, **kw)
+    assert [math.isnan(a) for a in last.test_acc] == [True, True, False] and last.final_acc == every.final_acc
+    with pytest.raises(ValueError, match="eval_every"):
+        train.fit(seeded_net(), data, eval_every=0, progress=False)
+
+
 def test_fit_learns_and_schedules():
     data = synthetic_bundle()
     torch.manual_seed(0)

@@ -14,7 +14,7 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,6 +156,7 @@ def trained(
     progress: bool = True,
     threads: int | None = None,
     cache_dir: str | os.PathLike | None = None,
+    callbacks: Sequence = (),
     **model_kwargs,
 ) -> BankResult:
     """The model ``model_name`` trained with ``recipe``: from the bank, or trained once and stored.
@@ -169,6 +170,7 @@ def trained(
         progress: show the training progress bar.
         threads: torch threads while training (not part of the key).
         cache_dir: cache root (default ``$WORKBENCH_CACHE`` or ``.cache/workbench``).
+        callbacks: training callbacks when the entry is trained (not part of the key).
         **model_kwargs: ``create_model`` keyword arguments (e.g. ``small_input=True``).
 
     Returns:
@@ -195,7 +197,7 @@ def trained(
         with store.staging(root, folder.name) as tmp:
             history = fit(
                 model, data, seed=seed, device=dev, progress=progress, threads=threads,
-                batch_size=rec.batch_size, **rec.fit_kwargs(),
+                batch_size=rec.batch_size, callbacks=callbacks, **rec.fit_kwargs(),
             )  # fmt: skip
             history.meta.update(recipe=rec.name, bank_key=digest, model_kwargs=dict(model_kwargs))
             state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
@@ -203,10 +205,48 @@ def trained(
     return BankResult(model.cpu().eval(), history, False, folder, key)
 
 
+class _ShareCores:
+    """Training callback: re-divides the cores among the builds still running.
+
+    ``ensure`` starts ``jobs`` workers with ``cores // jobs`` threads each; without this, the last
+    entry of a batch trains on one core while the other sits idle. Every ``every`` steps the
+    worker sets its torch threads to ``cores // running`` (``running`` is shared by the workers).
+    """
+
+    def __init__(self, running, cores: int, every: int = 20):
+        self.running, self.cores, self.every, self.steps = running, cores, every, 0
+
+    def on_step(self, state) -> None:
+        self.steps += 1
+        if self.steps % self.every:
+            return
+        want = max(1, self.cores // max(1, self.running.value))
+        if want != torch.get_num_threads():
+            torch.set_num_threads(want)
+
+
+_RUNNING = None  # the workers' shared count of running builds (set by _init_worker)
+
+
+def _init_worker(running) -> None:
+    global _RUNNING
+    _RUNNING = running
+
+
 def _build_one(entry: BankEntry, threads: int | None, cache_dir) -> str:
     """Worker: build one entry (in a spawned process when ``jobs > 1``)."""
-    r = trained(entry.model, entry.recipe, seed=entry.seed, progress=False, threads=threads,
-                cache_dir=cache_dir, **dict(entry.kwargs))  # fmt: skip
+    callbacks = ()
+    if _RUNNING is not None:
+        with _RUNNING.get_lock():
+            _RUNNING.value += 1
+        callbacks = (_ShareCores(_RUNNING, os.cpu_count() or 1),)
+    try:
+        r = trained(entry.model, entry.recipe, seed=entry.seed, progress=False, threads=threads,
+                    cache_dir=cache_dir, callbacks=callbacks, **dict(entry.kwargs))  # fmt: skip
+    finally:
+        if _RUNNING is not None:
+            with _RUNNING.get_lock():
+                _RUNNING.value -= 1
     return str(r.path)
 
 
@@ -221,7 +261,8 @@ def ensure(
 
     Args:
         entries: what the notebooks need (duplicates are built once).
-        jobs: parallel training processes; each gets ``cores // jobs`` torch threads.
+        jobs: parallel training processes; each starts with ``cores // jobs`` torch threads and
+            takes the cores of finished workers when fewer builds than workers remain.
         progress: True: one ``tqdm`` line over the entries to build; a callable: called with a
             one-line message per event (``'built reference_cnn/smoke/seed0 (1/2, 12.3 s)'``),
             as the report runner does; False: silent.
@@ -255,7 +296,9 @@ def ensure(
         import multiprocessing as mp
 
         threads = max(1, (os.cpu_count() or 1) // jobs)
-        with cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+        ctx = mp.get_context("spawn")
+        running = ctx.Value("i", 0)
+        with cf.ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker, initargs=(running,)) as pool:
             futs = {pool.submit(_build_one, e, threads, cache_dir): e for e in missing}
             for i, f in enumerate(cf.as_completed(futs), 1):
                 f.result()

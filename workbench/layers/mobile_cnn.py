@@ -80,8 +80,11 @@ class SEConfig:
             raise ValueError(f"SEConfig.divisor must be >= 1, got {self.divisor}")
         # Build one throw-away module so a bad option fails when the model is configured,
         # with the attention's own message, not deep inside the first block.
+        # The RNG is forked so this probe draws no random numbers: a model configured with
+        # options equal to its defaults must initialise exactly like one configured without.
         if self.options:
-            self.build(64, 64, 0.25, "relu")
+            with torch.random.fork_rng(devices=[]):
+                self.build(64, 64, 0.25, "relu")
 
     def build(self, chs: int, in_chs: int, ratio: float, block_act: str | None) -> nn.Module:
         """The attention module gating ``chs`` channels (``nn.Identity`` when ``ratio <= 0``).

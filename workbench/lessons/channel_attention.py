@@ -240,10 +240,38 @@ def variants(
     unknown = [a for a in attentions if a not in attn_kwargs]
     if unknown:
         raise ValueError(f"unknown attention {unknown[0]!r}; valid: {', '.join(attn_kwargs)}")
+    base = {"small_input": True}
     return {
-        f"{backbone} + {a}": (backbone, {"small_input": True, "attn": a, "attn_kwargs": attn_kwargs[a]})
+        f"{backbone} + {a}": (backbone, _native_or(backbone, base, {"attn": a, "attn_kwargs": attn_kwargs[a]}))
         for a in attentions
     }
+
+
+def _native_or(backbone: str, base: dict[str, Any], attn: dict[str, Any]) -> dict[str, Any]:
+    """``base`` alone when ``attn`` builds the backbone's own network, else ``base | attn``.
+
+    The backbone's own SE (e.g. MobileNetV3's, ratio 0.25) asked for explicitly is the network
+    other notebooks train under the plain name; giving it the same create_model kwargs gives it
+    the same model-bank entry, so it is trained once. "Same network" is checked, not assumed:
+    equal module tree and equal initial weights under one seed.
+    """
+    import torch
+
+    from ..models import create_model
+
+    def build(kw):
+        torch.manual_seed(0)
+        return create_model(backbone, num_classes=10, in_chans=1, **kw)
+
+    try:
+        native, asked = build(base), build(base | attn)
+    except ValueError:  # e.g. a backbone without SE blocks: create_model says why when trained
+        return base | attn
+    same = repr(native) == repr(asked) and all(
+        a.shape == b.shape and torch.equal(a, b)
+        for a, b in zip(native.state_dict().values(), asked.state_dict().values(), strict=True)
+    ) and list(native.state_dict()) == list(asked.state_dict())
+    return base if same else base | attn
 
 
 def bank_entries(params: Mapping[str, Any]) -> list:
