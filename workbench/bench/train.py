@@ -241,21 +241,25 @@ QUICK_CONFIGS = dict(images_per_block=256, rounds=3, acc_subset=1024, acc_test_s
 # ---------------------------------------------------------------- accuracy/time targets
 
 # name -> (model kwargs, target accuracy %, time budget s)
-TARGETS: dict[str, tuple[dict, float, float]] = {
-    "reference_cnn": ({}, 92.0, 60.0),
-    "mobilenetv2_050": ({"small_input": True}, 91.0, 600.0),
+#: name -> (create_model kwargs, accuracy target %, time budget s, recipe). The recipe is the
+#: shortest named one that reaches the accuracy: both numbers are the issue's targets, the recipe
+#: is ours (fmnist_full's 5 epochs took MobileNetV2-0.5 766 s for 93.4 %).
+TARGETS: dict[str, tuple[dict, float, float, str]] = {
+    "reference_cnn": ({}, 92.0, 60.0, "fmnist_full"),
+    "mobilenetv2_050": ({"small_input": True}, 91.0, 600.0, "fmnist_fast"),
 }
 
 
 def bench_target(
-    name: str, *, recipe: str = "fmnist_full", threads: int = 2, seed: int = 0, progress: bool = False,
+    name: str, *, recipe: str | None = None, threads: int = 2, seed: int = 0, progress: bool = False,
     subset: int | None = None, epochs: int | None = None,
 ) -> BenchResult:  # fmt: skip
     """Train ``name`` from scratch with ``recipe`` (not from the bank: this measures the time).
 
     Args:
         name: a key of :data:`TARGETS`.
-        recipe: bank recipe name (its data, optimizer, schedule, precision...).
+        recipe: bank recipe name (its data, optimizer, schedule, precision...); default: the
+            target's own (:data:`TARGETS`).
         threads: torch threads (the targets assume 2).
         seed: weights and data order.
         progress: progress bar.
@@ -268,8 +272,8 @@ def bench_target(
 
     if name not in TARGETS:
         raise KeyError(f"unknown target {name!r}; valid: {', '.join(TARGETS)}")
-    kwargs, target, budget = TARGETS[name]
-    rec = get_recipe(recipe)
+    kwargs, target, budget, own_recipe = TARGETS[name]
+    rec = get_recipe(recipe or own_recipe)
     data = wbdata.fashion_mnist(subset=subset or rec.subset, test_subset=rec.test_subset,
                                 batch_size=rec.batch_size, augment=rec.augment)  # fmt: skip
     torch.manual_seed(seed)
@@ -377,7 +381,7 @@ def run_all(
         quick: tiny configurations (:data:`QUICK`): code paths only, not the targets.
         only: benchmark names (default all of :data:`BENCHES`).
         threads: torch threads.
-        recipe: bank recipe for the accuracy/time targets (default ``'fmnist_full'``).
+        recipe: bank recipe for the accuracy/time targets (default: each target's own).
 
     Raises:
         KeyError: an unknown name in ``only`` (naming the valid ones).

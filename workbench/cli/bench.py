@@ -31,7 +31,7 @@ def register(sub) -> None:
     tr.add_argument("--target", nargs="*", metavar="NAME",
                     help="run the accuracy/time targets instead (default: reference_cnn mobilenetv2_050; "
                          "also fit_overhead, sr_x2)")
-    tr.add_argument("--recipe", help="bank recipe for --target (default fmnist_full)")
+    tr.add_argument("--recipe", help="bank recipe for --target (default: each target's own, see workbench bank recipes)")
     tr.add_argument("--threads", type=int, default=2, help="torch threads (targets assume 2)")
     tr.add_argument("--csv", help="also write the table here")
     tr.set_defaults(func=_train)
