@@ -36,7 +36,7 @@ from .runtime import setup
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = {"data", "train", "plots", "report", "literature", "layers", "models", "measure", "experiment", "bank", "bench", "lessons", "compress"}
+_LAZY_MODULES = {"data", "train", "plots", "report", "literature", "layers", "models", "measure", "experiment", "bank", "bench", "lessons", "compress", "deploy"}
 _MOVED_MODULES = {"techniques": "workbench.report.techniques"}  # wb.techniques keeps working
 _LAZY_ATTRS = {
     "record": ("workbench.report.record", "record"),
