@@ -211,3 +211,16 @@ def test_page_command_writes_offline_page(tmp_path):
     assert cli_main(["literature", "page", "--out", str(out)]) == 0
     assert (out.parent / "plotly.min.js").stat().st_size > 1_000_000
     assert cli_main(["literature", "page", "--out", str(tmp_path / "x.txt")]) == 2
+
+
+def test_coverage_command_prints_the_registry_coverage(capsys, tmp_path):
+    from workbench.report.coverage import compute_coverage
+    from workbench.report.techniques import TECHNIQUES
+
+    assert cli_main(["literature", "coverage"]) == 0
+    out = capsys.readouterr().out
+    cov = compute_coverage(load_catalogue())
+    assert f"core papers covered by a notebook: {cov.core[0]}/{cov.core[1]}" in out
+    assert f"{len(TECHNIQUES)} technique notebooks" in out
+    assert "mobile_convs" in out and "quantization" in out  # a covered and a family row
+    assert cli_main(["literature", "coverage", "--catalogue", str(tmp_path / "none.jsonl")]) == 2

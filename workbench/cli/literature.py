@@ -1,4 +1,4 @@
-"""``workbench literature``: rebuild the committed catalogue, or write the literature page."""
+"""``workbench literature``: rebuild the committed catalogue, write the literature page, print coverage."""
 
 from __future__ import annotations
 
@@ -40,6 +40,24 @@ def _page(args: argparse.Namespace) -> int:
     return 0
 
 
+def _coverage(args: argparse.Namespace) -> int:
+    from ..literature.catalogue import load_catalogue
+    from ..report.coverage import compute_coverage, coverage_by_family
+
+    if not Path(args.catalogue).exists():
+        raise UsageError(f"no catalogue at {args.catalogue}; run `workbench literature build` first")
+    records = load_catalogue(args.catalogue)
+    cov = compute_coverage(records)
+    (c, n), (oc, on) = cov.core, cov.on_topic
+    print(f"core papers covered by a notebook: {c}/{n} ({cov.core_pct:.0f} %); "
+          f"on-topic (core + peripheral): {oc}/{on} ({cov.on_topic_pct:.0f} %); "
+          f"{len(cov.techniques)} technique notebooks")
+    fam = coverage_by_family(records)
+    fam["techniques"] = fam["techniques"].replace("", "-")
+    print(fam.to_string(index=False))
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     from ..literature.catalogue import CATALOGUE_PATH, OVERRIDES_PATH, SOURCES_DIR
 
@@ -55,3 +73,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--out", default="reports/literature.html", help="HTML file to write")
     g.add_argument("--catalogue", default=str(CATALOGUE_PATH), help="catalogue JSONL to read")
     g.set_defaults(func=_page)
+    c = sub.add_parser("coverage", help="how many seed papers the registered notebooks cover, per family")
+    c.add_argument("--catalogue", default=str(CATALOGUE_PATH), help="catalogue JSONL to read")
+    c.set_defaults(func=_coverage)
