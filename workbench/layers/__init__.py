@@ -61,3 +61,8 @@ __all__ = [
     "scale_channels",
     "reparameterize_model",
 ]
+
+# --- zoo additions B (issue 12): RegNet, ReXNet, InceptionNeXt, StarNet, EfficientViM blocks ---
+from .regnet import XBlock  # noqa: E402
+
+__all__ += ["XBlock"]

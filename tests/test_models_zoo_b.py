@@ -1,0 +1,92 @@
+"""Zoo additions B: RegNetX, ReXNet, InceptionNeXt, StarNet, EfficientViM.
+
+The registry-driven tests in ``test_models.py`` already check params (identical) and MACs
+(0.5 %) against timm for every entry with a reference. Here: the same weights give the same
+outputs as timm (a stronger check than counts), the RegNet design-space generator, and the
+blocks' own properties.
+"""
+
+import pytest
+import torch
+
+import workbench as wb
+from workbench.models import model_entry
+
+TIMM_TWINS = ["regnetx_002", "regnetx_004"]
+
+
+def _copy_weights_in_order(src: torch.nn.Module, dst: torch.nn.Module) -> None:
+    """Copy ``src``'s state into ``dst`` tensor by tensor, in registration order (shapes must match)."""
+    s, d = list(src.state_dict().values()), dst.state_dict()
+    assert len(s) == len(d), f"{len(s)} tensors vs {len(d)}"
+    for (k, v), w in zip(d.items(), s, strict=True):
+        assert v.shape == w.shape, f"{k}: {tuple(v.shape)} vs {tuple(w.shape)}"
+        v.copy_(w)
+
+
+@pytest.mark.parametrize("name", TIMM_TWINS)
+def test_same_weights_same_outputs_as_timm(name):
+    torch.manual_seed(0)
+    ref = wb.create_model(model_entry(name).reference).eval()
+    # random BN statistics, so a wrong BN/conv pairing cannot hide behind identity BNs
+    for m in ref.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+            m.weight.data.uniform_(0.5, 1.5)
+    ours = wb.create_model(name).eval()
+    _copy_weights_in_order(ref, ours)
+    x = torch.randn(2, 3, 224, 224)
+    with torch.inference_mode():
+        a, b = ours(x), ref(x)
+    assert torch.allclose(a, b, atol=1e-4, rtol=1e-4), (a - b).abs().max()
+
+
+# --- RegNet design space ------------------------------------------------------------------
+
+
+def test_regnet_generator_reproduces_published_stages():
+    from workbench.models.regnet import REGNETX_002, REGNETX_004, regnet_widths
+
+    s = regnet_widths(REGNETX_002)
+    assert [st.width for st in s] == [24, 56, 152, 368] and [st.depth for st in s] == [1, 1, 4, 7]
+    s = regnet_widths(REGNETX_004)
+    assert [st.width for st in s] == [32, 64, 160, 384] and [st.depth for st in s] == [1, 2, 7, 12]
+    assert all(st.width % st.group_width == 0 for st in s)
+
+
+def test_regnet_generator_is_quantized_linear():
+    from workbench.models.regnet import RegNetParams, regnet_block_widths, regnet_widths
+
+    p = RegNetParams(w0=32, wa=20.0, wm=2.0, depth=16, group_width=8)
+    w = regnet_block_widths(p)
+    assert len(w) == p.depth and w == sorted(w) and all(v % 8 == 0 for v in w)
+    # every width sits on the geometric grid w0 * wm^k (before the multiple-of-8 rounding)
+    assert {v for v in w} <= {32, 64, 128, 256, 512, 1024}
+    assert sum(st.depth for st in regnet_widths(p)) == p.depth
+    # wa = 0: a single stage of constant width
+    assert regnet_block_widths(RegNetParams(w0=48, wa=0, wm=2.5, depth=5, group_width=8)) == [48] * 5
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(w0=20), "w0 must be a positive multiple of 8, got 20"),
+        (dict(wm=1.0), "wm must be > 1, got 1.0"),
+        (dict(wa=-1.0), "wa must be >= 0"),
+        (dict(depth=0), "depth must be >= 1"),
+    ],
+)
+def test_regnet_params_validated(kw, match):
+    from workbench.models.regnet import RegNetParams
+
+    base = dict(w0=24, wa=36.44, wm=2.49, depth=13, group_width=8)
+    with pytest.raises(ValueError, match=match):
+        RegNetParams(**{**base, **kw})
+
+
+def test_regnet_any_design_point_builds():
+    from workbench.models.regnet import RegNet, RegNetParams
+
+    m = RegNet(RegNetParams(w0=16, wa=8.0, wm=2.2, depth=6, group_width=4), num_classes=10, in_chans=1, small_input=True)
+    assert m(torch.randn(2, 1, 28, 28)).shape == (2, 10)
