@@ -63,6 +63,8 @@ __all__ = [
 ]
 
 # --- zoo additions B (issue 12): RegNet, ReXNet, InceptionNeXt, StarNet, EfficientViM blocks ---
+from .inception_next import InceptionDWConv2d, MetaNeXtBlock  # noqa: E402
 from .regnet import XBlock  # noqa: E402
+from .starnet import StarBlock  # noqa: E402
 
-__all__ += ["XBlock"]
+__all__ += ["InceptionDWConv2d", "MetaNeXtBlock", "StarBlock", "XBlock"]
