@@ -12,7 +12,7 @@ import torch
 import workbench as wb
 from workbench.models import model_entry
 
-TIMM_TWINS = ["regnetx_002", "regnetx_004", "starnet_s1", "inception_next_atto"]
+TIMM_TWINS = ["regnetx_002", "regnetx_004", "rexnet_100", "starnet_s1", "inception_next_atto"]
 
 
 def _params_last(state: dict) -> list:
@@ -107,3 +107,29 @@ def test_regnet_any_design_point_builds():
 
     m = RegNet(RegNetParams(w0=16, wa=8.0, wm=2.2, depth=6, group_width=4), num_classes=10, in_chans=1, small_input=True)
     assert m(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+
+
+# --- ReXNet ------------------------------------------------------------------------------
+
+
+def test_rexnet_channels_increase_linearly():
+    from workbench.models.rexnet import rexnet_channels
+
+    cfg = rexnet_channels()
+    chs = [c for c, *_ in cfg]
+    assert len(cfg) == 16 and chs[0] == 16 and chs[-1] == 185
+    steps = [b - a for a, b in zip(chs[:-1], chs[1:], strict=True)]
+    assert all(s in (11, 12) for s in steps), "180/16 = 11.25 channels per block"
+    assert [s for _, _, s, _ in cfg].count(2) == 4 and not cfg[0][3] and cfg[-1][3]
+
+
+def test_rexnet_partial_residual_keeps_new_channels():
+    from workbench.layers.rexnet import LinearBottleneck
+
+    torch.manual_seed(0)
+    b = LinearBottleneck(8, 12, exp_ratio=6.0).eval()
+    x = torch.randn(2, 8, 5, 5)
+    with torch.inference_mode():
+        y, branch = b(x), b.conv_pwl(b.act_dw(b.se(b.conv_dw(b.conv_exp(x)))))
+    assert torch.allclose(y[:, :8], branch[:, :8] + x) and torch.equal(y[:, 8:], branch[:, 8:])
+    assert not LinearBottleneck(8, 12, stride=2).use_shortcut and not LinearBottleneck(12, 8).use_shortcut

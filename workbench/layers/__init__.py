@@ -65,6 +65,7 @@ __all__ = [
 # --- zoo additions B (issue 12): RegNet, ReXNet, InceptionNeXt, StarNet, EfficientViM blocks ---
 from .inception_next import InceptionDWConv2d, MetaNeXtBlock  # noqa: E402
 from .regnet import XBlock  # noqa: E402
+from .rexnet import LinearBottleneck, SqueezeExciteBN  # noqa: E402
 from .starnet import StarBlock  # noqa: E402
 
-__all__ += ["InceptionDWConv2d", "MetaNeXtBlock", "StarBlock", "XBlock"]
+__all__ += ["InceptionDWConv2d", "LinearBottleneck", "MetaNeXtBlock", "SqueezeExciteBN", "StarBlock", "XBlock"]
