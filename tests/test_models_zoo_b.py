@@ -133,3 +133,55 @@ def test_rexnet_partial_residual_keeps_new_channels():
         y, branch = b(x), b.conv_pwl(b.act_dw(b.se(b.conv_dw(b.conv_exp(x)))))
     assert torch.allclose(y[:, :8], branch[:, :8] + x) and torch.equal(y[:, 8:], branch[:, 8:])
     assert not LinearBottleneck(8, 12, stride=2).use_shortcut and not LinearBottleneck(12, 8).use_shortcut
+
+
+# --- EfficientViM (no timm reference: the paper's numbers) ------------------------------
+
+
+def test_efficientvim_m1_matches_paper_claim():
+    """Params within 1 % and MACs within 5 % of the paper's 6.7 M / 239 M (datasets/claims/ssm.csv)."""
+    from workbench.models.claims import load_claims
+
+    row = load_claims().query("model == 'efficientvim_m1'").iloc[0]
+    m = wb.create_model("efficientvim_m1")
+    params, macs = wb.count_params(m).total, wb.count_macs(m, (3, 224, 224))
+    assert not macs.unsupported
+    assert abs(params / (float(row.params_m) * 1e6) - 1) <= 0.01, params
+    assert abs(macs.macs / (float(row.macs_m) * 1e6) - 1) <= 0.05, macs.macs
+
+
+class _Mixer(torch.nn.Module):
+    def __init__(self, dim, n, side):
+        super().__init__()
+        from workbench.layers.ssm import HSMSSD
+
+        self.ssd, self.hw = HSMSSD(dim, n), (side, side)
+
+    def forward(self, x):
+        return self.ssd(x, self.hw)[0]
+
+
+def test_hsm_ssd_cost_is_linear_in_tokens():
+    """4x the tokens -> ~4x the MACs (attention's QK^T would be 16x): the SSM's selling point."""
+    dim, n = 64, 16
+    macs = [wb.count_macs(_Mixer(dim, n, s), torch.randn(1, dim, s * s)).macs for s in (16, 32)]
+    assert 3.5 < macs[1] / macs[0] < 4.1
+
+
+def test_hsm_ssd_shapes_and_hidden_state():
+    from workbench.layers.ssm import EfficientViMBlock
+
+    torch.manual_seed(0)
+    blk = EfficientViMBlock(32, state_dim=9).eval()
+    x = torch.randn(2, 32, 6, 5)  # non-square maps work (the official code assumes H == W)
+    with torch.inference_mode():
+        y, h = blk(x)
+    assert y.shape == x.shape and h.shape == (2, 32, 9)
+
+
+def test_efficientvim_small_input_keeps_a_spatial_map():
+    m = wb.create_model("efficientvim_m1", num_classes=10, in_chans=1, small_input=True).eval()
+    with torch.inference_mode():
+        x, hs = m.forward_features(torch.randn(1, 1, 28, 28))
+    assert x.shape[-2:] == (4, 4) and [h.shape[-1] for h in hs] == [49, 25, 9]
+    assert m.num_features == 128 + 192 + 320 + 320

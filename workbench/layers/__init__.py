@@ -66,6 +66,16 @@ __all__ = [
 from .inception_next import InceptionDWConv2d, MetaNeXtBlock  # noqa: E402
 from .regnet import XBlock  # noqa: E402
 from .rexnet import LinearBottleneck, SqueezeExciteBN  # noqa: E402
+from .ssm import HSMSSD, EfficientViMBlock  # noqa: E402
 from .starnet import StarBlock  # noqa: E402
 
-__all__ += ["InceptionDWConv2d", "LinearBottleneck", "MetaNeXtBlock", "SqueezeExciteBN", "StarBlock", "XBlock"]
+__all__ += [
+    "EfficientViMBlock",
+    "HSMSSD",
+    "InceptionDWConv2d",
+    "LinearBottleneck",
+    "MetaNeXtBlock",
+    "SqueezeExciteBN",
+    "StarBlock",
+    "XBlock",
+]
