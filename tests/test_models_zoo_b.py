@@ -185,3 +185,26 @@ def test_efficientvim_small_input_keeps_a_spatial_map():
         x, hs = m.forward_features(torch.randn(1, 1, 28, 28))
     assert x.shape[-2:] == (4, 4) and [h.shape[-1] for h in hs] == [49, 25, 9]
     assert m.num_features == 128 + 192 + 320 + 320
+
+
+# --- all five families --------------------------------------------------------------------
+
+ZOO_B = ["regnetx_002", "regnetx_004", "rexnet_100", "inception_next_atto", "starnet_s1", "efficientvim_m1"]
+
+
+@pytest.mark.parametrize("name", ZOO_B)
+def test_deploy_form_folds_bn_and_keeps_outputs(name):
+    from workbench.layers.reparameterization import reparameterize_model
+
+    torch.manual_seed(0)
+    m = wb.create_model(name, num_classes=10, in_chans=1, small_input=True)
+    m.train()
+    with torch.no_grad():  # non-trivial BN statistics
+        m(torch.randn(4, 1, 28, 28))
+    m.eval()
+    d = reparameterize_model(m)
+    n_bn = lambda net: sum(isinstance(x, torch.nn.BatchNorm2d) for x in net.modules())  # noqa: E731
+    assert n_bn(d) < n_bn(m)
+    x = torch.randn(2, 1, 28, 28)
+    with torch.inference_mode():
+        assert torch.allclose(m(x), d(x), atol=1e-4, rtol=1e-3)
