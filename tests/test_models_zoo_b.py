@@ -107,6 +107,11 @@ def test_regnet_any_design_point_builds():
 
     m = RegNet(RegNetParams(w0=16, wa=8.0, wm=2.2, depth=6, group_width=4), num_classes=10, in_chans=1, small_input=True)
     assert m(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    # the same point through the registry, as the model bank builds it (plain-number kwargs)
+    r = wb.create_model("regnetx_002", w0=16, wa=8.0, wm=2.2, depth=6, group_width=4, num_classes=10, in_chans=1, small_input=True)
+    assert wb.count_params(r).total == wb.count_params(m).total
+    with pytest.raises(ValueError, match="wm must be > 1"):
+        wb.create_model("regnetx_002", wm=0.5)
 
 
 # --- ReXNet ------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ table, a RegNet is defined by ``(w_0, w_a, w_m, d, g)`` (Sec. 3.3, Eqs. 2-4):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from torch import nn
@@ -177,13 +177,37 @@ _PAPER = "Radosavovic et al., Designing Network Design Spaces, CVPR 2020"
 _TAGS = ("scaling_design_spaces", "nas")
 
 
+def create_regnet(
+    base: RegNetParams,
+    width_mult: float | None = None,
+    *,
+    w0: int | None = None,
+    wa: float | None = None,
+    wm: float | None = None,
+    depth: int | None = None,
+    group_width: int | None = None,
+    **kwargs,
+) -> RegNet:
+    """``base`` with any of its design-space parameters replaced, built as a :class:`RegNet`.
+
+    So every point of the design space is a registry name plus plain-number keyword
+    arguments (what the model bank keys on): ``create_model('regnetx_002', wa=20.0, depth=10)``.
+
+    Raises:
+        ValueError: an override leaves the design space (see :class:`RegNetParams`).
+    """
+    overrides = dict(w0=w0, wa=wa, wm=wm, depth=depth, group_width=group_width)
+    params = replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    return RegNet(params, width_mult=width_mult, **kwargs)
+
+
 @register_model(reference="timm:regnetx_002", paper=_PAPER, tags=_TAGS)
 def regnetx_002(width_mult: float | None = None, **kwargs) -> nn.Module:
-    """RegNetX-200MF: (w_0, w_a, w_m, d, g) = (24, 36.44, 2.49, 13, 8)."""
-    return RegNet(REGNETX_002, width_mult=width_mult, **kwargs)
+    """RegNetX-200MF: (w_0, w_a, w_m, d, g) = (24, 36.44, 2.49, 13, 8); each can be overridden."""
+    return create_regnet(REGNETX_002, width_mult, **kwargs)
 
 
 @register_model(reference="timm:regnetx_004", paper=_PAPER, tags=_TAGS)
 def regnetx_004(width_mult: float | None = None, **kwargs) -> nn.Module:
-    """RegNetX-400MF: (w_0, w_a, w_m, d, g) = (24, 24.48, 2.54, 22, 16)."""
-    return RegNet(REGNETX_004, width_mult=width_mult, **kwargs)
+    """RegNetX-400MF: (w_0, w_a, w_m, d, g) = (24, 24.48, 2.54, 22, 16); each can be overridden."""
+    return create_regnet(REGNETX_004, width_mult, **kwargs)
