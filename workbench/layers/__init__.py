@@ -61,3 +61,21 @@ __all__ = [
     "scale_channels",
     "reparameterize_model",
 ]
+
+# --- zoo additions B (issue 12): RegNet, ReXNet, InceptionNeXt, StarNet, EfficientViM blocks ---
+from .inception_next import InceptionDWConv2d, MetaNeXtBlock  # noqa: E402
+from .regnet import XBlock  # noqa: E402
+from .rexnet import LinearBottleneck, SqueezeExciteBN  # noqa: E402
+from .ssm import HSMSSD, EfficientViMBlock  # noqa: E402
+from .starnet import StarBlock  # noqa: E402
+
+__all__ += [
+    "EfficientViMBlock",
+    "HSMSSD",
+    "InceptionDWConv2d",
+    "LinearBottleneck",
+    "MetaNeXtBlock",
+    "SqueezeExciteBN",
+    "StarBlock",
+    "XBlock",
+]

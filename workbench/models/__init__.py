@@ -22,3 +22,8 @@ for _m in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{_m.name}")
 
 __all__ = ["MODELS", "ModelEntry", "create_model", "list_models", "list_tags", "model_entry", "register_model"]
+
+# --- zoo additions B (issue 12): the RegNet design-space generator (design_spaces notebook) ---
+from .regnet import RegNetParams, regnet_block_widths, regnet_widths  # noqa: E402
+
+__all__ += ["RegNetParams", "regnet_block_widths", "regnet_widths"]
