@@ -61,3 +61,9 @@ __all__ = [
     "scale_channels",
     "reparameterize_model",
 ]
+
+# zoo additions A (issue 12): MobileNetV4 UIB / Mobile MQA, MobileViT
+from .mobile_attention import MobileMQABlock, MultiQueryAttention2d  # noqa: E402
+from .uib import UniversalInvertedBottleneck  # noqa: E402
+
+__all__ += ["MobileMQABlock", "MultiQueryAttention2d", "UniversalInvertedBottleneck"]
