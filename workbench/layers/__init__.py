@@ -64,6 +64,7 @@ __all__ = [
 
 # zoo additions A (issue 12): MobileNetV4 UIB / Mobile MQA, MobileViT
 from .mobile_attention import MobileMQABlock, MultiQueryAttention2d  # noqa: E402
+from .mobilevit import MobileViTBlock  # noqa: E402
 from .uib import UniversalInvertedBottleneck  # noqa: E402
 
-__all__ += ["MobileMQABlock", "MultiQueryAttention2d", "UniversalInvertedBottleneck"]
+__all__ += ["MobileMQABlock", "MobileViTBlock", "MultiQueryAttention2d", "UniversalInvertedBottleneck"]
