@@ -81,10 +81,8 @@ class MultiQueryAttention2d(nn.Module):
         # (B, d, H', W') -> (B, 1, M, d): the single key/value head, broadcast over the h heads
         k = self.key(x).flatten(2).transpose(1, 2).unsqueeze(1)
         v = self.value(x).flatten(2).transpose(1, 2).unsqueeze(1)
-        # SDPA needs the same head count on q, k, v here; expand is a view, no copy
-        o = F.scaled_dot_product_attention(
-            q, k.expand(-1, self.num_heads, -1, -1), v.expand(-1, self.num_heads, -1, -1)
-        )
+        # SDPA broadcasts the single K/V head over the h query heads: no copy of K or V
+        o = F.scaled_dot_product_attention(q, k, v)
         # (B, h, N, d) -> (B, N, h*d) -> (B, h*d, H, W)
         o = o.transpose(1, 2).reshape(b, h, w, self.num_heads * self.value_dim).permute(0, 3, 1, 2)
         return self.output(o)
