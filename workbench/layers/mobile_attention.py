@@ -2,7 +2,7 @@
 
 technique: efficient_attention
 
-Qin et al., "MobileNetV4: Universal Models for the Mobile Ecosystem" (ECCV 2024), Sec. 4. On
+Qin et al., "MobileNetV4: Universal Models for the Mobile Ecosystem" (ECCV 2024). On
 mobile accelerators attention is limited by memory traffic, not by MACs, so Mobile MQA cuts the
 bytes moved in two ways:
 
@@ -11,18 +11,8 @@ bytes moved in two ways:
 * **spatial reduction** of K and V (as PVT's SRA): a strided depthwise conv + BN shrinks the
   ``N = H*W`` key/value positions to ``M = N / kv_stride^2`` before their projections.
 
-With ``d`` = key/value dim per head, for an input ``x`` of shape (B, C, H, W)::
-
-    Q = W_q x                        (B, h, N, d)      1x1 conv C -> h*d, split into heads
-    K = W_k BN(dw_s(x))              (B, 1, M, d)      one shared head
-    V = W_v BN(dw_s(x))              (B, 1, M, d)      (separate dw conv from K's)
-    O = softmax(Q K^T / sqrt(d)) V   (B, h, N, d)      K, V broadcast over the h heads
-    y = W_o concat_heads(O)          (B, C_out, H, W)  1x1 conv h*d -> C_out
-
-Cost: ``N*M*h*2d`` MACs for the two attention products (``kv_stride=2`` quarters it) plus the
-projections; K/V activations ``2*M*d`` instead of ``2*N*h*d`` values.
-
-:class:`MobileMQABlock` is the residual block around it: ``x + gamma * attn(BN(x))``.
+The formula and shapes are in :class:`MultiQueryAttention2d`'s docstring; :class:`MobileMQABlock`
+is the residual block around it: ``x + gamma * attn(BN(x))``.
 """
 
 from __future__ import annotations
@@ -36,7 +26,18 @@ from .metaformer import LayerScale2d
 
 
 class MultiQueryAttention2d(nn.Module):
-    """Multi-query attention with optional key/value downsampling (formula in the module doc).
+    """Multi-query attention with optional key/value downsampling.
+
+    With ``d`` = key/value dim per head, for an input ``x`` of shape (B, C, H, W)::
+
+        Q = W_q x                        (B, h, N, d)      1x1 conv C -> h*d, split into heads
+        K = W_k BN(dw_s(x))              (B, 1, M, d)      one shared head
+        V = W_v BN(dw_s(x))              (B, 1, M, d)      (separate dw conv from K's)
+        O = softmax(Q K^T / sqrt(d)) V   (B, h, N, d)      K, V broadcast over the h heads
+        y = W_o concat_heads(O)          (B, C_out, H, W)  1x1 conv h*d -> C_out
+
+    Cost: ``N*M*h*2d`` MACs for the two attention products (``kv_stride=2`` quarters it) plus the
+    projections; K/V activations ``2*M*d`` instead of ``2*N*h*d`` values.
 
     Args:
         dim: input channels ``C``.

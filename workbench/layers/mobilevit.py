@@ -3,7 +3,7 @@
 technique: efficient_attention
 
 Mehta & Rastegari, "MobileViT: Light-weight, General-purpose, and Mobile-friendly Vision
-Transformer" (ICLR 2022), Sec. 3.1 and Fig. 1b. A ViT attends over *patches* and loses the
+Transformer" (ICLR 2022). A ViT attends over *patches* and loses the
 pixels' spatial order inside them; MobileViT keeps an NCHW map and lets attention connect
 pixels that sit at the **same position in different patches**:
 
@@ -73,7 +73,16 @@ class TransformerBlock(nn.Module):
 
 
 class MobileViTBlock(nn.Module):
-    """MobileViT block (see the module docstring): local conv -> unfold -> transformer -> fold -> fuse.
+    """MobileViT block: local conv -> unfold -> transformer -> fold -> fuse, (B, C, H, W) in and out.
+
+    ::
+
+        y = conv1x1(convkxk(x))                       (B, d, H, W)        local, C -> d
+        t = unfold(y)                                 (B*P, N, d)         P = p*p, N = HW / P
+        t = LN(transformer^L(t))                      (B*P, N, d)         attention within each
+                                                                          of the P sequences
+        y = conv1x1(fold(t))                          (B, C, H, W)        d -> C
+        out = convkxk(concat(x, y))                   (B, C, H, W)        fusion, 2C -> C
 
     Args:
         chs: input and output channels ``C``.

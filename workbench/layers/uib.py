@@ -2,8 +2,7 @@
 
 technique: mobile_cnn
 
-Qin et al., "MobileNetV4: Universal Models for the Mobile Ecosystem" (ECCV 2024), Sec. 3.2 and
-Fig. 4. A MobileNetV2 inverted bottleneck is ``1x1 expand -> kxk depthwise -> 1x1 project``. UIB
+Qin et al., "MobileNetV4: Universal Models for the Mobile Ecosystem" (ECCV 2024). A MobileNetV2 inverted bottleneck is ``1x1 expand -> kxk depthwise -> 1x1 project``. UIB
 adds an *optional* depthwise conv before the expansion (``start_k``) and makes the middle one
 optional too (``mid_k``); the two switches give the four variants the NAS of MobileNetV4 picks
 from, per block:
@@ -17,19 +16,7 @@ ConvNext        > 0       0       ConvNeXt-like: spatial mixing before the expan
 FFN             0         0       pointwise only: the transformer MLP, as convs
 ==============  ========  ======  =====================================================
 
-Shapes, with ``m = make_divisible(C_in * e, 8)`` (NCHW throughout)::
-
-    x (B, C_in, H, W)
-      -> [dw start_k x start_k, BN]         (B, C_in, H', W')   no activation (as the paper)
-      -> 1x1 conv, BN, act                  (B, m, H', W')
-      -> [dw mid_k x mid_k, BN, act]        (B, m, H/s, W/s)
-      -> 1x1 conv, BN                       (B, C_out, H/s, W/s) linear bottleneck
-      -> [layer scale gamma (C_out,)]       hybrid models only, init 1e-5
-      -> + x                                when stride 1 and C_in == C_out
-
-The stride ``s`` sits on the middle depthwise conv when there is one, else on the start one: a
-strided block always downsamples in a depthwise conv, never in a 1x1. Every conv-BN pair is a
-:class:`~workbench.layers.conv.ConvNormAct`, so ``reparameterize_model`` folds all BN away.
+The block's shapes and formula are in :class:`UniversalInvertedBottleneck`'s docstring.
 """
 
 from __future__ import annotations
@@ -45,7 +32,23 @@ UIB_VARIANTS = {(True, True): "ExtraDW", (False, True): "IB", (True, False): "Co
 
 
 class UniversalInvertedBottleneck(nn.Module):
-    """MobileNetV4's UIB block (see the module docstring for the formula and shapes).
+    """MobileNetV4's UIB block: ``[dw] -> 1x1 expand -> [dw] -> 1x1 project (+ x)``.
+
+    Shapes, with ``m = make_divisible(C_in * e, 8)`` (NCHW throughout)::
+
+        x (B, C_in, H, W)
+          -> [dw start_k x start_k, BN]         (B, C_in, H', W')   no activation (as the paper)
+          -> 1x1 conv, BN, act                  (B, m, H', W')
+          -> [dw mid_k x mid_k, BN, act]        (B, m, H/s, W/s)
+          -> 1x1 conv, BN                       (B, C_out, H/s, W/s) linear bottleneck
+          -> [layer scale gamma (C_out,)]       hybrid models only, init 1e-5
+          -> + x                                when stride 1 and C_in == C_out
+
+    ``start_k``/``mid_k`` = 0 drop that depthwise conv: (>0, >0) ExtraDW, (0, >0) IB,
+    (>0, 0) ConvNext, (0, 0) FFN. The stride ``s`` sits on the middle depthwise conv when there
+    is one, else on the start one: a strided block always downsamples in a depthwise conv, never
+    in a 1x1. Every conv-BN pair is a :class:`~workbench.layers.conv.ConvNormAct`, so
+    ``reparameterize_model`` folds all BN away.
 
     Args:
         in_chs, out_chs: channels.

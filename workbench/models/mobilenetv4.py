@@ -56,7 +56,7 @@ class V4Row:
             raise ValueError(f"unknown MobileNetV4 block {self.block!r}; valid: {', '.join(_BLOCKS)}")
 
 
-# Table shorthands in the paper's vocabulary (timm's block strings in the comments of the tables)
+# Table shorthands in the paper's vocabulary (timm's block strings: 'cn', 'er', 'uir', 'mqa')
 def CN(k: int, s: int, c: int) -> V4Row:
     """Plain conv-BN-act."""
     return V4Row("cna", c, s, k)

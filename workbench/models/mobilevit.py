@@ -1,6 +1,6 @@
 """MobileViT (Mehta & Rastegari, ICLR 2022): MobileNetV2 blocks with MobileViT blocks in the last stages.
 
-Layout as the paper's Table 4 (XXS) and timm's ``mobilevit.py`` / apple/ml-cvnets: a 3x3 stride-2
+Layout as the paper's XXS table and timm's ``mobilevit.py`` / apple/ml-cvnets: a 3x3 stride-2
 stem, two stages of inverted residuals (expansion 2 for XXS), then three stages that each
 downsample with one inverted residual and continue with a
 :class:`~workbench.layers.mobilevit.MobileViTBlock`; a 1x1 conv-BN-act to ``num_features``, global
