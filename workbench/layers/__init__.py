@@ -79,3 +79,10 @@ __all__ += [
     "StarBlock",
     "XBlock",
 ]
+
+# zoo additions A (issue 12): MobileNetV4 UIB / Mobile MQA, MobileViT
+from .mobile_attention import MobileMQABlock, MultiQueryAttention2d  # noqa: E402
+from .mobilevit import MobileViTBlock  # noqa: E402
+from .uib import UniversalInvertedBottleneck  # noqa: E402
+
+__all__ += ["MobileMQABlock", "MobileViTBlock", "MultiQueryAttention2d", "UniversalInvertedBottleneck"]
