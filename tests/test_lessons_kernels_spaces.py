@@ -74,7 +74,7 @@ def test_lk_convnext_kernel_kwarg_and_validation():
     m = wb.create_model("lk_convnext", num_classes=2, kernel_size=13, width=16, depth=2)
     assert all(b.conv_dw.kernel_size == (13, 13) for b in m.stages)
     assert m(torch.randn(2, 1, 64, 64)).shape == (2, 2)
-    assert m.forward_features(torch.randn(1, 1, 64, 64)).shape[-1] == 16  # stride-4 stem
+    assert m.forward_features(torch.randn(1, 1, 64, 64)).shape[-1] == 8  # stride-8 stem
     with pytest.raises(ValueError, match="kernel_size must be odd"):
         wb.create_model("lk_convnext", kernel_size=4)
 

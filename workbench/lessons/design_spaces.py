@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from torch import nn
 
 from ..experiment import LINEAR_BASELINE_ACC
 from ..models.design_space import SPACES, sample_space
@@ -91,6 +92,20 @@ def scaling_plan(
             rows.append({"name": f"{st} x{s:g}", "strategy": st, "s": float(s), "width_mult": round(width * w, 4),
                          "depth_mult": round(depth * d, 4), "resolution": int(8 * round(resolution * r / 8))})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def scaled_models(plan: pd.DataFrame, base_model: str) -> dict[str, nn.Module]:
+    """``{name: deploy-form model}`` for each row of :func:`scaling_plan`, each with its own
+    ``default_input_size`` (3, r, r), so latency and MACs are measured at its resolution."""
+    from ..layers import reparameterize_model
+    from ..models import create_model
+
+    out = {}
+    for row in plan.itertuples():
+        m = reparameterize_model(create_model(base_model, width_mult=row.width_mult, depth_mult=row.depth_mult))
+        m.default_input_size = (3, int(row.resolution), int(row.resolution))
+        out[row.name] = m
+    return out
 
 
 def _spearman(x: pd.Series, y: pd.Series) -> float:

@@ -144,6 +144,31 @@ def cost_figure(cost: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def pairs_figure(images, labels, names: Sequence[str] = ("different", "same"), n: int = 6) -> go.Figure:
+    """The first ``n`` canvases of a batch with their labels (grey scale, as the network sees them)."""
+    n = min(n, len(images))
+    fig = make_subplots(1, n, subplot_titles=[names[int(labels[i])] for i in range(n)])
+    for i in range(n):
+        fig.add_trace(go.Heatmap(z=images[i, 0].numpy()[::-1], colorscale="gray", showscale=False), 1, i + 1)
+        fig.update_xaxes(showticklabels=False, row=1, col=i + 1)
+        fig.update_yaxes(showticklabels=False, scaleanchor=f"x{i + 1 if i else ''}", row=1, col=i + 1)
+    fig.update_layout(title="Long-range pairs: same class?", height=260)
+    return fig
+
+
+def accuracy_figure(pairs: pd.DataFrame, control: pd.DataFrame | None = None) -> go.Figure:
+    """Test accuracy vs kernel size (error bars: seed std), pair task and 28 px control."""
+    fig = go.Figure()
+    for label, t in (("pair task (64 px, chance 50%)", pairs), ("control: Fashion-MNIST 28 px", control)):
+        if t is None or t.empty:
+            continue
+        t = t.assign(kernel=t.name.map(_kernel)).sort_values("kernel")
+        err = t.accuracy_std.fillna(0) if "accuracy_std" in t else None
+        fig.add_trace(go.Scatter(x=t.kernel, y=t.accuracy, error_y=dict(array=err), mode="lines+markers", name=label))
+    fig.update_layout(title="Accuracy vs depthwise kernel size", xaxis_title="kernel size", yaxis_title="test accuracy (%)", height=420)
+    return fig
+
+
 def _kernel(name: str) -> int:
     return int(str(name).split("=")[1])
 

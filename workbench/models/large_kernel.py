@@ -1,6 +1,6 @@
 """An isotropic mini-ConvNeXt whose depthwise kernel size is a keyword: the large-kernel testbed.
 
-Patchify stem (``p x p`` stride-``p`` conv + LayerNorm) -> ``depth`` :class:`ConvNeXtBlock` at
+Patchify stem (``p x p`` stride-``p`` conv + LayerNorm, ``p = 8`` at 64 px) -> ``depth`` :class:`ConvNeXtBlock` at
 one width and one resolution -> global average -> LayerNorm -> linear. One resolution for the
 whole trunk keeps the comparison clean: changing ``kernel_size`` changes only the depthwise
 convs, so accuracy and receptive-field differences are the kernel's, not a stage layout's.
@@ -30,7 +30,7 @@ class IsotropicConvNeXt(Classifier):
         width: channels of every block.
         depth: number of blocks.
         kernel_size: depthwise kernel of every block (odd; 3 -> 31 in the notebook).
-        patch: stem stride (= its kernel): 4 turns a 64 px canvas into a 16 x 16 map.
+        patch: stem stride (= its kernel): 8 turns a 64 px canvas into an 8 x 8 map.
         mlp_ratio: inverted-bottleneck expansion (4, as ConvNeXt).
         ls_init_value: layer-scale init; ``None`` (default) disables it, because a 1e-6 layer
             scale makes every block start as the identity, which minute-long trainings cannot undo.
@@ -43,7 +43,7 @@ class IsotropicConvNeXt(Classifier):
         width: int = 32,
         depth: int = 4,
         kernel_size: int = 7,
-        patch: int = 4,
+        patch: int = 8,
         mlp_ratio: float = 4.0,
         ls_init_value: float | None = None,
     ) -> None:
@@ -81,6 +81,7 @@ def lk_convnext(
     kernel_size: int = 7,
     width: int = 32,
     depth: int = 4,
+    patch: int | None = None,
     **kwargs,
 ) -> IsotropicConvNeXt:
     """Isotropic mini-ConvNeXt (1 x 64 x 64 input: the long-range pair canvas).
@@ -88,13 +89,16 @@ def lk_convnext(
     Args:
         num_classes, in_chans: classifier outputs and input channels.
         width_mult: multiplier on ``width`` (divisor 8).
-        small_input: for 28 px images the stem is 2 x 2 stride 2 (a 14 x 14 map) instead of
-            4 x 4 stride 4 (a 16 x 16 map at 64 px): both give the blocks a map of about the same size.
+        small_input: for 28 px images the stem is 4 x 4 stride 4 (a 7 x 7 map) instead of
+            8 x 8 stride 8 (an 8 x 8 map at 64 px): both give the blocks a map of about the same
+            size, and a small map keeps the minutes-long trainings cheap. On an 8 x 8 map a
+            kernel of 15 reaches every position from every position.
         kernel_size: depthwise kernel of every block.
         width, depth: channels and blocks.
+        patch: stem stride, overriding the ``small_input`` choice.
         **kwargs: passed to :class:`IsotropicConvNeXt` (``mlp_ratio``, ``ls_init_value``).
     """
     return IsotropicConvNeXt(
         num_classes, in_chans, scale_channels(width, width_mult), depth, kernel_size,
-        patch=2 if small_input else 4, **kwargs,
+        patch=patch or (4 if small_input else 8), **kwargs,
     )  # fmt: skip
