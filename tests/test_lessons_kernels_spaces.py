@@ -71,7 +71,7 @@ def test_fmnist_pairs_bundle_is_versioned():
 
 # --- backbones ------------------------------------------------------------------------------
 def test_lk_convnext_kernel_kwarg_and_validation():
-    m = wb.create_model("lk_convnext", num_classes=2, kernel_size=13, width=16, depth=2)
+    m = wb.create_model("lk_convnext", num_classes=2, kernel_size=13, dim=16, depth=2)
     assert all(b.conv_dw.kernel_size == (13, 13) for b in m.stages)
     assert m(torch.randn(2, 1, 64, 64)).shape == (2, 2)
     assert m.forward_features(torch.randn(1, 1, 64, 64)).shape[-1] == 8  # stride-8 stem
@@ -186,11 +186,11 @@ def test_large_kernels_parts_fail_one_by_one():
 
 
 def test_large_kernels_variants_and_bank_entries():
-    vs = lk.kernel_variants([3, 13], width=24, depth=3)
-    assert vs["k=13"] == ("lk_convnext", {"width": 24, "depth": 3, "kernel_size": 13})
+    vs = lk.kernel_variants([3, 13], dim=24, depth=3)
+    assert vs["k=13"] == ("lk_convnext", {"dim": 24, "depth": 3, "kernel_size": 13})
     with pytest.raises(ValueError, match="odd"):
-        lk.kernel_variants([4], width=8, depth=1)
-    entries = lk.bank_entries({"control_kernels": [3, 13], "control_seeds": [0, 1], "width": 8, "depth": 1, "recipe": "smoke"})
+        lk.kernel_variants([4], dim=8, depth=1)
+    entries = lk.bank_entries({"control_kernels": [3, 13], "control_seeds": [0, 1], "dim": 8, "depth": 1, "recipe": "smoke"})
     assert len(entries) == 4 and all(dict(e.kwargs)["small_input"] for e in entries)
 
 

@@ -49,7 +49,7 @@ MIN_ABOVE_CHANCE = 5.0
 CHANCE = 50.0
 
 
-def kernel_variants(kernels: Sequence[int], *, width: int, depth: int, small_input: bool = False) -> dict[str, tuple[str, dict]]:
+def kernel_variants(kernels: Sequence[int], *, dim: int, depth: int, small_input: bool = False) -> dict[str, tuple[str, dict]]:
     """``{"k=<k>": ("lk_convnext", create_model kwargs)}``: the trained kernel sweep.
 
     Raises:
@@ -58,7 +58,7 @@ def kernel_variants(kernels: Sequence[int], *, width: int, depth: int, small_inp
     bad = [k for k in kernels if k < 1 or k % 2 == 0]
     if bad:
         raise ValueError(f"kernel sizes must be odd and >= 1, got {bad[0]}; valid e.g. 3, 7, 13, 31")
-    kw = {"width": width, "depth": depth} | ({"small_input": True} if small_input else {})
+    kw = {"dim": dim, "depth": depth} | ({"small_input": True} if small_input else {})
     return {f"k={k}": ("lk_convnext", kw | {"kernel_size": int(k)}) for k in kernels}
 
 
@@ -70,7 +70,7 @@ def bank_entries(params: Mapping[str, Any]) -> list:
     """
     from ..bank import BankEntry
 
-    vs = kernel_variants(params["control_kernels"], width=params["width"], depth=params["depth"], small_input=True)
+    vs = kernel_variants(params["control_kernels"], dim=params["dim"], depth=params["depth"], small_input=True)
     return [BankEntry(m, params["recipe"], seed, kw) for m, kw in vs.values() for seed in params["control_seeds"]]
 
 

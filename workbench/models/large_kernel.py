@@ -27,7 +27,7 @@ class IsotropicConvNeXt(Classifier):
 
     Args:
         num_classes, in_chans: classifier outputs and input channels.
-        width: channels of every block.
+        dim: channels of every block (the isotropic ConvNeXt's name for its one width).
         depth: number of blocks.
         kernel_size: depthwise kernel of every block (odd; 3 -> 31 in the notebook).
         patch: stem stride (= its kernel): 8 turns a 64 px canvas into an 8 x 8 map.
@@ -40,7 +40,7 @@ class IsotropicConvNeXt(Classifier):
         self,
         num_classes: int = 1000,
         in_chans: int = 1,
-        width: int = 32,
+        dim: int = 32,
         depth: int = 4,
         kernel_size: int = 7,
         patch: int = 8,
@@ -51,12 +51,12 @@ class IsotropicConvNeXt(Classifier):
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd and >= 1, got {kernel_size}")
         self.kernel_size = kernel_size
-        self.stem = nn.Sequential(nn.Conv2d(in_chans, width, patch, patch), LayerNorm2d(width))
+        self.stem = nn.Sequential(nn.Conv2d(in_chans, dim, patch, patch), LayerNorm2d(dim))
         self.stages = nn.Sequential(
-            *[ConvNeXtBlock(width, kernel_size, mlp_ratio, ls_init_value=ls_init_value) for _ in range(depth)]
+            *[ConvNeXtBlock(dim, kernel_size, mlp_ratio, ls_init_value=ls_init_value) for _ in range(depth)]
         )
-        self.norm = nn.LayerNorm(width, eps=1e-6)
-        self.init_head(width, num_classes)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.init_head(dim, num_classes)
         for m in self.modules():  # ConvNeXt's init: truncated normal std 0.02, zero biases
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 nn.init.trunc_normal_(m.weight, std=0.02)
@@ -79,7 +79,7 @@ def lk_convnext(
     width_mult: float = 1.0,
     small_input: bool = False,
     kernel_size: int = 7,
-    width: int = 32,
+    dim: int = 32,
     depth: int = 4,
     patch: int | None = None,
     **kwargs,
@@ -88,17 +88,17 @@ def lk_convnext(
 
     Args:
         num_classes, in_chans: classifier outputs and input channels.
-        width_mult: multiplier on ``width`` (divisor 8).
+        width_mult: multiplier on ``dim`` (divisor 8).
         small_input: for 28 px images the stem is 4 x 4 stride 4 (a 7 x 7 map) instead of
             8 x 8 stride 8 (an 8 x 8 map at 64 px): both give the blocks a map of about the same
             size, and a small map keeps the minutes-long trainings cheap. On an 8 x 8 map a
             kernel of 15 reaches every position from every position.
         kernel_size: depthwise kernel of every block.
-        width, depth: channels and blocks.
+        dim, depth: channels and blocks.
         patch: stem stride, overriding the ``small_input`` choice.
         **kwargs: passed to :class:`IsotropicConvNeXt` (``mlp_ratio``, ``ls_init_value``).
     """
     return IsotropicConvNeXt(
-        num_classes, in_chans, scale_channels(width, width_mult), depth, kernel_size,
+        num_classes, in_chans, scale_channels(dim, width_mult), depth, kernel_size,
         patch=patch or (4 if small_input else 8), **kwargs,
     )  # fmt: skip

@@ -168,7 +168,7 @@ register_technique(
         profiles={
             "smoke": {
                 "kernels_cost": [3, 7, 31], "stage_shapes": [[96, 14]], "zoo_kernels": [], "kernels_train": [3, 7],
-                "n_train": 256, "n_test": 128, "control_kernels": [3, 7], "width": 16, "depth": 2,
+                "n_train": 256, "n_test": 128, "control_kernels": [3, 7], "dim": 16, "depth": 2,
                 "recipe": "smoke", "seeds": [0], "erf_images": 16, "rounds": 2,
             },
             "default": {},
