@@ -172,8 +172,7 @@ register_technique(
                 "recipe": "smoke", "seeds": [0], "erf_images": 16, "rounds": 2,
             },
             "default": {},
-            "full": {"n_train": 20000, "n_test": 4000, "seeds": [0, 1, 2], "control_seeds": [0, 1], "rounds": 30,
-                     "kernels_train": [3, 7, 13, 31]},
+            "full": {"n_train": 20000, "n_test": 4000, "seeds": [0, 1, 2], "control_seeds": [0, 1], "rounds": 30},
         },  # fmt: skip
         bank=lessons.large_kernels.bank_entries,
     )
