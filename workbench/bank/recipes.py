@@ -191,7 +191,7 @@ _register(Recipe(
     epochs=4, batch_size=64, weight_decay=0.05, label_smoothing=0.0, precision=_DEFAULT_PRECISION,
     channels_last=False,
     reasons=_REASONS | {
-        "subset": "the 28 px control only (the pair task brings its own canvases), as many as the pairs",
+        "subset": "used by the 28 px control only (the pair task brings its own canvases)",
         "test_subset": "a +-1-point resolution is enough for a kernel-size effect",
         "augment": "off: flips and crops would move the items the pair task is about",
         "optimizer": "AdamW, as ConvNeXt is trained: LayerNorm nets train poorly with plain SGD",
