@@ -7,7 +7,7 @@ conv outputs) as $d\\,w\\,r^2$. So at equal MACs $s$:
 * width only ($w = \\sqrt{s}$): activations $\\times \\sqrt{s}$;
 * depth only ($d = s$) and resolution only ($r = \\sqrt{s}$): activations $\\times s$;
 * EfficientNet compound ($d = 1.2^\\phi$, $w = 1.1^\\phi$, $r = 1.15^\\phi$, $\\phi = \\log_2 s$):
-  about $s^{0.83}$;
+  about $s^{0.8}$;
 * fast compound (flops share $\\alpha = 0.8$ to width, 0.1 each to depth and resolution:
   $w = s^{0.4}$, $d = s^{0.1}$, $r = s^{0.05}$): $s^{0.6}$.
 
