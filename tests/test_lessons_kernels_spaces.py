@@ -185,6 +185,20 @@ def test_large_kernels_parts_fail_one_by_one():
         lk.conclude(_cost(4.0), _pairs([50.0, 70.0, 90.0]).head(1), ERF_WIDE)
 
 
+def test_large_kernels_names_the_latency_cliff_and_the_control():
+    rows = [{"shape": "8x4x4", "part": "dwconv", "kernel": k, "params": 1, "macs": k * k, "macs_ratio": k * k / 9,
+             "latency_ratio": lat} for k, lat in ((3, 1.0), (7, 2.0), (21, 200.0))]  # fmt: skip
+    cost = pd.concat([_cost(4.0), pd.DataFrame(rows)], ignore_index=True)
+    cost["latency_per_mac"] = cost.latency_ratio / cost.macs_ratio
+    control = pd.DataFrame({"name": ["k=3", "k=13"], "accuracy": [80.0, 81.0], "accuracy_std": NAN, "seeds": 1})
+    lesson = lk.conclude(cost, _pairs([50.0, 70.0, 90.0]), ERF_WIDE, control=control)
+    text = " ".join(lesson.takeaways)
+    assert "cheaper per MAC up to k=7" in text and "at k=21 its latency per MAC jumps to 4.1x" in text
+    assert "+1.0 points (80.0% -> 81.0%, 1 seed, no spread)" in text
+    # no cliff when the largest kernel stays cheap per MAC
+    assert "jumps" not in " ".join(lk.conclude(_cost(4.0), _pairs([50.0, 70.0, 90.0]), ERF_WIDE).takeaways)
+
+
 def test_large_kernels_variants_and_bank_entries():
     vs = lk.kernel_variants([3, 13], dim=24, depth=3)
     assert vs["k=13"] == ("lk_convnext", {"dim": 24, "depth": 3, "kernel_size": 13})

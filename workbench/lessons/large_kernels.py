@@ -245,6 +245,16 @@ def conclude(
         f"({r.latency_per_mac:.2f}x latency per MAC)."
         for r in cost[cost.part == "dwconv"].loc[lambda d: d.groupby("shape").kernel.idxmax()].itertuples()
     ]
+    for shape, g in cost[cost.part == "dwconv"].groupby("shape", sort=False):
+        cheap = g[g.latency_per_mac <= 1]
+        dear = g[g.latency_per_mac > 1]
+        if len(cheap) > 1 and not dear.empty and dear.kernel.min() > cheap.kernel.max():
+            k0 = int(dear.kernel.min())
+            takeaways.append(
+                f"At {shape} the depthwise conv gets cheaper per MAC up to k={int(cheap.kernel.max())} (more work per loaded value), "
+                f"then at k={k0} its latency per MAC jumps to {float(g[g.kernel == k0].latency_per_mac.iloc[0]):.1f}x the 3x3's "
+                "(a slower kernel path, not more work per MAC): there MACs stop predicting latency."
+            )
     takeaways += [
         f"Whole ConvNeXt block at {r.shape}: k={r.kernel} is {r.macs_ratio:.2f}x the MACs of k=3 (the 1x1 MLP dominates) and "
         f"{r.latency_ratio:.2f}x its latency." for r in last.itertuples()
@@ -264,7 +274,8 @@ def conclude(
         d = float(c.accuracy.iloc[-1] - c.accuracy.iloc[0])
         takeaways.append(
             f"Control, plain 28 px Fashion-MNIST (one centred item, no long-range need): k={c.kernel.iloc[-1]} vs k={c.kernel.iloc[0]} "
-            f"{d:+.1f} points ({c.accuracy.iloc[0]:.1f}% -> {c.accuracy.iloc[-1]:.1f}%)."
+            f"{d:+.1f} points ({c.accuracy.iloc[0]:.1f}% -> {c.accuracy.iloc[-1]:.1f}%, "
+            f"{seed_spread(c.accuracy_std.max() if 'accuracy_std' in c else float('nan'), int(c.seeds.min()) if 'seeds' in c else 1)})."
         )
     if zoo is not None and len(zoo) >= 2:
         base = zoo.iloc[0]
