@@ -205,3 +205,37 @@ def get_recipe(recipe: str | Recipe) -> Recipe:
     if recipe not in RECIPES:
         raise KeyError(f"unknown recipe {recipe!r}; valid: {', '.join(RECIPES)}")
     return RECIPES.get(recipe)
+
+# --- large_kernels and design_spaces notebooks --------------------------------------------------
+_register(Recipe(
+    name="lk_short", summary="large_kernels: minutes of AdamW on the long-range pairs (and an 8k Fashion-MNIST control)",
+    subset=8_000, test_subset=2_000, augment=False, optimizer="adamw", lr=1e-3, schedule="onecycle",
+    epochs=4, batch_size=64, weight_decay=0.05, label_smoothing=0.0, precision=_DEFAULT_PRECISION,
+    channels_last=False,
+    reasons=_REASONS | {
+        "subset": "used by the 28 px control only (the pair task brings its own canvases)",
+        "test_subset": "a +-1-point resolution is enough for a kernel-size effect",
+        "augment": "off: flips and crops would move the items the pair task is about",
+        "optimizer": "AdamW, as ConvNeXt is trained: LayerNorm nets train poorly with plain SGD",
+        "lr": "at 3e-3 a 15x15 model sat at chance for 4 epochs, here it reached 99 % (measured)",
+        "epochs": "the same/different relation left chance only after ~400 steps (measured)",
+        "batch_size": "more steps per epoch for the relation to emerge",
+        "weight_decay": "ConvNeXt's value",
+        "channels_last": "off: NHWC slowed the 13x13 depthwise backward (bench, 1 thread)",
+    },
+))  # fmt: skip
+
+_register(Recipe(
+    name="space_short", summary="design_spaces: seconds per sampled network (10k images x 3 epochs), low-fidelity on purpose",
+    subset=10_000, test_subset=2_000, augment=False, lr=0.1, epochs=3, batch_size=128,
+    weight_decay=5e-4, precision=_DEFAULT_PRECISION, **_COMMON,
+    reasons=_REASONS | {
+        "subset": "dozens of networks must train in minutes",
+        "test_subset": "the EDF compares populations, not single points",
+        "augment": "off: nothing to gain in 3 epochs",
+        "lr": "the usual peak for SGD + BN at batch 128",
+        "epochs": "2 epochs left sampled nets at 74-82 %, below a linear classifier (measured)",
+        "batch_size": "more steps than 256 in a short run",
+        "weight_decay": "standard for small CNNs",
+    },
+))  # fmt: skip

@@ -62,3 +62,8 @@ def fetch(
     if key not in DATASETS:
         raise KeyError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
     return DATASETS[key](cache_dir, force=force, log=log)
+
+# large_kernels notebook: the long-range pair task
+from .pairs import PAIRS_CLASSES, fmnist_pairs, pair_canvases  # noqa: E402
+
+__all__ += ["PAIRS_CLASSES", "fmnist_pairs", "pair_canvases"]

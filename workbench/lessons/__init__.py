@@ -24,3 +24,8 @@ __all__ = [
     "mobile_convs",
     "show_source",
 ]
+
+# large_kernels and design_spaces notebooks
+from . import design_spaces, large_kernels  # noqa: E402
+
+__all__ += ["design_spaces", "large_kernels"]

@@ -28,3 +28,8 @@ __all__ = [
     "MemoryResult", "mobile_blocks", "multiplier_grid", "num_threads", "ParamCount", "profile",
     "profile_many", "ProfileRow", "scaling_exponents", "shufflenet_guidelines", "time_count_zoo", "with_traffic",
 ]
+
+# large_kernels / design_spaces notebooks: ERF from input gradients, Dollar et al.'s activations
+from .erf import conv_activations, effective_receptive_field, erf_area  # noqa: E402
+
+__all__ += ["conv_activations", "effective_receptive_field", "erf_area"]

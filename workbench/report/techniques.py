@@ -151,3 +151,50 @@ register_technique(
         bank=lessons.channel_attention.bank_entries,
     )
 )
+
+# --- large_kernels and design_spaces notebooks ---------------------------------------------------
+register_technique(
+    Technique(
+        slug="large_kernels",
+        title="Large kernels: depthwise 3x3 to 31x31, receptive field versus cost",
+        claim=lessons.large_kernels.CLAIM,
+        families=("large_kernel_convnets",),
+        papers=(
+            "Scaling Up Your Kernels: Large Kernel Design in ConvNets towards Universal Representations",
+            "MobileNetV4 -- Universal Models for the Mobile Ecosystem",
+            "A ConvNet for the 2020s",
+            "InceptionNeXt: When Inception Meets ConvNeXt",
+        ),
+        profiles={
+            "smoke": {
+                "kernels_cost": [3, 7, 31], "stage_shapes": [[96, 14]], "zoo_kernels": [], "kernels_train": [3, 7],
+                "n_train": 256, "n_test": 128, "control_kernels": [3, 7], "dim": 16, "depth": 2,
+                "recipe": "smoke", "seeds": [0], "erf_images": 16, "rounds": 2,
+            },
+            "default": {},
+            "full": {"n_train": 20000, "n_test": 4000, "seeds": [0, 1, 2], "control_seeds": [0, 1], "rounds": 30},
+        },  # fmt: skip
+        bank=lessons.large_kernels.bank_entries,
+    )
+)
+register_technique(
+    Technique(
+        slug="design_spaces",
+        title="Design spaces: scaling strategies and error EDFs",
+        claim=lessons.design_spaces.CLAIM,
+        families=("scaling_design_spaces",),
+        papers=(
+            "Fast and Accurate Model Scaling",
+            "Designing Network Design Spaces",
+        ),
+        profiles={
+            "smoke": {
+                "base_resolution": 96, "scales": [2], "strategies": ["width", "depth", "resolution"],
+                "latency_batches": [1], "space_samples": 2, "recipe": "smoke", "rounds": 2,
+            },
+            "default": {},
+            "full": {"space_samples": 32, "scales": [2, 4, 8], "latency_batches": [1, 32], "rounds": 15},
+        },  # fmt: skip
+        bank=lessons.design_spaces.bank_entries,
+    )
+)
