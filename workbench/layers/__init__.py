@@ -61,3 +61,9 @@ __all__ = [
     "scale_channels",
     "reparameterize_model",
 ]
+
+# notebooks cheap_operators and reparameterization (issue 12)
+from .cheap_operators import CHEAP_BLOCKS, ChannelShuffle, Shift, cheap_block  # noqa: E402
+from .reparameterization import deploy_difference  # noqa: E402
+
+__all__ += ["CHEAP_BLOCKS", "ChannelShuffle", "Shift", "cheap_block", "deploy_difference"]

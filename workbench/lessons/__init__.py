@@ -24,3 +24,8 @@ __all__ = [
     "mobile_convs",
     "show_source",
 ]
+
+# notebooks cheap_operators and reparameterization (issue 12)
+from . import cheap_operators, reparameterization  # noqa: E402
+
+__all__ += ["cheap_operators", "reparameterization"]
