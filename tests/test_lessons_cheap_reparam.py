@@ -220,8 +220,13 @@ def test_reparam_supported_partly_and_not_supported():
     differ = {"max_abs_diff": 1e-2, "max_abs_output": 10.0}
     lesson = rp.conclude(speed, differ, _trained(89.0, 87.5))
     assert lesson.verdict == "not supported" and "ABOVE" in lesson.evidence
-    slow = rp.speedups(_profiles({"repvgg_a0": 1.01}, iqr=0.05))
-    assert rp.conclude(slow, equal, _trained(88.0, 87.9)).verdict == "not supported"
+    noisy = rp.speedups(_profiles({"repvgg_a0": 1.01}, iqr=0.05))
+    lesson = rp.conclude(noisy, equal, _trained(88.0, 87.9))
+    assert lesson.verdict == "inconclusive" and "noisy timing" in lesson.evidence
+    assert rp.conclude(noisy, equal, _trained(89.0, 87.5)).verdict == "partly supported"
+    slower = rp.speedups(_profiles({"repvgg_a0": 0.8}))
+    lesson = rp.conclude(slower, equal, _trained(88.0, 87.9))
+    assert lesson.verdict == "not supported" and "SLOWER" in lesson.evidence
 
 
 def test_reparam_one_seed_is_untestable_and_never_nan():

@@ -12,13 +12,16 @@ accuracy in training":
 * equivalence: the deploy form of a TRAINED model must match its train form to
   :data:`MAX_ABS_DIFF` (else *not supported*, whatever the rest says);
 * cost half: *faster* when every model's deploy form beats its train form beyond the latency
-  IQR (``speedup_lo > 1``); the 1.3x target of the brief is reported, not judged;
+  IQR (``speedup_lo > 1``); *not faster* when one deploy form is slower beyond it
+  (``speedup_hi < 1``); *noise* otherwise (an IQR that straddles 1, e.g. on a loaded machine);
+  the 1.3x target of the brief is reported, not judged;
 * accuracy half: *gain* when training beats a linear classifier, there are >= 2 seeds and
   multi-branch minus plain exceeds twice the largest seed std; *no gain* when testable but not
   (or negative); *untestable* otherwise;
 * supported = equal, faster and gain; partly supported = equal and faster without a measurable
-  gain, or equal with a gain but not faster; not supported = outputs differ, or equal, not faster
-  and no gain; inconclusive = equal, not faster, untestable.
+  gain, or equal with a gain but not (measurably) faster; not supported = outputs differ, or equal,
+  not faster and no gain; inconclusive = equal with noisy latency and no gain, or untestable
+  accuracy without a measured speed-up.
 """
 
 from __future__ import annotations
@@ -117,6 +120,7 @@ def bank_entries(params: Mapping[str, Any]) -> list:
 _VERDICT = {
     ("faster", "gain"): "supported", ("faster", "no gain"): "partly supported", ("faster", "untestable"): "partly supported",
     ("not faster", "gain"): "partly supported", ("not faster", "no gain"): "not supported", ("not faster", "untestable"): "inconclusive",
+    ("noise", "gain"): "partly supported", ("noise", "no gain"): "inconclusive", ("noise", "untestable"): "inconclusive",
 }  # fmt: skip
 
 
@@ -146,7 +150,12 @@ def conclude(
         raise ValueError(f"trained needs rows 'multi-branch' and 'plain twin', got {list(trained.name)}")
     diff = float(difference["max_abs_diff"])
     equal = finite(diff) and diff <= MAX_ABS_DIFF
-    cost = "faster" if (speed.speedup_lo > 1).all() else "not faster"
+    if (speed.speedup_lo > 1).all():
+        cost = "faster"
+    elif (speed.speedup_hi < 1).any():
+        cost = "not faster"
+    else:
+        cost = "noise"
     gain = acc_by["multi-branch"] - acc_by["plain twin"]
     n, spread = seeds_of(trained), max_spread(trained)
     if too_short(trained) or n < 2 or not finite(spread):
@@ -165,7 +174,10 @@ def conclude(
     }[acc]
     evidence = (
         f"Trained model: max |train - deploy| = {diff:.1e} ({'within' if equal else 'ABOVE'} {MAX_ABS_DIFF:.0e}); "
-        f"deploy-form speed-up {speeds}: {'every one' if cost == 'faster' else 'not every one'} beyond the latency IQR; {why_acc}."
+        f"deploy-form speed-up {speeds}: "
+        + {"faster": "every one beyond the latency IQR", "not faster": "one deploy form is SLOWER beyond the latency IQR",
+           "noise": "not every one beyond the latency IQR (noisy timing)"}[cost]  # fmt: skip
+        + f"; {why_acc}."
     )
 
     takeaways = [
