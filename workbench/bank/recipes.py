@@ -206,6 +206,7 @@ def get_recipe(recipe: str | Recipe) -> Recipe:
         raise KeyError(f"unknown recipe {recipe!r}; valid: {', '.join(RECIPES)}")
     return RECIPES.get(recipe)
 
+
 # --- large_kernels and design_spaces notebooks --------------------------------------------------
 _register(Recipe(
     name="lk_short", summary="large_kernels: minutes of AdamW on the long-range pairs (and an 8k Fashion-MNIST control)",
@@ -236,6 +237,22 @@ _register(Recipe(
         "lr": "the usual peak for SGD + BN at batch 128",
         "epochs": "2 epochs left sampled nets at 74-82 %, below a linear classifier (measured)",
         "batch_size": "more steps than 256 in a short run",
+        "weight_decay": "standard for small CNNs",
+    },
+))  # fmt: skip
+
+# --- notebooks cheap_operators and reparameterization (issue 12) ---------------------------------
+_register(Recipe(
+    name="fmnist_small", summary="12k images x 3 epochs: for depthwise/multi-branch nets that train at a few hundred images/s",
+    subset=12_000, test_subset=5_000, augment=False, lr=0.1, epochs=3, batch_size=128,
+    weight_decay=5e-4, precision=_DEFAULT_PRECISION, **_COMMON,
+    reasons=_REASONS | {
+        "subset": "cheapnet variants train at 300-1000 images/s on one core: 36k images keep a run near a minute",
+        "test_subset": "half the test split halves evaluation; binomial std ~0.4 points at 90 %",
+        "augment": "off: 3 epochs are too few for crop+flip to pay off",
+        "lr": "the usual peak for SGD + BN at batch 64-256",
+        "epochs": "3 short epochs of 94 steps each still land small CNNs above a linear classifier",
+        "batch_size": "twice the steps of batch 256 on a small subset: faster convergence per image",
         "weight_decay": "standard for small CNNs",
     },
 ))  # fmt: skip

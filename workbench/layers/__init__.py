@@ -86,3 +86,9 @@ from .mobilevit import MobileViTBlock  # noqa: E402
 from .uib import UniversalInvertedBottleneck  # noqa: E402
 
 __all__ += ["MobileMQABlock", "MobileViTBlock", "MultiQueryAttention2d", "UniversalInvertedBottleneck"]
+
+# notebooks cheap_operators and reparameterization (issue 12)
+from .cheap_operators import CHEAP_BLOCKS, ChannelShuffle, Shift, cheap_block  # noqa: E402
+from .reparameterization import deploy_difference  # noqa: E402
+
+__all__ += ["CHEAP_BLOCKS", "ChannelShuffle", "Shift", "cheap_block", "deploy_difference"]

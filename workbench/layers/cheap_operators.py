@@ -254,3 +254,96 @@ class ShuffleV2Block(nn.Module):
         else:
             out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
         return channel_shuffle(out, 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Drop-in cheap replacements for one 3x3 conv (notebook ``cheap_operators``): spatial shift,
+# group conv + shuffle, and the table that builds one by name.
+# ---------------------------------------------------------------------------------------------
+class Shift(nn.Module):
+    """Parameter-free spatial shift (ShiftNet, Wu et al. CVPR 2018; SCNet's fully-1x1 SR net).
+
+    The channels are split into ``kernel_size**2`` groups; group ``g`` moves by one offset of the
+    ``k x k`` window (the centre group stays), zero-filled at the border. A following 1x1 conv then
+    sees, per output pixel, inputs from the whole window: spatial mixing at zero MACs and zero
+    parameters, paid for in memory traffic (one copy of the map).
+
+    Args:
+        chs: channels (at least ``kernel_size**2`` so every direction gets a channel).
+        kernel_size: odd window size (3 in both papers).
+    """
+
+    def __init__(self, chs: int, kernel_size: int = 3) -> None:
+        super().__init__()
+        if kernel_size % 2 == 0 or chs < kernel_size**2:
+            raise ValueError(
+                f"Shift needs an odd kernel_size and chs >= kernel_size**2, got chs={chs}, kernel_size={kernel_size}"
+            )
+        self.pad = kernel_size // 2
+        n = kernel_size**2
+        bounds = [chs * i // n for i in range(n + 1)]
+        offsets = [(dy, dx) for dy in range(-self.pad, self.pad + 1) for dx in range(-self.pad, self.pad + 1)]
+        self.groups = [(bounds[i], bounds[i + 1], *offsets[i]) for i in range(n)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        p = self.pad
+        xp = F.pad(x, [p, p, p, p])  # (B, C, H + 2p, W + 2p): zeros shift in at the border
+        return torch.cat(
+            [xp[:, a:b, p + dy : p + dy + h, p + dx : p + dx + w] for a, b, dy, dx in self.groups], dim=1
+        )
+
+
+class ChannelShuffle(nn.Module):
+    """:func:`channel_shuffle` as a module (for ``nn.Sequential`` stacks)."""
+
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return channel_shuffle(x, self.groups)
+
+
+def _dw(chs: int, stride: int) -> ConvNormAct:
+    return ConvNormAct(chs, chs, 3, stride, groups=chs)
+
+
+def _group_shuffle(in_chs: int, out_chs: int, stride: int, groups: int) -> nn.Sequential:
+    if in_chs % groups or out_chs % groups:
+        raise ValueError(f"group conv needs in_chs={in_chs} and out_chs={out_chs} divisible by groups={groups}")
+    return nn.Sequential(_dw(in_chs, stride), ConvNormAct(in_chs, out_chs, 1, groups=groups), ChannelShuffle(groups))
+
+
+#: name -> builder(in_chs, out_chs, stride, groups) of one drop-in replacement for a 3x3
+#: conv-BN-ReLU. Each is "spatial mixing, then channel mixing"; they differ in which half is cheap.
+CHEAP_BLOCKS = {
+    # dense 3x3 conv-BN-ReLU: what every other entry replaces
+    "conv": lambda i, o, s, g: ConvNormAct(i, o, 3, s),
+    # MobileNetV1: 3x3 depthwise + dense 1x1 (the baseline of the notebook)
+    "dwsep": lambda i, o, s, g: nn.Sequential(_dw(i, s), ConvNormAct(i, o, 1)),
+    # GhostNet: the dense 1x1 makes half the maps, a 3x3 depthwise "cheap operation" the rest
+    "ghost": lambda i, o, s, g: nn.Sequential(_dw(i, s), GhostModule(i, o)),
+    # GhostNetV2: the same, gated by DFC attention (long-range, computed at half resolution)
+    "ghostv2": lambda i, o, s, g: nn.Sequential(_dw(i, s), GhostModuleV2(i, o)),
+    # ShuffleNet V1: the 1x1 becomes a g-group conv; a shuffle lets groups mix in the next block
+    "shuffle": _group_shuffle,
+    # ShiftNet / SCNet: the depthwise conv becomes a free shift; the stride moves to the 1x1
+    "shift": lambda i, o, s, g: nn.Sequential(Shift(i), ConvNormAct(i, o, 1, s)),
+}
+
+
+def cheap_block(name: str, in_chs: int, out_chs: int, stride: int = 1, groups: int = 4) -> nn.Module:
+    """One drop-in replacement for a 3x3 conv-BN-ReLU from :data:`CHEAP_BLOCKS`.
+
+    Args:
+        name: a key of :data:`CHEAP_BLOCKS`.
+        in_chs, out_chs, stride: as the 3x3 conv it replaces.
+        groups: groups of the 1x1 conv of ``'shuffle'`` (ShuffleNet V1 uses 3, 4 or 8).
+
+    Raises:
+        ValueError: unknown name (naming the valid ones), or widths the block cannot take.
+    """
+    if name not in CHEAP_BLOCKS:
+        raise ValueError(f"unknown cheap block {name!r}; valid: {', '.join(CHEAP_BLOCKS)}")
+    return CHEAP_BLOCKS[name](in_chs, out_chs, stride, groups)

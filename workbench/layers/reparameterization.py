@@ -175,7 +175,15 @@ class RepVggBlock(_RepBranches):
         groups: grouped 3x3/1x1 convs (RepVGG-g2/g4 variants); 1 = dense.
         act: activation after the sum.
         attn: optional channel attention after the sum (not in the paper; timm option).
+        branches: ``'rep'`` (3x3 + 1x1 + identity, the paper) or ``'plain'`` (the 3x3 conv-BN
+            alone): the plain twin has the same deploy graph, so training the two isolates what
+            the extra training-time branches buy (the paper's Table 6 ablation).
+
+    Raises:
+        ValueError: unknown ``branches``.
     """
+
+    BRANCHES = ("rep", "plain")
 
     def __init__(
         self,
@@ -185,13 +193,17 @@ class RepVggBlock(_RepBranches):
         groups: int = 1,
         act: str = "relu",
         attn: str | None = None,
+        branches: str = "rep",
     ) -> None:
         super().__init__()
+        if branches not in self.BRANCHES:
+            raise ValueError(f"unknown branches {branches!r}; valid: {', '.join(self.BRANCHES)}")
+        rep = branches == "rep"
         self.convs = nn.ModuleList(
             [ConvNormAct(in_chs, out_chs, 3, stride, groups=groups, act=None)]
         )
-        self.scale = ConvNormAct(in_chs, out_chs, 1, stride, groups=groups, act=None)
-        self.identity = nn.BatchNorm2d(out_chs) if in_chs == out_chs and stride == 1 else None
+        self.scale = ConvNormAct(in_chs, out_chs, 1, stride, groups=groups, act=None) if rep else None
+        self.identity = nn.BatchNorm2d(out_chs) if rep and in_chs == out_chs and stride == 1 else None
         self.attn = get_attn(attn, out_chs)
         self.act = get_act(act)
         self.reparam_conv = None
@@ -311,3 +323,25 @@ def reparameterize_model(model: nn.Module, inplace: bool = False) -> nn.Module:
     _reparameterize_children(model)
     _fold_sequential_conv_bn(model)
     return model
+
+
+@torch.no_grad()
+def deploy_difference(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
+    """How far the deploy form's outputs are from the train form's, both in eval mode.
+
+    Args:
+        model: a train-form model (not modified).
+        x: an input batch, e.g. real test images (BN statistics are then exercised as deployed).
+
+    Returns:
+        ``{"max_abs_diff", "max_abs_output"}``: the largest ``|train(x) - deploy(x)|`` and the
+        largest ``|train(x)|`` (the scale the difference should be read against).
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        ref = model(x)
+        out = reparameterize_model(model)(x)
+    finally:
+        model.train(was_training)
+    return {"max_abs_diff": float((ref - out).abs().max()), "max_abs_output": float(ref.abs().max())}

@@ -29,3 +29,8 @@ __all__ = [
 from . import design_spaces, large_kernels  # noqa: E402
 
 __all__ += ["design_spaces", "large_kernels"]
+
+# notebooks cheap_operators and reparameterization (issue 12)
+from . import cheap_operators, reparameterization  # noqa: E402
+
+__all__ += ["cheap_operators", "reparameterization"]

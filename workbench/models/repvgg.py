@@ -51,6 +51,8 @@ class RepVGG(Classifier):
         drop_rate: dropout before the classifier (0, as timm).
         small_input: for 28-32 px inputs, the stem and the first stage's first block use
             stride 1, so the total stride is 8 instead of 32.
+        branches: ``'rep'`` (the paper's three-branch blocks) or ``'plain'`` (3x3 conv-BN only:
+            the twin with the same deploy graph, :class:`RepVggBlock`).
     """
 
     def __init__(
@@ -63,16 +65,17 @@ class RepVGG(Classifier):
         act: str = "relu",
         drop_rate: float = 0.0,
         small_input: bool = False,
+        branches: str = "rep",
     ) -> None:
         super().__init__()
         prev = scale_channels(stem_chs, width_mult)
-        self.stem = RepVggBlock(in_chans, prev, stride=1 if small_input else 2, act=act)
+        self.stem = RepVggBlock(in_chans, prev, stride=1 if small_input else 2, act=act, branches=branches)
         blocks = []
         for i, st in enumerate(stages):
             stride = 1 if small_input and i == 0 else st.s
             chs = scale_channels(st.c, width_mult)
-            layers = [RepVggBlock(prev, chs, stride, act=act)]
-            layers += [RepVggBlock(chs, chs, 1, act=act) for _ in range(st.n - 1)]
+            layers = [RepVggBlock(prev, chs, stride, act=act, branches=branches)]
+            layers += [RepVggBlock(chs, chs, 1, act=act, branches=branches) for _ in range(st.n - 1)]
             blocks.append(nn.Sequential(*layers))
             prev = chs
         self.stages = nn.Sequential(*blocks)
@@ -84,6 +87,15 @@ class RepVGG(Classifier):
     paper="Ding et al., RepVGG: Making VGG-style ConvNets Great Again, CVPR 2021",
     tags=("reparameterization",),
 )
-def repvgg_a0(width_mult: float | None = None, **kwargs) -> nn.Module:
-    """RepVGG-A0 (train form; ``reparameterize_model`` for deploy)."""
-    return RepVGG(REPVGG_A0, stem_chs=48, width_mult=width_mult, **kwargs)
+def repvgg_a0(width_mult: float | None = None, depths: tuple[int, ...] | None = None, **kwargs) -> nn.Module:
+    """RepVGG-A0 (train form; ``reparameterize_model`` for deploy; ``branches='plain'``: its
+    plain twin with the same deploy graph).
+
+    Args:
+        width_mult: multiplier on every width.
+        depths: blocks per stage (stages 2-5), ``None`` = A0's ``(2, 4, 14, 1)``; a shallower
+            stack keeps small-scale training experiments within a CPU budget.
+        **kwargs: :class:`RepVGG` arguments.
+    """
+    stages = REPVGG_A0 if depths is None else repvgg_stages(tuple(depths), a=0.75, b=2.5)
+    return RepVGG(stages, stem_chs=48, width_mult=width_mult, **kwargs)

@@ -177,6 +177,34 @@ register_technique(
         bank=lessons.large_kernels.bank_entries,
     )
 )
+# --- notebooks cheap_operators and reparameterization (issue 12) ---------------------------------
+register_technique(
+    Technique(
+        slug="cheap_operators",
+        title="Cheap operators: Ghost, group conv + shuffle, shift, fast downsampling",
+        claim=lessons.cheap_operators.CLAIM,
+        families=("cheap_operators", "mobile_cnn"),
+        papers=(
+            "GhostNetV2: Enhance Cheap Operation with Long-Range Attention",
+            "ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design",
+            "FD-MobileNet: Improved MobileNet with a Fast Downsampling Strategy",
+            "Fully $1\\times1$ Convolutional Network for Lightweight Image Super-Resolution",
+        ),
+        profiles={
+            "smoke": {
+                "blocks": ["dwsep", "ghost", "shift"], "fast_downsample": False, "cost_blocks": ["dwsep", "ghost"],
+                "zoo": ["mobilenetv1_100", "ghostnet_100"], "zoo_resolution": 112,
+                "recipe": "smoke", "seeds": [0], "rounds": 2,
+            },
+            "default": {},
+            "full": {
+                "blocks": ["dwsep", "ghost", "ghostv2", "shuffle", "shift"], "recipe": "fmnist_short",
+                "seeds": [0, 1, 2], "rounds": 30,
+            },
+        },  # fmt: skip
+        bank=lessons.cheap_operators.bank_entries,
+    )
+)
 register_technique(
     Technique(
         slug="design_spaces",
@@ -196,5 +224,24 @@ register_technique(
             "full": {"space_samples": 32, "scales": [2, 4, 8], "latency_batches": [1, 32], "rounds": 15},
         },  # fmt: skip
         bank=lessons.design_spaces.bank_entries,
+    )
+)
+register_technique(
+    Technique(
+        slug="reparameterization",
+        title="Structural re-parameterization: train multi-branch, deploy one conv",
+        claim=lessons.reparameterization.CLAIM,
+        families=("reparameterization", "mobile_cnn"),
+        papers=(
+            "MobileOne: An Improved One millisecond Mobile Backbone",
+            "RepViT: Revisiting Mobile CNN From ViT Perspective",
+            "RepNeXt: A Fast Multi-Scale CNN using Structural Reparameterization",
+        ),
+        profiles={
+            "smoke": {"models": ["repvgg_a0", "mobileone_s0"], "resolution": 96, "recipe": "smoke", "seeds": [0], "rounds": 2},
+            "default": {},
+            "full": {"recipe": "fmnist_short", "seeds": [0, 1, 2], "rounds": 30},
+        },  # fmt: skip
+        bank=lessons.reparameterization.bank_entries,
     )
 )
