@@ -6,3 +6,24 @@ with the eager model is checked, not assumed.
 
 Layering: beside ``compress`` (above ``train`` and ``measure``, below ``bank``).
 """
+
+from .export import EXPORTERS, UnsupportedOpError, export_onnx
+from .runtimes import (
+    RUNTIMES,
+    TORCH_MODES,
+    OnnxRuntimeModel,
+    OpenVinoModel,
+    RuntimeModel,
+    TorchModel,
+    agreement,
+    build_runtime,
+    onnxruntime_model,
+    openvino_model,
+    torch_model,
+)
+
+__all__ = [
+    "agreement", "build_runtime", "export_onnx", "EXPORTERS", "onnxruntime_model", "OnnxRuntimeModel",
+    "openvino_model", "OpenVinoModel", "RUNTIMES", "RuntimeModel", "TORCH_MODES", "TorchModel",
+    "torch_model", "UnsupportedOpError",
+]
