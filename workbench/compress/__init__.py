@@ -7,3 +7,17 @@ in place unless asked.
 Layering: ``compress`` sits above ``train`` (fine-tuning, QAT) and ``measure``, below ``bank``;
 notebooks take trained models from the bank and hand them to these functions.
 """
+
+# --- quantization notebook (issue 13, item 2) ---
+from .quantize import (  # noqa: E402
+    BACKENDS,
+    BackendUnavailable,
+    QuantConfig,
+    accuracy,
+    backend_status,
+    fake_quantize,
+    layer_sensitivity,
+    qat,
+    quantizable_layers,
+    quantize,
+)
