@@ -319,16 +319,16 @@ def layer_sensitivity(model: nn.Module, calibration, x: torch.Tensor, y: torch.T
     """Accuracy with ONE layer quantized at a time (the others float): which layers hurt.
 
     Returns:
-        one row per layer: ``layer, kind`` (:func:`layer_kind`), ``params, accuracy, drop``
-        (points below the float model), sorted by ``drop`` (worst first).
+        one row per layer: ``layer, kind`` (:func:`layer_kind`), ``params, accuracy, accuracy_drop``
+        (points below the float model), sorted by ``accuracy_drop`` (worst first).
     """
     config = config or QuantConfig(bits=4)
     base = accuracy(reparameterize_model(model), x, y)
     rows = []
     for name, layer in quantizable_layers(reparameterize_model(model)).items():
         acc = accuracy(fake_quantize(model, calibration, config, layers=[name]), x, y)
-        rows.append({"layer": name, "kind": layer_kind(layer), "params": layer.weight.numel(), "accuracy": acc, "drop": base - acc})
-    return pd.DataFrame(rows).sort_values("drop", ascending=False, ignore_index=True)
+        rows.append({"layer": name, "kind": layer_kind(layer), "params": layer.weight.numel(), "accuracy": acc, "accuracy_drop": base - acc})
+    return pd.DataFrame(rows).sort_values("accuracy_drop", ascending=False, ignore_index=True)
 
 
 class _Reader:
@@ -451,3 +451,68 @@ def quantize(
         folder = Path(workdir or tempfile.mkdtemp(prefix="wb-int8-"))
         return _onnxruntime_int8(folded, batches, threads=threads, per_channel=True, exporter=exporter, workdir=folder)
     return _openvino_int8(folded, batches, threads=threads)
+
+
+def sweep(model: nn.Module, calibration, x: torch.Tensor, y: torch.Tensor, configs: Iterable[QuantConfig]) -> pd.DataFrame:
+    """Accuracy (%) of the fake-quantized model for each config, plus the float model's.
+
+    Returns:
+        one row per config: ``bits, act_bits, per_channel, symmetric, method, accuracy,
+        accuracy_drop`` (points below float; the float row has ``bits = 32``).
+    """
+    base = accuracy(reparameterize_model(model), x, y)
+    rows = [{"bits": 32, "act_bits": 32, "per_channel": None, "symmetric": None, "method": "float", "accuracy": base}]
+    for c in configs:
+        acc = accuracy(fake_quantize(model, calibration, c), x, y)
+        rows.append({"bits": c.bits, "act_bits": c.bits if c.act_bits is None else c.act_bits, "per_channel": c.per_channel,
+                     "symmetric": c.symmetric, "method": c.method, "accuracy": acc})  # fmt: skip
+    df = pd.DataFrame(rows)
+    df["accuracy_drop"] = base - df.accuracy
+    return df
+
+
+def int8_runtimes(model: nn.Module, calibration, *, backends: Sequence[str] = ("onnxruntime", "openvino", "bf16"),
+                  threads: int = 1, exporter: str = "dynamo", workdir: str | Path | None = None,
+                  ) -> tuple[dict[str, nn.Module], dict[str, str]]:  # fmt: skip
+    """Float and quantized versions of ``model`` on each backend's own runtime, ready to time.
+
+    Returns:
+        ``({name: module}, {backend: "ok" or why not})`` with names ``"eager fp32"`` (the folded
+        PyTorch model, first: the latency baseline), ``"<runtime> fp32"`` and ``"<runtime> int8"``
+        for ``onnxruntime`` / ``openvino``, ``"eager bf16"`` for ``bf16``. A backend that is
+        unavailable or fails is reported in the status, not raised.
+    """
+    from ..deploy import onnxruntime_model, openvino_model
+
+    batches = check_calibration(model, calibration)
+    folded = reparameterize_model(model).eval()
+    folder = Path(workdir or tempfile.mkdtemp(prefix="wb-int8-"))
+    status = backend_status()
+    models: dict[str, nn.Module] = {"eager fp32": torch_model(folded, "eager")}
+    for backend in backends:
+        if backend not in BACKENDS or backend == "fake":
+            raise ValueError(f"unknown real backend {backend!r}; valid: {', '.join(b for b in BACKENDS if b != 'fake')}")
+        if status[backend] != "ok":
+            continue
+        try:
+            if backend == "onnxruntime":
+                int8 = quantize(folded, batches, "onnxruntime", threads=threads, exporter=exporter, workdir=folder)
+                models["onnxruntime fp32"] = onnxruntime_model(folder / "fp32.onnx", threads=threads)
+                models["onnxruntime int8"] = int8
+            elif backend == "openvino":
+                models["openvino fp32"] = openvino_model(folded, batches[0][:2], threads=threads)
+                models["openvino int8"] = quantize(folded, batches, "openvino", threads=threads)
+            elif backend == "bf16":
+                models["eager bf16"] = quantize(folded, batches, "bf16")
+        except Exception as e:  # noqa: BLE001 -- one broken backend must not hide the others' numbers
+            status[backend] = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:160]}"
+    for m in models.values():
+        if getattr(model, "default_input_size", None) is not None:
+            m.default_input_size = tuple(model.default_input_size)
+    return models, status
+
+
+def as_tensors(loader) -> tuple[torch.Tensor, torch.Tensor]:
+    """All ``(x, y)`` batches of a loader concatenated: ``(N, C, H, W)`` images, ``(N,)`` labels."""
+    xs, ys = zip(*loader, strict=True)
+    return torch.cat(xs), torch.cat(ys)

@@ -96,6 +96,7 @@ class OpenVinoModel(RuntimeModel):
             "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
         }
         self.threads, self.precision = threads, precision
+        self.ov_model = ov_model  # kept so that with_threads() can recompile it
         self.compiled = ov.Core().compile_model(ov_model, "CPU", config)
         self._request = self.compiled.create_infer_request()
 
@@ -242,3 +243,25 @@ def agreement(
                 }
             )
     return rows
+
+
+def with_threads(model: nn.Module, threads: int) -> nn.Module:
+    """The same runtime model with ``threads`` intra-op threads (ORT / OpenVINO are rebuilt; a
+    PyTorch module is returned as is: its threads are the caller's ``torch.set_num_threads``)."""
+    if isinstance(model, OnnxRuntimeModel):
+        out = OnnxRuntimeModel(model.onnx_path, threads=threads)
+    elif isinstance(model, OpenVinoModel):
+        out = OpenVinoModel(model.ov_model, threads=threads, precision=model.precision)
+    else:
+        return model
+    if hasattr(model, "default_input_size"):
+        out.default_input_size = model.default_input_size
+    return out
+
+
+#: :data:`RUNTIMES` name -> ``"<runtime> <precision>"`` label used in the notebooks' tables.
+LABELS = {
+    "eager": "eager fp32", "channels_last": "channels_last fp32", "compile": "compile fp32",
+    "eager_bf16": "eager bf16", "onnxruntime": "onnxruntime fp32", "openvino": "openvino fp32",
+    "openvino_bf16": "openvino bf16",
+}  # fmt: skip

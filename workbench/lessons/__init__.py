@@ -24,3 +24,8 @@ __all__ = [
     "mobile_convs",
     "show_source",
 ]
+
+# --- quantization and deployment notebooks (issue 13) ---
+from . import deployment, quantization  # noqa: E402
+
+__all__ += ["deployment", "quantization"]
