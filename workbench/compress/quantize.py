@@ -188,9 +188,10 @@ class QuantLayer(nn.Module):
         return fake_quant(w, s, z, *qrange(c.bits, c.symmetric))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.observing:
+        if self.observing:  # calibration sees the float network, as post-training quantization does
             self.observe(x)
-        elif self.act_bits:
+            return self.layer(x)
+        if self.act_bits:
             x = fake_quant(x, self.act_scale, self.act_zero, *qrange(self.act_bits, self.config.symmetric))
         w, m = self._weight(), self.layer
         if isinstance(m, nn.Linear):

@@ -166,7 +166,7 @@ register_technique(
         ),
         profiles={
             "smoke": {
-                "recipe": "smoke", "calibration_images": 64, "test_images": 256, "bit_widths": [8, 4],
+                "recipe": "smoke", "threads": 1, "calibration_images": 64, "test_images": 256, "bit_widths": [8, 4],
                 "methods": ["minmax", "mse"], "sensitivity_images": 64, "qat_steps": 5, "qat_images": 512,
                 "backends": ["onnxruntime", "bf16", "pt2e"], "large_resolution": 64, "rounds": 2,
             },
@@ -190,7 +190,7 @@ register_technique(
         ),
         profiles={
             "smoke": {
-                "recipe": "smoke", "thread_counts": [1], "batch_sizes": [1], "exporter": "torchscript",
+                "recipe": "smoke", "threads": 1, "thread_counts": [1], "batch_sizes": [1], "exporter": "torchscript",
                 "runtimes": ["eager", "channels_last", "onnxruntime", "openvino"], "int8_backends": ["onnxruntime"],
                 "calibration_images": 64, "test_images": 256, "zoo": ["mobilenetv2_050", "lcnet_050"],
                 "zoo_resolution": 64, "rounds": 2, "zoo_rounds": 2,
