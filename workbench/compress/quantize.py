@@ -316,8 +316,10 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: 
 
 
 def layer_sensitivity(model: nn.Module, calibration, x: torch.Tensor, y: torch.Tensor,
-                      config: QuantConfig | None = None) -> pd.DataFrame:  # fmt: skip
+                      config: QuantConfig | None = None, *, max_layers: int = 0) -> pd.DataFrame:  # fmt: skip
     """Accuracy with ONE layer quantized at a time (the others float): which layers hurt.
+
+    ``max_layers > 0`` tests only the first ``max_layers`` layers (quick runs); 0 tests all.
 
     Returns:
         one row per layer: ``layer, kind`` (:func:`layer_kind`), ``params, accuracy, accuracy_drop``
@@ -326,7 +328,8 @@ def layer_sensitivity(model: nn.Module, calibration, x: torch.Tensor, y: torch.T
     config = config or QuantConfig(bits=4)
     base = accuracy(reparameterize_model(model), x, y)
     rows = []
-    for name, layer in quantizable_layers(reparameterize_model(model)).items():
+    layers = list(quantizable_layers(reparameterize_model(model)).items())
+    for name, layer in layers[:max_layers] if max_layers > 0 else layers:
         acc = accuracy(fake_quantize(model, calibration, config, layers=[name]), x, y)
         rows.append({"layer": name, "kind": layer_kind(layer), "params": layer.weight.numel(), "accuracy": acc, "accuracy_drop": base - acc})
     return pd.DataFrame(rows).sort_values("accuracy_drop", ascending=False, ignore_index=True)

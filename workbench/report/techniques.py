@@ -166,8 +166,8 @@ register_technique(
         ),
         profiles={
             "smoke": {
-                "recipe": "smoke", "threads": 1, "calibration_images": 64, "test_images": 256, "bit_widths": [8, 4],
-                "methods": ["minmax", "mse"], "sensitivity_images": 64, "qat_steps": 5, "qat_images": 512,
+                "recipe": "smoke", "threads": 1, "calibration_images": 64, "test_images": 128, "bit_widths": [8, 4],
+                "methods": ["minmax"], "sensitivity_images": 64, "sensitivity_layers": 3, "qat_steps": 2, "qat_images": 256,
                 "backends": ["onnxruntime", "bf16", "pt2e"], "large_resolution": 64, "rounds": 2,
             },
             "default": {},
