@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import tempfile
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -371,7 +372,9 @@ def _openvino_int8(model, batches, *, threads) -> nn.Module:
     import openvino as ov
 
     x = batches[0]
-    ov_model = ov.convert_model(model, example_input=x[:1], input=[ov.PartialShape([-1, *x.shape[1:]])])
+    with warnings.catch_warnings():  # convert_model traces with torch.jit, which torch deprecates
+        warnings.simplefilter("ignore")
+        ov_model = ov.convert_model(model, example_input=x[:1], input=[ov.PartialShape([-1, *x.shape[1:]])])
     # The CPU plugin has no int8 kernel for a convolution reading ONE input channel (a grey-scale
     # stem: "No suitable implementations"), so such a layer stays float.
     one_chan = [

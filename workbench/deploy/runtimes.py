@@ -16,6 +16,7 @@ CPU plugin does not spin between inferences by default.
 from __future__ import annotations
 
 import tempfile
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -187,7 +188,9 @@ def openvino_model(
         if example_input is None:
             raise ValueError("openvino_model needs example_input to convert a module; got None")
         shape = [-1, *example_input.shape[1:]]
-        ov_model = ov.convert_model(_copy(model), example_input=example_input, input=[ov.PartialShape(shape)])
+        with warnings.catch_warnings():  # convert_model traces with torch.jit, which torch deprecates
+            warnings.simplefilter("ignore")
+            ov_model = ov.convert_model(_copy(model), example_input=example_input, input=[ov.PartialShape(shape)])
         size = _input_size_of(model)
     return OpenVinoModel(ov_model, threads=threads, precision=precision, default_input_size=size)
 
