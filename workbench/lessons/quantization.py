@@ -64,7 +64,7 @@ def speedups(latency: pd.DataFrame, accuracy: Mapping[str, float] | None = None)
     return pd.DataFrame(rows)
 
 
-def _verdict(s28: pd.DataFrame, s224: pd.DataFrame, accuracy_ok: bool) -> tuple[str, str, str]:
+def _verdict(s28: pd.DataFrame, s224: pd.DataFrame, accuracy_ok: bool, large_px: int = 224) -> tuple[str, str, str]:
     both = s28.merge(s224[["runtime", "speedup_vs_fp32"]], on="runtime", suffixes=("_28", "_224"))
     if both.empty:
         return "inconclusive", "", "no real int8 backend ran at both resolutions"
@@ -74,7 +74,7 @@ def _verdict(s28: pd.DataFrame, s224: pd.DataFrame, accuracy_ok: bool) -> tuple[
     drop_ok = accuracy_ok and drop <= MAX_DROP
     why = (
         f"{best.runtime}: int8 {best.speedup_vs_fp32_28:.2f}x faster than its fp32 at 28 px and "
-        f"{best.speedup_vs_fp32_224:.2f}x at 224 px"
+        f"{best.speedup_vs_fp32_224:.2f}x at {large_px} px"
         + (f", accuracy drop {drop:+.2f} points" if accuracy_ok else ", accuracy untestable (training too short)")
     )
     if best.worst >= TARGET_SPEEDUP and drop_ok:
@@ -97,6 +97,7 @@ def conclude(
     *,
     status: Mapping[str, str] | None = None,
     bf16_ratio: float | None = None,
+    large_px: int = 224,
 ) -> Lesson:
     """The quantization verdict and takeaways.
 
@@ -106,11 +107,12 @@ def conclude(
         qat: ``{"float", "ptq", "qat", "bits"}`` accuracies (%) and the QAT bit-width.
         speed28, speed224: :func:`speedups` at 28 px (with accuracy) and 224 px.
         status: backend -> ``"ok"`` or why it did not run.
-        bf16_ratio: eager bf16 latency / eager fp32 latency at 224 px, optional.
+        bf16_ratio: eager bf16 latency / eager fp32 latency at ``large_px``, optional.
+        large_px: the resolution of ``speed224`` (224 in the default profile).
     """
     base = float(sweep.accuracy.iloc[0])
     accuracy_ok = base >= LINEAR_BASELINE_ACC
-    verdict, best, why = _verdict(speed28, speed224, accuracy_ok)
+    verdict, best, why = _verdict(speed28, speed224, accuracy_ok, large_px)
     evidence = f"Target int8 >= {TARGET_SPEEDUP:.0f}x at <= {MAX_DROP:.0f} point drop; best backend {why}."
     if verdict == "inconclusive":
         evidence = f"No real int8 backend ran ({why})."
@@ -146,18 +148,18 @@ def conclude(
             f"(float {qat['float']:.1f}%), {'recovering' if qat['qat'] > qat['ptq'] else 'not recovering'} "
             f"{qat['qat'] - qat['ptq']:+.1f} points."
         )
-    for label, s in (("28 px", speed28), ("224 px", speed224)):
+    for label, s in (("28 px", speed28), (f"{large_px} px", speed224)):
         for r in s.itertuples():
             acc = f", accuracy {r.fp32_accuracy:.2f}% -> {r.int8_accuracy:.2f}%" if "int8_accuracy" in s else ""
             takeaways.append(f"{label}, {r.runtime}: int8 {r.speedup_vs_fp32:.2f}x faster than its own fp32, {r.speedup_vs_eager:.2f}x faster than PyTorch eager fp32{acc}.")
     if bf16_ratio is not None:
-        takeaways.append(f"bf16 in PyTorch eager: {bf16_ratio:.2f}x the fp32 latency at 224 px (AVX512-BF16 kernels, no calibration needed).")
+        takeaways.append(f"bf16 in PyTorch eager: {bf16_ratio:.2f}x the fp32 latency at {large_px} px (AVX512-BF16 kernels, no calibration needed).")
     for backend, why_not in (status or {}).items():
         if why_not != "ok":
             takeaways.append(f"Backend {backend}: {why_not}.")
 
     key: dict[str, Any] = {"float accuracy": {"value": round(base, 2), "unit": "%"}}
-    for label, s in (("28 px", speed28), ("224 px", speed224)):
+    for label, s in (("28 px", speed28), (f"{large_px} px", speed224)):
         for r in s.itertuples():
             key[f"{r.runtime} int8 speed-up, {label}"] = {"value": round(r.speedup_vs_fp32, 2), "unit": "x vs its fp32"}
     if "accuracy_drop" in speed28:
