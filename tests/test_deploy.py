@@ -124,3 +124,16 @@ def test_bad_names(tiny, tmp_path):
     with pytest.raises(ValueError, match="valid: dynamo, torchscript"):
         export_onnx(tiny, torch.randn(2, 3, 16, 16), tmp_path / "x.onnx", exporter="jit")
     assert "compile" in RUNTIMES
+
+
+def test_with_threads_rebuilds_exported_runtimes(tiny):
+    from workbench.deploy import with_threads
+
+    x = torch.randn(4, 3, 16, 16)
+    for name in ("onnxruntime", "openvino"):
+        rt = build_runtime(name, tiny, x[:2], threads=1)
+        two = with_threads(rt, 2)
+        assert two is not rt and two.threads == 2 and rt.threads == 1
+        torch.testing.assert_close(two(x), rt(x), atol=1e-5, rtol=1e-5)
+    eager = build_runtime("eager", tiny, x[:2])
+    assert with_threads(eager, 2) is eager  # PyTorch threads are the caller's
