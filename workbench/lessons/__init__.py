@@ -34,3 +34,8 @@ __all__ += ["design_spaces", "large_kernels"]
 from . import cheap_operators, reparameterization  # noqa: E402
 
 __all__ += ["cheap_operators", "reparameterization"]
+
+# --- quantization and deployment notebooks (issue 13) ---
+from . import deployment, quantization  # noqa: E402
+
+__all__ += ["deployment", "quantization"]

@@ -245,3 +245,53 @@ register_technique(
         bank=lessons.reparameterization.bank_entries,
     )
 )
+
+# --- quantization and deployment notebooks (issue 13, items 2 and 5) ---
+register_technique(
+    Technique(
+        slug="quantization",
+        title="Quantization: fake-quant sweeps, QAT and real int8 kernels",
+        claim=lessons.quantization.CLAIM,
+        families=("quantization", "edge_systems"),
+        papers=(
+            "A White Paper on Neural Network Quantization",
+            "FP8 versus INT8 for efficient deep learning inference",
+            "XNOR-Net: ImageNet Classification Using Binary Convolutional Neural Networks",
+        ),
+        profiles={
+            "smoke": {
+                "recipe": "smoke", "threads": 1, "calibration_images": 64, "test_images": 128, "bit_widths": [8, 4],
+                "methods": ["minmax"], "sensitivity_images": 64, "sensitivity_layers": 3, "qat_steps": 2, "qat_images": 256,
+                "backends": ["onnxruntime", "bf16", "pt2e"], "large_resolution": 64, "rounds": 2,
+            },
+            "default": {},
+            "full": {"recipe": "fmnist_full", "calibration_images": 1024, "test_images": 10000, "qat_steps": 1000, "rounds": 30},
+        },  # fmt: skip
+        bank=lessons.quantization.bank_entries,
+    )
+)
+register_technique(
+    Technique(
+        slug="deployment",
+        title="Deployment: one trained model across runtimes",
+        claim=lessons.deployment.CLAIM,
+        families=("edge_systems",),
+        papers=(
+            "MnasNet: Platform-Aware Neural Architecture Search for Mobile",
+            "FBNet: Hardware-Aware Efficient ConvNet Design via Differentiable Neural Architecture Search",
+            "EfficientFormer: Vision Transformers at MobileNet Speed",
+            "FP8 versus INT8 for efficient deep learning inference",
+        ),
+        profiles={
+            "smoke": {
+                "recipe": "smoke", "threads": 1, "thread_counts": [1], "batch_sizes": [1], "exporter": "torchscript",
+                "runtimes": ["eager", "channels_last", "onnxruntime", "openvino"], "int8_backends": ["onnxruntime"],
+                "calibration_images": 64, "test_images": 256, "zoo": ["mobilenetv2_050", "lcnet_050"],
+                "zoo_resolution": 64, "rounds": 2, "zoo_rounds": 2,
+            },
+            "default": {},
+            "full": {"recipe": "fmnist_full", "thread_counts": [1, 2, 4], "batch_sizes": [1, 8, 32], "rounds": 30, "zoo_rounds": 20},
+        },  # fmt: skip
+        bank=lessons.deployment.bank_entries,
+    )
+)
