@@ -183,3 +183,22 @@ def get_recipe(recipe: str | Recipe) -> Recipe:
     if recipe not in RECIPES:
         raise KeyError(f"unknown recipe {recipe!r}; valid: {', '.join(RECIPES)}")
     return RECIPES.get(recipe)
+
+# token_mixers / attention_scaling notebooks: attention-style nets want AdamW, and 7 mixers x 2
+# seeds must fit a few CPU-minutes.
+_register(Recipe(
+    name="fmnist_mixers", summary="token-mixer comparisons: 10k images x 2 epochs with AdamW, about a minute per tiny model",
+    subset=10_000, test_subset=5_000, augment=False, optimizer="adamw", lr=2e-3, schedule="onecycle",
+    epochs=2, batch_size=128, weight_decay=0.05, label_smoothing=0.0, precision=_DEFAULT_PRECISION,
+    channels_last=True,
+    reasons=_REASONS | {
+        "subset": "7 mixers x 2 seeds must train in a few CPU-minutes (attention nets run ~600 images/s)",
+        "test_subset": "5k test images: +-0.5-point resolution, half the evaluation time of 10k",
+        "augment": "off: 2 epochs are too few for crop+flip to pay off",
+        "optimizer": "AdamW: attention and LayerNorm/GroupNorm nets train poorly with plain SGD in few steps",
+        "lr": "the usual AdamW peak for small transformers at batch 128",
+        "epochs": "the fewest passes that put tiny MetaFormers above a linear classifier",
+        "batch_size": "twice the steps of 256 on 10k images: short runs need steps",
+        "weight_decay": "the DeiT / MetaFormer AdamW value",
+    },
+))  # fmt: skip

@@ -61,3 +61,9 @@ __all__ = [
     "scale_channels",
     "reparameterize_model",
 ]
+
+# token_mixers / attention_scaling notebooks: sequence mixers (also registers their MetaFormer mixers)
+from . import sequence_mixers  # noqa: E402
+from .sequence_mixers import LinearAttention, SelectiveSSM, SoftmaxAttention, WindowAttention  # noqa: E402
+
+__all__ += ["LinearAttention", "SelectiveSSM", "SoftmaxAttention", "WindowAttention", "sequence_mixers"]

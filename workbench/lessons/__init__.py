@@ -24,3 +24,8 @@ __all__ = [
     "mobile_convs",
     "show_source",
 ]
+
+# token_mixers / attention_scaling notebooks
+from . import attention_scaling, token_mixers  # noqa: E402
+
+__all__ += ["attention_scaling", "token_mixers"]

@@ -28,3 +28,8 @@ __all__ = [
     "MemoryResult", "mobile_blocks", "multiplier_grid", "num_threads", "ParamCount", "profile",
     "profile_many", "ProfileRow", "scaling_exponents", "shufflenet_guidelines", "time_count_zoo", "with_traffic",
 ]
+
+# token_mixers / attention_scaling notebooks: scaling with sequence length and resolution
+from .sequence import decode_scaling, fit_exponent, resolution_scaling, sequence_scaling  # noqa: E402
+
+__all__ += ["decode_scaling", "fit_exponent", "resolution_scaling", "sequence_scaling"]
