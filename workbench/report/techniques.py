@@ -172,7 +172,7 @@ register_technique(
                 "resolutions": [64, 128], "zoo_rounds": 2,
             },
             "default": {},
-            "full": {"recipe": "fmnist_full", "seeds": [0, 1, 2], "rounds": 30, "zoo_rounds": 15, "resolutions": [128, 224, 320, 448, 640]},
+            "full": {"recipe": "fmnist_mixers_full", "seeds": [0, 1, 2], "rounds": 30, "zoo_rounds": 15, "resolutions": [128, 224, 320, 448, 640]},
         },  # fmt: skip
         bank=lessons.token_mixers.bank_entries,
     )
@@ -191,11 +191,11 @@ register_technique(
         ),
         profiles={
             "smoke": {
-                "lengths": [64, 256, 1024], "fit_min_tokens": 256, "decode_contexts": [64, 1024],
+                "lengths": [64, 256], "fit_min_tokens": 64, "decode_contexts": [64, 256],
                 "seeds": [0], "recipe": "smoke", "rounds": 2,
             },
             "default": {},
-            "full": {"recipe": "fmnist_full", "seeds": [0, 1, 2], "rounds": 10, "lengths": [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384]},
+            "full": {"recipe": "fmnist_mixers_full", "seeds": [0, 1, 2], "rounds": 10, "lengths": [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384]},
         },  # fmt: skip
         bank=lessons.attention_scaling.bank_entries,
     )
