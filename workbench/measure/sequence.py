@@ -5,7 +5,8 @@
   skipped above its own token cap (so a quadratic mixer never allocates more than asked);
 * :func:`decode_scaling` -- cost of generating ONE token after a context of ``N`` tokens:
   attention reads a key/value cache of ``N`` tokens, a state-space model updates a fixed state;
-* :func:`resolution_scaling` -- whole zoo models in deploy form across input resolutions,
+* :func:`resolution_scaling` -- zoo models, built for each input resolution and put in deploy
+  form,
   interleaved against the first (a pure CNN), with the share of MACs spent in token-to-token
   matrix products (the term that grows with the square of the token count);
 * :func:`fit_exponent` -- the slope of ``log(value)`` against ``log(size)``: ~2 for a quadratic
@@ -170,18 +171,37 @@ def decode_scaling(
     return pd.DataFrame(rows)
 
 
+def deploy_model_at(name: str, resolution: int) -> nn.Module:
+    """Registry model ``name`` built for ``resolution`` px and put in deploy form (BN folded).
+
+    Models whose attention biases are sized for one input (EfficientFormer, EfficientViT) take
+    ``img_size``; the others are built as they are (a ``TypeError`` says they do not take it).
+    """
+    from ..layers import reparameterize_model
+    from ..models import create_model
+
+    try:
+        model = create_model(name, img_size=resolution)
+    except TypeError:
+        model = create_model(name)
+    return reparameterize_model(model.eval())
+
+
 def resolution_scaling(
-    models: Mapping[str, nn.Module],
+    names: Sequence[str],
     resolutions: Sequence[int],
     *,
     rounds: int = 5,
     threads: int | None = None,
     in_chans: int = 3,
 ) -> pd.DataFrame:
-    """Deploy-form models across square input resolutions, interleaved against the first.
+    """Zoo models in deploy form across square input resolutions, interleaved against the first.
+
+    At each resolution every model is built for it (:func:`deploy_model_at`) and timed in one
+    interleaved :func:`compare_latency` run.
 
     Args:
-        models: name -> model already in deploy form (BN folded); the first is the baseline.
+        names: registry names; the first is the baseline (a pure CNN).
         resolutions: input sides in pixels.
         rounds: interleaved rounds per resolution; threads: intra-op threads.
         in_chans: input channels.
@@ -194,7 +214,8 @@ def resolution_scaling(
     rows = []
     for r in resolutions:
         size = (in_chans, r, r)
-        lat = compare_latency(dict(models), size, rounds=rounds, threads=threads).set_index("name")
+        models = {n: deploy_model_at(n, r) for n in names}
+        lat = compare_latency(models, size, rounds=rounds, threads=threads).set_index("name")
         for name, m in models.items():
             c = count_macs(m, size)
             tok = sum(v for k, v in c.by_operator.items() if k in TOKEN_MATMUL_OPS)
