@@ -248,3 +248,12 @@ def test_bank_entries_match_variants():
     params = {"train_mixers": ["attention", "ssd"], "patch": 4, "mixer_kwargs": {"ssd": {"d_state": 28}}, "recipe": "smoke", "seeds": [0]}
     kws = [dict(e.kwargs) for e in asc.bank_entries(params)]
     assert kws[1]["mixer_kwargs"] == {"d_state": 28} and kws[0]["mixer_kwargs"] == {}
+
+
+def test_resolution_scaling_builds_each_model_for_each_size():
+    df = wb.measure.resolution_scaling(["mobilenetv2_050", "efficientformer_l1"], [32, 64], rounds=1)
+    assert list(df.model) == ["mobilenetv2_050", "efficientformer_l1"] * 2
+    share = df.set_index(["model", "resolution"]).token_matmul_pct
+    assert share["mobilenetv2_050"].eq(0).all() and (share["efficientformer_l1"] > 0).all()
+    # the global-attention stage's share grows with the token count (N^2 vs N)
+    assert share["efficientformer_l1", 64] > share["efficientformer_l1", 32]
