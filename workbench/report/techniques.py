@@ -167,9 +167,9 @@ register_technique(
         ),
         profiles={
             "smoke": {
-                "mixers": ["pooling", "attention", "window_attention"], "seeds": [0], "recipe": "smoke",
+                "mixers": ["pooling", "window_attention"], "seeds": [0], "recipe": "smoke",
                 "rounds": 2, "zoo_models": ["mobilenetv2_050", "efficientformer_l1", "no_such_model"],
-                "resolutions": [64, 128], "zoo_rounds": 2,
+                "resolutions": [64, 96], "zoo_rounds": 2,
             },
             "default": {},
             "full": {"recipe": "fmnist_mixers_full", "seeds": [0, 1, 2], "rounds": 30, "zoo_rounds": 15, "resolutions": [128, 224, 320, 448, 640]},
