@@ -207,6 +207,8 @@ def _res(top_ratio=1.6, q=0.05):
     rows = []
     for r, hyb, share in ((128, 1.0, 1.0), (224, 1.2, 3.0), (448, top_ratio, 12.0)):
         rows.append({"model": "cnn", "resolution": r, "ratio": 1.0, "ratio_q1": 1.0, "ratio_q3": 1.0, "token_matmul_pct": 0.0})
+        # windowed attention: a larger but flat share, flat ratio -- must not be the one judged
+        rows.append({"model": "windowed", "resolution": r, "ratio": 0.9, "ratio_q1": 0.85, "ratio_q3": 0.95, "token_matmul_pct": 20.0})
         rows.append({"model": "hybrid", "resolution": r, "ratio": hyb, "ratio_q1": hyb - q, "ratio_q3": hyb + q, "token_matmul_pct": share})
     return pd.DataFrame(rows)
 
@@ -214,7 +216,7 @@ def _res(top_ratio=1.6, q=0.05):
 def test_token_mixers_supported():
     lesson = tm.conclude(_mixers(), _res(), epochs=2, images=10000)
     assert lesson.verdict == "supported", lesson.evidence
-    assert "hybrid" in lesson.evidence
+    assert "hybrid / cnn" in lesson.evidence and "windowed /" not in lesson.evidence
 
 
 def test_token_mixers_gap_beyond_noise_fails_skeleton():
