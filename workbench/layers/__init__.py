@@ -92,3 +92,9 @@ from .cheap_operators import CHEAP_BLOCKS, ChannelShuffle, Shift, cheap_block  #
 from .reparameterization import deploy_difference  # noqa: E402
 
 __all__ += ["CHEAP_BLOCKS", "ChannelShuffle", "Shift", "cheap_block", "deploy_difference"]
+
+# token_mixers / attention_scaling notebooks: sequence mixers (also registers their MetaFormer mixers)
+from . import sequence_mixers  # noqa: E402
+from .sequence_mixers import LinearAttention, SelectiveSSM, SoftmaxAttention, WindowAttention  # noqa: E402
+
+__all__ += ["LinearAttention", "SelectiveSSM", "SoftmaxAttention", "WindowAttention", "sequence_mixers"]

@@ -205,6 +205,17 @@ _TOKEN_MIXERS: dict[str, type[nn.Module]] = {
 }
 
 
+def register_token_mixer(name: str, cls: type[nn.Module]) -> None:
+    """Add a mixer ``cls(dim, **kwargs)`` under ``name`` (other modules extend the table this way).
+
+    Raises:
+        ValueError: ``name`` is taken by another class.
+    """
+    if _TOKEN_MIXERS.get(name, cls) is not cls:
+        raise ValueError(f"token mixer {name!r} is already registered")
+    _TOKEN_MIXERS[name] = cls
+
+
 def list_token_mixers() -> list[str]:
     """Names accepted by :func:`get_token_mixer`."""
     return sorted(_TOKEN_MIXERS)

@@ -39,3 +39,8 @@ __all__ += ["cheap_operators", "reparameterization"]
 from . import deployment, quantization  # noqa: E402
 
 __all__ += ["deployment", "quantization"]
+
+# token_mixers / attention_scaling notebooks
+from . import attention_scaling, token_mixers  # noqa: E402
+
+__all__ += ["attention_scaling", "token_mixers"]

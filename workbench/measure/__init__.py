@@ -33,3 +33,8 @@ __all__ = [
 from .erf import conv_activations, effective_receptive_field, erf_area  # noqa: E402
 
 __all__ += ["conv_activations", "effective_receptive_field", "erf_area"]
+
+# token_mixers / attention_scaling notebooks: scaling with sequence length and resolution
+from .sequence import decode_scaling, fit_exponent, resolution_scaling, sequence_scaling  # noqa: E402
+
+__all__ += ["decode_scaling", "fit_exponent", "resolution_scaling", "sequence_scaling"]

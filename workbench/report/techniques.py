@@ -295,3 +295,53 @@ register_technique(
         bank=lessons.deployment.bank_entries,
     )
 )
+
+# token_mixers / attention_scaling notebooks (issue 12, items 4 and 5)
+register_technique(
+    Technique(
+        slug="token_mixers",
+        title="Token mixers: one MetaFormer skeleton, seven mixers, and hybrids across resolution",
+        claim=lessons.token_mixers.CLAIM,
+        families=("efficient_attention",),
+        papers=(
+            "MetaFormer Is Actually What You Need for Vision",
+            "EfficientFormer: Vision Transformers at MobileNet Speed",
+            "EfficientViT: Memory Efficient Vision Transformer with Cascaded Group Attention",
+            "RepViT: Revisiting Mobile CNN From ViT Perspective",
+            "Scaling Local Self-Attention for Parameter Efficient Visual Backbones",
+        ),
+        profiles={
+            "smoke": {
+                "mixers": ["pooling", "window_attention"], "seeds": [0], "recipe": "smoke",
+                "rounds": 2, "zoo_models": ["mobilenetv2_050", "efficientformer_l1", "no_such_model"],
+                "resolutions": [64, 96], "zoo_rounds": 2,
+            },
+            "default": {},
+            "full": {"recipe": "fmnist_mixers_full", "seeds": [0, 1, 2], "rounds": 30, "zoo_rounds": 15, "resolutions": [128, 224, 320, 448, 640]},
+        },  # fmt: skip
+        bank=lessons.token_mixers.bank_entries,
+    )
+)
+register_technique(
+    Technique(
+        slug="attention_scaling",
+        title="Attention vs state-space scaling: cost against sequence length",
+        claim=lessons.attention_scaling.CLAIM,
+        families=("efficient_attention", "state_space_models"),
+        papers=(
+            "EfficientViM: Efficient Vision Mamba with Hidden State Mixer based State Space Duality",
+            "MobileMamba: Lightweight Multi-Receptive Visual Mamba Network",
+            "NetMamba: Efficient Network Traffic Classification via Pre-training Unidirectional Mamba",
+            "LaMamba-Diff: Linear-Time High-Fidelity Diffusion Models Based on Local Attention and Mamba",
+        ),
+        profiles={
+            "smoke": {
+                "lengths": [64, 256], "fit_min_tokens": 64, "decode_contexts": [64, 256],
+                "seeds": [0], "recipe": "smoke", "rounds": 2,
+            },
+            "default": {},
+            "full": {"recipe": "fmnist_mixers_full", "seeds": [0, 1, 2], "rounds": 10, "lengths": [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384]},
+        },  # fmt: skip
+        bank=lessons.attention_scaling.bank_entries,
+    )
+)
