@@ -7,3 +7,21 @@ in place unless asked.
 Layering: ``compress`` sits above ``train`` (fine-tuning, QAT) and ``measure``, below ``bank``;
 notebooks take trained models from the bank and hand them to these functions.
 """
+
+# pruning and low-rank / PEFT notebooks (issue 13, items 1 and 4)
+from .lora import (
+    add_lora,
+    bias_only,
+    full_finetune,
+    linear_probe,
+    merge_lora,
+    trainable_params,
+    training_memory,
+)
+from .lowrank import factorize, rank_for_params
+from .prune import KeepSparsity, prune, sparsity
+
+__all__ = [*globals().get("__all__", ()),  # other compress modules append theirs too
+    "KeepSparsity", "add_lora", "bias_only", "factorize", "full_finetune", "linear_probe", "merge_lora",
+    "prune", "rank_for_params", "sparsity", "trainable_params", "training_memory",
+]  # fmt: skip
