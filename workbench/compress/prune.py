@@ -268,7 +268,7 @@ def crosscheck(model: nn.Module, example_inputs: torch.Tensor) -> dict[str, floa
     """Params and MACs of ``model`` by Torch-Pruning's counter and by ours (``wb.count_macs``).
 
     Torch-Pruning's ``count_ops_and_params`` also counts BatchNorm and some element-wise ops as
-    "ops", so its number is expected a few percent above our ``macs`` (conv / linear / matmul
+    "ops", so its number is expected ~10 % above our ``macs`` (conv / linear / matmul
     only); the parameter counts must agree exactly.
 
     Returns:
