@@ -29,7 +29,7 @@ def test_magnitude_sparsity_and_input_untouched(scope):
     assert abs(s["total"] - 0.7 * 200 / 360) < 0.01  # 200 prunable conv weights, the 160-weight classifier stays dense
     if scope == "layer":  # every pruned layer at the asked fraction; the classifier (6) stays dense
         assert abs(s["0"] - 0.7) < 0.02 and abs(s["3"] - 0.7) < 0.02 and s["6"] == 0
-    assert all(torch.equal(a, b) for a, b in zip(before, m.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(before, m.parameters(), strict=True))
     assert p(torch.randn(2, 1, 8, 8)).shape == (2, 10)
 
 
