@@ -9,9 +9,11 @@ notebooks take trained models from the bank and hand them to these functions.
 """
 
 # pruning and low-rank / PEFT notebooks (issue 13, items 1 and 4)
+from . import prune as prune_module  # the module; `prune` below is the function
 from .lora import (
     add_lora,
     bias_only,
+    digits_task,
     full_finetune,
     linear_probe,
     merge_lora,
@@ -19,9 +21,10 @@ from .lora import (
     training_memory,
 )
 from .lowrank import factorize, rank_for_params
-from .prune import KeepSparsity, prune, sparsity
+from .prune import KeepSparsity, finetune, prune, pruning_table, pruning_variants, sparsity
 
 __all__ = [*globals().get("__all__", ()),  # other compress modules append theirs too
     "KeepSparsity", "add_lora", "bias_only", "factorize", "full_finetune", "linear_probe", "merge_lora",
-    "prune", "rank_for_params", "sparsity", "trainable_params", "training_memory",
+    "finetune", "prune", "pruning_table", "pruning_variants", "rank_for_params", "sparsity", "trainable_params",
+    "training_memory", "digits_task", "prune_module",
 ]  # fmt: skip

@@ -221,3 +221,31 @@ def training_memory(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, optim
         "saved_activation_bytes": acts, "grad_bytes": trainable,
         "optimizer_bytes": optimizer_slots * trainable, "total_bytes": acts + (1 + optimizer_slots) * trainable,
     }  # fmt: skip
+
+
+def digits_task(*, size: int = 28, test_fraction: float = 0.25, batch_size: int = 64, seed: int = 0):
+    """scikit-learn's handwritten digits (1,797 images, 8x8, shipped with sklearn: no download)
+    as a second task for adapting a Fashion-MNIST model: upsampled to ``size`` px, normalised
+    like Fashion-MNIST, split stratified into train / test.
+
+    Returns:
+        a ``DataBundle`` (10 classes, 1 channel), ``version`` naming the split.
+    """
+    import numpy as np
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from ..data.fashion import FASHION_MNIST_MEAN, FASHION_MNIST_STD
+    from ..data.loaders import DataBundle, TensorLoader
+
+    d = load_digits()
+    img = torch.from_numpy((d.images / 16.0).astype(np.float32))[:, None]  # (N, 1, 8, 8), ink = 1
+    img = nn.functional.interpolate(img, size=(size, size), mode="bilinear", align_corners=False)
+    img = (img.clamp(0, 1) * 255).round().to(torch.uint8)
+    labels = torch.from_numpy(d.target.astype(np.int64))
+    tr, te = train_test_split(np.arange(len(labels)), test_size=test_fraction, stratify=d.target, random_state=seed)
+    norm = dict(mean=FASHION_MNIST_MEAN, std=FASHION_MNIST_STD)
+    train = TensorLoader(img[tr], labels[tr], batch_size=batch_size, shuffle=True, drop_last=True, seed=seed, **norm)
+    test = TensorLoader(img[te], labels[te], batch_size=512, **norm)
+    version = {"source": "sklearn.load_digits", "size": size, "test_fraction": test_fraction, "seed": seed}
+    return DataBundle(train, test, 10, tuple(str(i) for i in range(10)), version)

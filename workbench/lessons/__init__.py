@@ -24,3 +24,6 @@ __all__ = [
     "mobile_convs",
     "show_source",
 ]
+
+# pruning and low_rank_peft notebooks (issue 13)
+from . import pruning  # noqa: E402

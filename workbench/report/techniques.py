@@ -151,3 +151,32 @@ register_technique(
         bank=lessons.channel_attention.bank_entries,
     )
 )
+
+# pruning notebook (issue 13, item 1)
+register_technique(
+    Technique(
+        slug="pruning",
+        title="Pruning: unstructured masks vs structured channels, measured",
+        claim=lessons.pruning.CLAIM,
+        families=("pruning_sparsity",),
+        papers=(
+            "Fast Sparse ConvNets",
+            "Structured Pruning is All You Need for Pruning CNNs at Initialization",
+            "Network Pruning Spaces",
+            "DepGraph: Towards Any Structural Pruning",
+        ),
+        profiles={
+            "smoke": {
+                "recipe": "smoke", "unstructured_amounts": [0.5], "channel_amounts": [0.5],
+                "structured_methods": ["l1", "taylor"], "finetune_steps": 2, "finetune_images": 512,
+                "test_images": 256, "latency_resolution": 64, "rounds": 2,
+            },
+            "default": {},
+            "full": {
+                "recipe": "fmnist_full", "structured_methods": ["l1", "bn_scale", "taylor", "random"],
+                "channel_amounts": [0.25, 0.5, 0.75], "finetune_steps": 400, "test_images": 10000, "rounds": 30,
+            },
+        },  # fmt: skip
+        bank=lessons.pruning.bank_entries,
+    )
+)
