@@ -17,14 +17,16 @@ from .lora import (
     full_finetune,
     linear_probe,
     merge_lora,
+    peft_table,
     trainable_params,
     training_memory,
+    with_new_head,
 )
-from .lowrank import factorize, rank_for_params
+from .lowrank import factorize, rank_for_params, rank_table
 from .prune import KeepSparsity, finetune, prune, pruning_table, pruning_variants, sparsity
 
 __all__ = [*globals().get("__all__", ()),  # other compress modules append theirs too
     "KeepSparsity", "add_lora", "bias_only", "factorize", "full_finetune", "linear_probe", "merge_lora",
     "finetune", "prune", "pruning_table", "pruning_variants", "rank_for_params", "sparsity", "trainable_params",
-    "training_memory", "digits_task", "prune_module",
+    "training_memory", "digits_task", "prune_module", "peft_table", "with_new_head", "rank_table",
 ]  # fmt: skip

@@ -18,9 +18,13 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LORA_TARGETS = ("linear", "conv1x1", "conv")
 
@@ -249,3 +253,47 @@ def digits_task(*, size: int = 28, test_fraction: float = 0.25, batch_size: int 
     test = TensorLoader(img[te], labels[te], batch_size=512, **norm)
     version = {"source": "sklearn.load_digits", "size": size, "test_fraction": test_fraction, "seed": seed}
     return DataBundle(train, test, 10, tuple(str(i) for i in range(10)), version)
+
+
+def with_new_head(model: nn.Module, num_classes: int, *, seed: int = 0) -> nn.Module:
+    """A copy of ``model`` whose classifier (``get_classifier()`` or the last ``nn.Linear``) is a
+    freshly initialised ``nn.Linear`` with ``num_classes`` outputs (a new task's head)."""
+    m = copy.deepcopy(model)
+    names = _classifier_names(m)
+    if not names:
+        raise ValueError(f"{type(model).__name__} has no classifier to replace; expected get_classifier() or an nn.Linear")
+    name = names[0]
+    old = m.get_submodule(name)
+    if not isinstance(old, nn.Linear):
+        raise ValueError(f"classifier {name!r} is a {type(old).__name__}; with_new_head supports nn.Linear")
+    torch.manual_seed(seed)
+    parent, _, child = name.rpartition(".")
+    setattr(m.get_submodule(parent) if parent else m, child, nn.Linear(old.in_features, num_classes))
+    return m
+
+
+def peft_table(start: nn.Module, methods: dict[str, nn.Module], tuned: dict[str, nn.Module], data) -> pd.DataFrame:
+    """One row per adaptation method: trainable params (count and % of the model), training
+    memory of one step at the training batch size (:func:`training_memory`), test accuracy (%).
+
+    Args:
+        start: the model every method starts from (for the total parameter count).
+        methods: name -> the prepared model (frozen parts set), before training.
+        tuned: name -> the trained model.
+        data: the task's ``DataBundle``.
+    """
+    import pandas as pd
+
+    from ..train import evaluate
+
+    x, y = next(iter(data.train))
+    total = sum(p.numel() for p in start.parameters())
+    rows = []
+    for name, m in methods.items():
+        mem = training_memory(m, x, y)
+        rows.append({
+            "name": name, "trainable_params": trainable_params(m), "trainable_pct": 100 * trainable_params(m) / total,
+            "saved_activation_mb": mem["saved_activation_bytes"] / 2**20, "training_memory_mb": mem["total_bytes"] / 2**20,
+            "accuracy": evaluate(tuned[name], data.test).accuracy,
+        })  # fmt: skip
+    return pd.DataFrame(rows)

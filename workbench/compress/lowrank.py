@@ -17,9 +17,13 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RANK_RULES = ("uniform", "energy")
 
@@ -158,3 +162,20 @@ def rank_for_params(model: nn.Module, target_ratio: float, *, skip: Sequence[str
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if _weights_at(spectra, "energy", mid) < want else (lo, mid)
     return hi
+
+
+def rank_table(**reports: list[Factorized]) -> pd.DataFrame:
+    """Per-layer ranks side by side: ``rank_table(uniform=rep_u, energy=rep_e)`` gives one row per
+    candidate layer with ``name, out, in, full_rank`` and ``<rule>_rank``, ``<rule>_energy`` columns
+    (a layer left dense shows its full rank and energy 1)."""
+    import pandas as pd
+
+    if not reports:
+        raise ValueError("rank_table needs at least one report, e.g. rank_table(uniform=report)")
+    first = next(iter(reports.values()))
+    t = pd.DataFrame({"name": [f.name for f in first], "out": [f.shape[0] for f in first],
+                      "in": [f.shape[1] for f in first], "full_rank": [f.full_rank for f in first]})  # fmt: skip
+    for rule, rep in reports.items():
+        t[f"{rule}_rank"] = [f.rank for f in rep]
+        t[f"{rule}_energy"] = [round(f.energy, 4) for f in rep]
+    return t

@@ -369,12 +369,15 @@ def pruning_table(
     tuned: dict[str, nn.Module] | None,
     test,
     input_size: tuple[int, int, int],
+    *,
+    kind: str | None = None,
 ) -> pd.DataFrame:
     """One row per variant: kind, amount, params, nonzero params, MACs, sparsity, accuracy before
     (``accuracy_pruned``) and after the fine-tune (``accuracy``, NaN without ``tuned``), in %.
 
     ``macs`` counts dense kernels (zeros multiplied too); ``nonzero_macs`` is what a perfect
-    sparse kernel would do (MACs scaled by each layer's density).
+    sparse kernel would do (MACs scaled by each layer's density). ``kind`` names every non-dense
+    row's kind (default: guessed from :func:`pruning_variants`' names).
     """
     import pandas as pd
 
@@ -386,11 +389,11 @@ def pruning_table(
         mc = count_macs(m, input_size)
         dens = {n: 1 - s for n, s in sparsity(m).items() if n != "total"}
         nz_macs = mc.macs - sum(mc.by_module.get(n, 0) * (1 - d) for n, d in dens.items())
-        kind = "dense" if name == "dense" else "structured" if "%" in name and not name.startswith("magnitude") else "unstructured"
-        amount = float(name.split()[-1].rstrip("%")) / 100 if "%" in name else (0.5 if ":" in name else 0.0)
+        kind_ = "dense" if name == "dense" else kind if kind else "structured" if "%" in name and not name.startswith("magnitude") else "unstructured"
+        amount = float(name.split()[-1].rstrip("%")) / 100 if name.endswith("%") else (0.5 if ":" in name else 0.0)
         t = tuned.get(name) if tuned else None
         rows.append({
-            "name": name, "kind": kind, "amount": amount,
+            "name": name, "kind": kind_, "amount": amount,
             "params": sum(p.numel() for p in m.parameters()),
             "nonzero_params": int(sum((p != 0).sum() for p in m.parameters())),
             "macs": mc.macs, "nonzero_macs": int(nz_macs), "sparsity": sparsity(m)["total"],

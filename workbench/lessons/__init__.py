@@ -26,4 +26,4 @@ __all__ = [
 ]
 
 # pruning and low_rank_peft notebooks (issue 13)
-from . import pruning  # noqa: E402
+from . import low_rank_peft, pruning  # noqa: E402, F401  (wb.lessons.pruning, wb.lessons.low_rank_peft)

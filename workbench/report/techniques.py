@@ -180,3 +180,29 @@ register_technique(
         bank=lessons.pruning.bank_entries,
     )
 )
+
+# low_rank_peft notebook (issue 13, item 4)
+register_technique(
+    Technique(
+        slug="low_rank_peft",
+        title="Low rank and PEFT: SVD compression and LoRA adaptation",
+        claim=lessons.low_rank_peft.CLAIM,
+        families=("low_rank_peft",),
+        papers=(
+            "From GaLore to WeLore: How Low-Rank Weights Non-uniformly Emerge from Low-Rank Gradients",
+            "Low-rank lottery tickets: finding efficient low-rank neural networks via matrix differential equations",
+            "DiffFit: Unlocking Transferability of Large Diffusion Models via Simple Parameter-Efficient Fine-Tuning",
+            "UniPT: Universal Parallel Tuning for Transfer Learning with Efficient Parameter and Memory",
+        ),
+        profiles={
+            "smoke": {
+                "recipe": "smoke", "finetune_steps": 2, "finetune_images": 512, "test_images": 256,
+                "adapt_steps": 2, "lora_ranks": [4], "rounds": 2,
+            },
+            "default": {},
+            "full": {"recipe": "fmnist_full", "finetune_steps": 400, "test_images": 10000, "adapt_steps": 300,
+                     "lora_ranks": [1, 4, 16], "rounds": 30},
+        },  # fmt: skip
+        bank=lessons.low_rank_peft.bank_entries,
+    )
+)
