@@ -118,3 +118,57 @@ def test_lora_bad_input():
         L.add_lora(_net(), targets=("attention",))
     with pytest.raises(ValueError, match="no layer matches"):
         L.add_lora(nn.Sequential(nn.Linear(4, 2)), targets=("conv",))
+
+
+# --- the low_rank_peft notebook's verdict rule (workbench/lessons/low_rank_peft.py) ---
+
+def _tables(*, base=90.0, uni=70.0, en=80.0, full=95.0, lora=94.0, lora_pct=3.0):
+    import pandas as pd
+
+    lowrank = pd.DataFrame({"name": ["dense", "uniform 25%", "energy 0.950"], "params": [1000, 500, 500],
+                            "macs": [100, 60, 55], "accuracy_pruned": [base, uni, en], "accuracy": [base, 88.0, 89.0]})  # fmt: skip
+    peft = pd.DataFrame({"name": ["full fine-tune", "linear probe", "LoRA r=4"], "trainable_params": [1000, 10, 30],
+                         "trainable_pct": [100.0, 1.0, lora_pct], "training_memory_mb": [3.0, 0.1, 2.0],
+                         "accuracy": [full, 60.0, lora]})  # fmt: skip
+    return lowrank, peft
+
+
+def _lr_verdict(diff=1e-6, ratio=1.0, **kw):
+    from workbench.lessons import low_rank_peft
+
+    lowrank, peft = _tables(**kw)
+    return low_rank_peft.conclude(lowrank, peft, merge_max_diff=diff, merged_latency_ratio=ratio, finetune_steps=60, adapt_steps=80)
+
+
+@pytest.mark.parametrize(
+    ("kw", "verdict"),
+    [
+        ({}, "supported"),
+        ({"en": 60.0}, "partly supported"),  # uniform beats energy
+        ({"lora": 90.0}, "partly supported"),  # LoRA 5 points behind
+        ({"lora_pct": 20.0}, "partly supported"),  # not parameter-efficient
+        ({"ratio": 1.3}, "partly supported"),  # merged model slower: not merged really
+        ({"en": 60.0, "lora": 90.0, "diff": 1e-2}, "not supported"),
+        ({"base": 50.0, "full": 30.0}, "inconclusive"),  # both accuracy halves untestable
+    ],
+)
+def test_low_rank_peft_verdicts(kw, verdict):
+    assert _lr_verdict(**kw).verdict == verdict
+
+
+def test_low_rank_peft_bad_tables():
+    from workbench.lessons import low_rank_peft
+
+    lowrank, peft = _tables()
+    with pytest.raises(ValueError, match="'uniform ...'"):
+        low_rank_peft.conclude(lowrank.iloc[:2], peft, merge_max_diff=0, merged_latency_ratio=1, finetune_steps=1, adapt_steps=1)
+    with pytest.raises(ValueError, match="LoRA r="):
+        low_rank_peft.conclude(lowrank, peft.iloc[:2], merge_max_diff=0, merged_latency_ratio=1, finetune_steps=1, adapt_steps=1)
+
+
+def test_digits_task_and_new_head():
+    d = L.digits_task(batch_size=32)
+    x, y = next(iter(d.train))
+    assert x.shape == (32, 1, 28, 28) and d.num_classes == 10 and d.test.num_samples == 450
+    m = L.with_new_head(_net(), 3)
+    assert m[9].out_features == 3 and m(torch.randn(1, 1, 8, 8)).shape == (1, 3)

@@ -112,3 +112,74 @@ def test_unsupported_layer_named():
     g = nn.Sequential(nn.Conv2d(4, 8, 3, groups=2), nn.Flatten(), nn.LazyLinear(10))
     with pytest.raises(ValueError, match="groups=2"):
         prune(g, 0.5, "l1")
+
+
+# --- the pruning notebook's verdict rule (workbench/lessons/pruning.py), on hand-made numbers ---
+
+def _ptable(*, target_speed=2.0, mask_speed=1.0, base_acc=90.0, target_acc=89.0):
+    import pandas as pd
+
+    rows = [
+        ("dense", "dense", 1.0, 1.0, base_acc, base_acc),
+        ("magnitude 90%", "unstructured", mask_speed, mask_speed, 80.0, 88.0),
+        ("l1 50%", "structured", target_speed * 0.8, target_speed, 70.0, target_acc),
+    ]
+    t = pd.DataFrame(rows, columns=["name", "kind", "speedup", "speedup_hi", "accuracy_pruned", "accuracy"])
+    return t.assign(macs=[100, 100, 28], nonzero_macs=[100, 10, 28], nonzero_params=[1000, 100, 260])
+
+
+def _verdict(**kw):
+    from workbench.lessons import pruning
+
+    return pruning.conclude(_ptable(**kw), target="l1 50%", resolution=224, finetune_steps=60, finetune_images=3840)
+
+
+def test_pruning_verdict_supported():
+    lesson = _verdict()
+    assert lesson.verdict == "supported"
+    assert "2.00x" in lesson.evidence and "1 seed, no spread" in lesson.takeaways[0]
+
+
+@pytest.mark.parametrize(
+    ("kw", "verdict"),
+    [
+        ({"target_acc": 87.0}, "partly supported"),  # fast but 3 points lost
+        ({"mask_speed": 1.3}, "partly supported"),  # masks got faster: the "no gain" half fails
+        ({"target_speed": 1.2}, "not supported"),  # accuracy kept, but no 1.5x
+        ({"target_speed": 1.2, "base_acc": 60.0}, "inconclusive"),  # too short and too slow
+        ({"base_acc": 60.0}, "partly supported"),  # fast but accuracy untestable
+    ],
+)
+def test_pruning_verdict_edges(kw, verdict):
+    lesson = _verdict(**kw)
+    assert lesson.verdict == verdict
+    if kw.get("base_acc", 90) < 84:
+        assert lesson.key_numbers["training"] == "too short: accuracy ignored"
+
+
+def test_pruning_verdict_bad_table():
+    from workbench.lessons import pruning
+
+    with pytest.raises(ValueError, match="rows: dense"):
+        pruning.conclude(_ptable(), target="l1 75%", resolution=224, finetune_steps=1, finetune_images=1)
+    with pytest.raises(ValueError, match="first row must be 'dense'"):
+        pruning.conclude(_ptable().iloc[1:], target="l1 50%", resolution=224, finetune_steps=1, finetune_images=1)
+
+
+def test_merge_latency_speedups():
+    import pandas as pd
+
+    from workbench.lessons.pruning import merge_latency
+
+    t = pd.DataFrame({"name": ["dense", "l1 50%"]})
+    low = pd.DataFrame({"name": ["dense", "l1 50%"], "ratio": [1.0, 0.8], "ratio_q1": [1.0, 0.7], "ratio_q3": [1.0, 0.9]})
+    hi = low.assign(ratio=[1.0, 0.5])
+    m = merge_latency(t, low, hi)
+    assert m.speedup.tolist() == [1.0, 1.25] and m.speedup_hi.tolist() == [1.0, 2.0]
+
+
+def test_pruning_bank_entry_is_mobile_convs_base():
+    from workbench.lessons import pruning
+
+    (e,) = pruning.bank_entries({"backbone": "mobilenetv2_050", "recipe": "fmnist_short", "base_seed": 0})
+    assert (e.model, e.recipe, e.seed, dict(e.kwargs)) == ("mobilenetv2_050", "fmnist_short", 0, {"small_input": True})
