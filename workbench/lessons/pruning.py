@@ -133,7 +133,7 @@ def conclude(
         "recovers more, so the accuracy losses here are upper bounds."
     )
     if "nonzero_macs" in table and len(masked):
-        r = masked.iloc[-1]
+        r = masked.loc[masked.nonzero_macs.idxmin()]  # the sparsest mask
         takeaways.append(
             f"{r['name']}: a perfect sparse kernel would do {r.nonzero_macs / base.macs:.0%} of the MACs, the dense kernel "
             f"still does {r.macs / base.macs:.0%}: the speed-up needs a sparse kernel (XNNPACK-style), not a mask."
