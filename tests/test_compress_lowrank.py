@@ -172,3 +172,10 @@ def test_digits_task_and_new_head():
     assert x.shape == (32, 1, 28, 28) and d.num_classes == 10 and d.test.num_samples == 450
     m = L.with_new_head(_net(), 3)
     assert m[9].out_features == 3 and m(torch.randn(1, 1, 8, 8)).shape == (1, 3)
+
+
+def test_output_difference_keeps_no_graph():
+    m = L.add_lora(_net(), rank=2)
+    x = torch.randn(2, 1, 8, 8)
+    assert L.output_difference(m, L.merge_lora(m), x) < 1e-5
+    assert m.training is False  # _net() is in eval mode and stays so

@@ -17,6 +17,7 @@ from .lora import (
     full_finetune,
     linear_probe,
     merge_lora,
+    output_difference,
     peft_table,
     trainable_params,
     training_memory,
@@ -28,5 +29,5 @@ from .prune import KeepSparsity, finetune, prune, pruning_table, pruning_variant
 __all__ = [*globals().get("__all__", ()),  # other compress modules append theirs too
     "KeepSparsity", "add_lora", "bias_only", "factorize", "full_finetune", "linear_probe", "merge_lora",
     "finetune", "prune", "pruning_table", "pruning_variants", "rank_for_params", "sparsity", "trainable_params",
-    "training_memory", "digits_task", "prune_module", "peft_table", "with_new_head", "rank_table",
+    "training_memory", "digits_task", "prune_module", "peft_table", "with_new_head", "rank_table", "output_difference",
 ]  # fmt: skip

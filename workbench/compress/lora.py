@@ -297,3 +297,15 @@ def peft_table(start: nn.Module, methods: dict[str, nn.Module], tuned: dict[str,
             "accuracy": evaluate(tuned[name], data.test).accuracy,
         })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+@torch.inference_mode()
+def output_difference(a: nn.Module, b: nn.Module, x: torch.Tensor) -> float:
+    """Largest absolute difference of two models' outputs on ``x`` (both in eval mode, no autograd
+    graph kept: a frozen-base LoRA model would otherwise hold every activation for backward)."""
+    was_a, was_b = a.training, b.training
+    try:
+        return float((a.eval()(x) - b.eval()(x)).abs().max())
+    finally:
+        a.train(was_a)
+        b.train(was_b)
