@@ -150,6 +150,7 @@ def _lr_verdict(diff=1e-6, ratio=1.0, **kw):
         ({"ratio": 1.3}, "partly supported"),  # merged model slower: not merged really
         ({"en": 60.0, "lora": 90.0, "diff": 1e-2}, "not supported"),
         ({"base": 50.0, "full": 30.0}, "inconclusive"),  # both accuracy halves untestable
+        ({"uni": 10.0, "en": 10.0, "full": 30.0}, "inconclusive"),  # both ranks at chance: no evidence
     ],
 )
 def test_low_rank_peft_verdicts(kw, verdict):

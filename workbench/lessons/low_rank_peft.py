@@ -8,7 +8,8 @@ Rule (:func:`conclude`), three halves, each *holds*, *fails* or is *untestable*:
 
 * *per-layer ranks*: at equal parameters, the energy-chosen ranks keep at least the accuracy of the
   uniform rank right after factorization (before the fine-tune); untestable when the base model
-  is below a linear classifier (training too short);
+  is below a linear classifier (training too short) or both factorized models fall below
+  :data:`MIN_TASK_ACC` % (the rank budget destroyed both: a tie at chance level proves nothing);
 * *LoRA*: the best LoRA rank reaches the full fine-tune's accuracy within :data:`MAX_GAP` points
   while training under :data:`MAX_TRAINABLE_PCT` % of the parameters; untestable when the full
   fine-tune itself stays below :data:`MIN_TASK_ACC` % (adaptation too short);
@@ -83,7 +84,8 @@ def conclude(
     en = lowrank[lowrank.name.str.startswith("energy")].iloc[0]
     short = not finite(base.accuracy_pruned) or base.accuracy_pruned < LINEAR_BASELINE_ACC
     halves: dict[str, str] = {}
-    halves["ranks"] = "untestable" if short else ("holds" if en.accuracy_pruned >= uni.accuracy_pruned else "fails")
+    broken = max(en.accuracy_pruned, uni.accuracy_pruned) < MIN_TASK_ACC  # both destroyed: a tie at chance proves nothing
+    halves["ranks"] = "untestable" if short or broken else ("holds" if en.accuracy_pruned >= uni.accuracy_pruned else "fails")
     full = peft.set_index("name").loc["full fine-tune"]
     lora = peft[peft.name.str.startswith("LoRA")]
     best = lora.loc[lora.accuracy.idxmax()]
