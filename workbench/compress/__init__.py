@@ -32,3 +32,27 @@ from .quantize import (  # noqa: E402
 __all__ = [*globals().get("__all__", []), "BACKENDS", "METHODS", "BackendUnavailable", "QuantConfig", "accuracy", "as_tensors",
            "backend_status", "fake_quantize", "int8_runtimes", "layer_kind", "layer_sensitivity", "qat",
            "quantizable_layers", "quantize", "quantize_module", "sweep"]  # fmt: skip
+
+# pruning and low-rank / PEFT notebooks (issue 13, items 1 and 4)
+from . import prune as prune_module  # the module; `prune` below is the function
+from .lora import (
+    add_lora,
+    bias_only,
+    digits_task,
+    full_finetune,
+    linear_probe,
+    merge_lora,
+    output_difference,
+    peft_table,
+    trainable_params,
+    training_memory,
+    with_new_head,
+)
+from .lowrank import factorize, rank_for_params, rank_table
+from .prune import KeepSparsity, finetune, prune, pruning_table, pruning_variants, sparsity
+
+__all__ = [*globals().get("__all__", ()),  # other compress modules append theirs too
+    "KeepSparsity", "add_lora", "bias_only", "factorize", "full_finetune", "linear_probe", "merge_lora",
+    "finetune", "prune", "pruning_table", "pruning_variants", "rank_for_params", "sparsity", "trainable_params",
+    "training_memory", "digits_task", "prune_module", "peft_table", "with_new_head", "rank_table", "output_difference",
+]  # fmt: skip

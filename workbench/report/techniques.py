@@ -345,3 +345,58 @@ register_technique(
         bank=lessons.attention_scaling.bank_entries,
     )
 )
+
+# pruning notebook (issue 13, item 1)
+register_technique(
+    Technique(
+        slug="pruning",
+        title="Pruning: unstructured masks vs structured channels, measured",
+        claim=lessons.pruning.CLAIM,
+        families=("pruning_sparsity",),
+        papers=(
+            "Fast Sparse ConvNets",
+            "Structured Pruning is All You Need for Pruning CNNs at Initialization",
+            "Network Pruning Spaces",
+            "DepGraph: Towards Any Structural Pruning",
+        ),
+        profiles={
+            "smoke": {
+                "recipe": "smoke", "unstructured_amounts": [0.5], "channel_amounts": [0.5],
+                "structured_methods": ["l1", "taylor"], "finetune_steps": 2, "finetune_images": 512,
+                "test_images": 256, "latency_resolution": 64, "rounds": 2,
+            },
+            "default": {},
+            "full": {
+                "recipe": "fmnist_full", "structured_methods": ["l1", "bn_scale", "taylor", "random"],
+                "channel_amounts": [0.25, 0.5, 0.75], "finetune_steps": 400, "test_images": 10000, "rounds": 30,
+            },
+        },  # fmt: skip
+        bank=lessons.pruning.bank_entries,
+    )
+)
+
+# low_rank_peft notebook (issue 13, item 4)
+register_technique(
+    Technique(
+        slug="low_rank_peft",
+        title="Low rank and PEFT: SVD compression and LoRA adaptation",
+        claim=lessons.low_rank_peft.CLAIM,
+        families=("low_rank_peft",),
+        papers=(
+            "From GaLore to WeLore: How Low-Rank Weights Non-uniformly Emerge from Low-Rank Gradients",
+            "Low-rank lottery tickets: finding efficient low-rank neural networks via matrix differential equations",
+            "DiffFit: Unlocking Transferability of Large Diffusion Models via Simple Parameter-Efficient Fine-Tuning",
+            "UniPT: Universal Parallel Tuning for Transfer Learning with Efficient Parameter and Memory",
+        ),
+        profiles={
+            "smoke": {
+                "recipe": "smoke", "finetune_steps": 2, "finetune_images": 512, "test_images": 256,
+                "adapt_steps": 2, "lora_ranks": [4], "rounds": 2,
+            },
+            "default": {},
+            "full": {"recipe": "fmnist_full", "finetune_steps": 400, "test_images": 10000, "adapt_steps": 300,
+                     "lora_ranks": [1, 4, 16], "rounds": 30},
+        },  # fmt: skip
+        bank=lessons.low_rank_peft.bank_entries,
+    )
+)
