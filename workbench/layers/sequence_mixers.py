@@ -1,7 +1,8 @@
 """Sequence mixers on ``(B, N, D)`` tokens, written to be read: softmax, window and linear
 attention, and a Mamba-style selective state-space model (SSM) with three ways to run its scan.
 
-technique: efficient_attention, state_space_models
+technique: efficient_attention
+technique: state_space_models
 
 Every mixer maps ``(B, N, D)`` to ``(B, N, D)``; ``N`` is the sequence length (tokens), ``D`` the
 model width. Costs per sequence, ``h`` heads of width ``d = D / h``, window ``w``, SSM state
