@@ -10,6 +10,7 @@ import math
 
 import pytest
 import torch
+from _helpers import randomize_bn
 from torch import nn
 
 from workbench.layers.cheap_operators import (
@@ -35,15 +36,6 @@ def _threads():
     torch.manual_seed(0)
 
 
-def _randomize_bn(model: nn.Module) -> nn.Module:
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.uniform_(-1.0, 1.0)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.5, 0.5)
-    return model.eval()
 
 
 def _n_params(m: nn.Module) -> int:
@@ -60,7 +52,7 @@ def _max_diff(a: nn.Module, b: nn.Module, x: torch.Tensor) -> float:
     [(8, 8, 1, 1), (8, 16, 2, 1), (8, 8, 1, 2)],
 )
 def test_repvgg_block_reparameterize_equivalent(in_chs, out_chs, stride, groups):
-    block = _randomize_bn(RepVggBlock(in_chs, out_chs, stride, groups=groups))
+    block = randomize_bn(RepVggBlock(in_chs, out_chs, stride, groups=groups))
     assert (block.identity is not None) == (in_chs == out_chs and stride == 1)
     deploy = reparameterize_model(block)
     assert isinstance(deploy.reparam_conv, nn.Conv2d) and len(deploy.convs) == 0
@@ -73,7 +65,7 @@ def test_repvgg_block_reparameterize_equivalent(in_chs, out_chs, stride, groups)
     [(8, 8, 3, 1, 8, 4), (8, 8, 3, 2, 8, 4), (8, 12, 1, 1, 1, 3), (8, 8, 1, 1, 1, 2)],
 )
 def test_mobileone_block_reparameterize_equivalent(chs, out_chs, kernel_size, stride, groups, k):
-    block = _randomize_bn(
+    block = randomize_bn(
         MobileOneBlock(chs, out_chs, kernel_size, stride, groups=groups, num_conv_branches=k)
     )
     assert len(block.convs) == k
@@ -100,7 +92,7 @@ def _deploy_param_count(model: nn.Module, block_type: type) -> int:
 def test_model_reparameterize_equivalent(name, block_type):
     # float64: over 20-50 summed multi-branch blocks with random BN the activations grow to ~1e5,
     # where float32 rounding alone exceeds 1e-4; float64 checks the algebra itself
-    model = _randomize_bn(create_model(name)).double()
+    model = randomize_bn(create_model(name)).double()
     expected = _deploy_param_count(model, block_type)
     deploy = reparameterize_model(model)
     assert _n_params(deploy) == expected < _n_params(model)
@@ -120,7 +112,7 @@ def test_model_deploy_params_match_timm(name):
 
 
 def test_fuse_conv_bn_on_convnormact_model():
-    model = _randomize_bn(
+    model = randomize_bn(
         nn.Sequential(
             ConvNormAct(3, 8, 3, stride=2),
             ConvNormAct(8, 8, 3, groups=8, act="relu6"),
@@ -135,7 +127,7 @@ def test_fuse_conv_bn_on_convnormact_model():
 
 def test_fuse_conv_bn_keeps_conv_bias_and_rejects_mismatch():
     conv = nn.Conv2d(4, 6, 3, padding=1, bias=True)
-    bn = _randomize_bn(nn.BatchNorm2d(6))
+    bn = randomize_bn(nn.BatchNorm2d(6))
     fused = fuse_conv_bn(conv, bn)
     x = torch.randn(1, 4, 7, 7)
     with torch.no_grad():
@@ -151,7 +143,7 @@ def test_reparameterize_model_skips_bn_with_activation():
         def forward(self, x):
             return torch.relu(super().forward(x))
 
-    model = _randomize_bn(nn.Sequential(nn.Conv2d(3, 4, 3), BNAct(4)))
+    model = randomize_bn(nn.Sequential(nn.Conv2d(3, 4, 3), BNAct(4)))
     deploy = reparameterize_model(model)
     assert isinstance(deploy[1], BNAct)
     assert _max_diff(model, deploy, torch.randn(1, 3, 8, 8)) == 0.0

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 import torch
-from torch import nn
+from _helpers import randomize_bn
 
 import workbench as wb
 from workbench.layers.cheap_operators import CHEAP_BLOCKS, Shift, cheap_block
@@ -23,15 +23,6 @@ def _threads():
     torch.manual_seed(0)
 
 
-def _randomize_bn(model: nn.Module) -> nn.Module:
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.uniform_(-1.0, 1.0)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.5, 0.5)
-    return model.eval()
 
 
 # --- blocks and backbone ------------------------------------------------------------------------
@@ -89,7 +80,7 @@ def test_solve_width_matches_macs_and_params():
 
 # --- re-parameterization blocks -----------------------------------------------------------------
 def test_plain_repvgg_block_has_one_branch_and_folds_exactly():
-    blk = _randomize_bn(RepVggBlock(8, 8, branches="plain"))
+    blk = randomize_bn(RepVggBlock(8, 8, branches="plain"))
     assert blk.scale is None and blk.identity is None and len(blk.convs) == 1
     x = torch.randn(2, 8, 9, 9)
     with torch.no_grad():
@@ -112,7 +103,7 @@ def test_repvgg_plain_twin_has_the_same_deploy_graph():
 
 
 def test_deploy_difference_is_tiny_for_a_correct_fold_and_large_for_a_broken_one(monkeypatch):
-    m = _randomize_bn(wb.create_model("repvgg_a0", width_mult=0.25, depths=[1, 1, 1, 1], small_input=True, num_classes=10, in_chans=1))
+    m = randomize_bn(wb.create_model("repvgg_a0", width_mult=0.25, depths=[1, 1, 1, 1], small_input=True, num_classes=10, in_chans=1))
     x = torch.randn(4, 1, 28, 28)
     ok = deploy_difference(m, x)
     assert ok["max_abs_diff"] < rp.MAX_ABS_DIFF and ok["max_abs_output"] > 0

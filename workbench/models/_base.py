@@ -17,6 +17,16 @@ import torch
 from torch import nn
 
 
+def trunc_normal_init(model: nn.Module, std: float = 0.02) -> None:
+    """The ConvNeXt-family init (official code and timm): every conv and linear weight from a
+    truncated normal of ``std``, every bias zero; modules visited in ``model.modules()`` order."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.trunc_normal_(m.weight, std=std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
 def drop_path_rates(stages: Sequence, drop_path_rate: float) -> list[float]:
     """Stochastic-depth probability of every block, rising linearly from 0 to ``drop_path_rate``.
 

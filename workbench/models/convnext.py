@@ -15,7 +15,7 @@ from torch import nn
 from ..layers.conv import scale_channels
 from ..layers.convnext import ConvNeXtBlock
 from ..layers.metaformer import LayerNorm2d
-from ._base import Classifier
+from ._base import Classifier, trunc_normal_init
 from ._factory import register_model
 
 
@@ -97,12 +97,7 @@ class ConvNeXt(Classifier):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        # timm/official init: truncated normal std 0.02 for convs and linears, zero biases
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        trunc_normal_init(self)  # timm/official init: truncated normal std 0.02, zero biases
 
     def pool(self, x: torch.Tensor) -> torch.Tensor:
         """Global average, then LayerNorm (ConvNeXt normalizes the pooled vector)."""

@@ -15,7 +15,7 @@ from torch import nn
 from ..layers.activations import get_act
 from ..layers.conv import scale_channels
 from ..layers.inception_next import MetaNeXtBlock
-from ._base import Classifier
+from ._base import Classifier, trunc_normal_init
 from ._factory import register_model
 
 
@@ -77,12 +77,7 @@ class InceptionNeXt(Classifier):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        # official/timm: truncated normal (std 0.02) convs and linears, zero biases
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        trunc_normal_init(self)  # official/timm: truncated normal (std 0.02), zero biases
 
     def pool(self, x: torch.Tensor) -> torch.Tensor:
         """Global average, then the MLP head's hidden layer: linear -> GELU -> LayerNorm."""

@@ -16,7 +16,7 @@ from torch import nn
 from ..layers.conv import scale_channels
 from ..layers.convnext import ConvNeXtBlock
 from ..layers.metaformer import LayerNorm2d
-from ._base import Classifier
+from ._base import Classifier, trunc_normal_init
 from ._factory import register_model
 
 __all__ = ["IsotropicConvNeXt", "lk_convnext"]
@@ -57,11 +57,7 @@ class IsotropicConvNeXt(Classifier):
         )
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.init_head(dim, num_classes)
-        for m in self.modules():  # ConvNeXt's init: truncated normal std 0.02, zero biases
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        trunc_normal_init(self)  # ConvNeXt's init: truncated normal std 0.02, zero biases
 
     def pool(self, x: torch.Tensor) -> torch.Tensor:
         """Global average, then LayerNorm (as ConvNeXt)."""
