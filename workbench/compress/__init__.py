@@ -56,3 +56,20 @@ __all__ = [*globals().get("__all__", ()),  # other compress modules append their
     "finetune", "prune", "pruning_table", "pruning_variants", "rank_for_params", "sparsity", "trainable_params",
     "training_memory", "digits_task", "prune_module", "peft_table", "with_new_head", "rank_table", "output_difference",
 ]  # fmt: skip
+
+# distillation notebook (issue 13, item 3); `distill` is the function, the module `distill_module`
+from . import distill as distill_module  # noqa: E402  (before the function takes the name)
+from .distill import (  # noqa: E402
+    DistillResult,
+    TeacherTargets,
+    distill,
+    distill_table,
+    embedding_layer,
+    kd_loss,
+    teacher_targets,
+    unlabeled,
+)
+
+__all__ = [*globals().get("__all__", ()),
+    "DistillResult", "TeacherTargets", "distill", "distill_module", "distill_table", "embedding_layer", "kd_loss", "teacher_targets", "unlabeled",
+]  # fmt: skip

@@ -18,6 +18,7 @@ from .fashion import (
     CacheInfo,
     cache_info,
     fashion_mnist,
+    fashion_mnist_heldout,
     fetch_fashion_mnist,
     load_fashion_mnist_arrays,
 )
@@ -36,7 +37,7 @@ from .sr_images import (
 
 __all__ = [
     "FASHION_MNIST_CLASSES", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "CacheInfo", "cache_info",
-    "fashion_mnist", "fetch_fashion_mnist", "load_fashion_mnist_arrays", "DataBundle",
+    "fashion_mnist", "fashion_mnist_heldout", "fetch_fashion_mnist", "load_fashion_mnist_arrays", "DataBundle",
     "TensorLoader", "stratified_indices", "psnr", "rgb_to_y", "ssim", "SR_EVAL_IMAGES",
     "SR_TRAIN_IMAGES", "SRImage", "bicubic_resize", "image_to_tensor", "load_photo",
     "sr_eval_set", "sr_patches", "DATASETS", "fetch",

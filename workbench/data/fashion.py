@@ -51,6 +51,7 @@ from .loaders import DataBundle, TensorLoader, stratified_indices
 
 __all__ = [
     "fashion_mnist",
+    "fashion_mnist_heldout",
     "FASHION_MNIST_CLASSES",
     "FASHION_MNIST_MEAN",
     "FASHION_MNIST_STD",
@@ -498,4 +499,43 @@ def fashion_mnist(
     return DataBundle(
         loader("train", subset, True), loader("test", test_subset, False),
         num_classes=10, class_names=FASHION_MNIST_CLASSES, version=version,
+    )  # fmt: skip
+
+
+def fashion_mnist_heldout(
+    subset: int,
+    n: int | None = None,
+    *,
+    resize: int | None = None,
+    batch_size: int = 256,
+    normalize: bool = True,
+    seed: int = 0,
+    cache_dir: str | os.PathLike | None = None,
+) -> TensorLoader:
+    """The Fashion-MNIST training images NOT in ``fashion_mnist(subset=subset, seed=seed)``.
+
+    The stand-in for "extra unlabelled data" (SSLD, label-free distillation): a disjoint part of
+    the same training split. Labels are kept (drop them with ``wb.compress.unlabeled``).
+
+    Args:
+        subset: the labelled subset's size (the images to exclude; same ``seed``).
+        n: keep only ``n`` of the held-out images (class-balanced, deterministic); None: all.
+        resize, batch_size, normalize, seed, cache_dir: as :func:`fashion_mnist`.
+
+    Raises:
+        ValueError: ``subset`` leaves too few images for ``n``.
+    """
+    arrays, _ = load_fashion_mnist_arrays(cache_dir)
+    x, y = arrays["x_train"], arrays["y_train"]
+    taken = np.zeros(len(y), dtype=bool)
+    taken[stratified_indices(y, subset, seed)] = True
+    rest = np.flatnonzero(~taken)
+    if n is not None:
+        if not 1 <= n <= len(rest):
+            raise ValueError(f"n must be in 1..{len(rest)} (the images left after subset={subset}), got {n}")
+        rest = rest[stratified_indices(y[rest], n, seed)]
+    mean, std = (FASHION_MNIST_MEAN, FASHION_MNIST_STD) if normalize else (0.0, 1.0)
+    return TensorLoader(
+        torch.from_numpy(np.ascontiguousarray(x[rest])).unsqueeze(1), torch.from_numpy(np.ascontiguousarray(y[rest])),
+        batch_size=batch_size, shuffle=True, drop_last=len(rest) > batch_size, mean=mean, std=std, resize=resize, seed=seed,
     )  # fmt: skip

@@ -46,4 +46,9 @@ from . import attention_scaling, token_mixers  # noqa: E402
 __all__ += ["attention_scaling", "token_mixers"]
 
 # pruning and low_rank_peft notebooks (issue 13)
-from . import low_rank_peft, pruning  # noqa: E402, F401  (wb.lessons.pruning, wb.lessons.low_rank_peft)
+# distillation notebook (issue 13)
+from . import (  # noqa: E402, F401  (wb.lessons.pruning, wb.lessons.low_rank_peft)
+    distillation,  # noqa: E402, F401  (wb.lessons.distillation)
+    low_rank_peft,
+    pruning,
+)

@@ -400,3 +400,29 @@ register_technique(
         bank=lessons.low_rank_peft.bank_entries,
     )
 )
+
+# distillation notebook (issue 13, item 3)
+register_technique(
+    Technique(
+        slug="distillation",
+        title="Distillation: a tiny student taught by a trained teacher, with and without labels",
+        claim=lessons.distillation.CLAIM,
+        families=("distillation",),
+        papers=(
+            "Beyond Self-Supervision: A Simple Yet Effective Network Distillation Alternative to Improve Backbones",
+            "Reinforce Data, Multiply Impact: Improved Model Accuracy and Robustness with Dataset Reinforcement",
+            "Distribution Shift Matters for Knowledge Distillation with Webly Collected Images",
+            "ScaleKD: Strong Vision Transformers Could Be Excellent Teachers",
+        ),
+        profiles={
+            "smoke": {
+                "teacher_recipe": "smoke", "labelled_images": 1000, "unlabelled_images": 1000, "test_images": 500,
+                "epochs": 1, "seeds": [0], "sweep_temperatures": [1.0], "sweep_alphas": [], "batch_size": 64,
+            },
+            "default": {},
+            "full": {"teacher_recipe": "fmnist_full", "labelled_images": 30000, "unlabelled_images": 30000, "epochs": 10,
+                     "seeds": [0, 1, 2, 3, 4], "sweep_temperatures": [1.0, 2.0, 8.0, 16.0], "sweep_alphas": [0.5, 0.7, 0.99]},
+        },  # fmt: skip
+        bank=lessons.distillation.bank_entries,
+    )
+)
