@@ -6,6 +6,7 @@ outputs as timm, the search-space dataclass (validation, sampling, mutation, key
 paper's counts for the architectures timm lacks.
 """
 
+import numpy as np
 import pytest
 import torch
 from _helpers import randomize_bn
@@ -42,3 +43,139 @@ def test_small_input_forward(name):
     with torch.inference_mode():
         assert m.forward_features(torch.randn(2, 1, 28, 28)).shape[-2:] == (4, 4)
         assert m(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+
+
+# --- the MobileNetV2-like search space -----------------------------------------------------
+
+from workbench.models import MBArch, MBSpace, MBStage  # noqa: E402
+from workbench.models.mb_space import MOBILENETV2_ARCH, PROXYLESSNAS_MOBILE  # noqa: E402
+
+NAS_MODELS += ["proxylessnas_mobile", "mbv2_space"]
+
+
+def test_mbv2_space_default_is_mobilenetv2():
+    torch.manual_seed(0)
+    ours = wb.create_model("mbv2_space").eval()
+    ref = randomize_bn(wb.create_model("mobilenetv2_100"))
+    so, sr = _tensors(ours), _tensors(ref)
+    assert [tuple(v.shape) for v in so] == [tuple(v.shape) for v in sr]
+    with torch.no_grad():
+        for a, b in zip(so, sr, strict=True):
+            a.copy_(b)
+        x = torch.randn(2, 3, 64, 64)
+        assert torch.allclose(ours(x), ref(x), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "build, match",
+    [
+        (lambda: MBStage(24, 2, (4,), (6,)), r"MBStage kernel 4 is not valid; valid: 3, 5, 7"),
+        (lambda: MBStage(24, 2, (3,), (5,)), r"MBStage expansion 5 is not valid; valid: 3, 4, 6"),
+        (lambda: MBStage(24, 3, (3,), (6,)), r"MBStage stride 3 is not valid; valid: 1, 2"),
+        (lambda: MBStage(0, 1, (3,), (6,)), r"MBStage width must be an integer >= 1, got 0"),
+        (lambda: MBStage(24, 1, (3, 5), (6,)), r"2 kernels and 1 expansions"),
+        (lambda: MBStage(24, 1, (), ()), r"depth >= 1"),
+        (lambda: MBStage.uniform(24, 0, 1), r"MBStage depth must be an integer >= 1, got 0"),
+        (lambda: MBArch(()), r"non-empty sequence of MBStage"),
+        (lambda: MBArch((MBStage.uniform(24, 1, 1),), head=0), r"MBArch head must be an integer >= 1"),
+        (lambda: MBSpace(kernels=(3, 9)), r"MBSpace kernel 9 is not valid; valid: 3, 5, 7"),
+        (lambda: MBSpace(expansions=(2,)), r"MBSpace expansion 2 is not valid; valid: 3, 4, 6"),
+        (lambda: MBSpace(widths=(24, 32)), r"got 2 widths, 6 strides, 6 depth choices"),
+        (lambda: MBSpace(depths=((0, 1),) * 6), r"depths >= 1"),
+        (lambda: MBArch.from_key("stem32>16|24s2:k3e6|h1280"), r"not an MBArch key: .*expected 'stem"),
+        (lambda: MBArch.from_key("stem32>16|24s2:k4e6|head1280"), r"MBStage kernel 4 is not valid"),
+        (lambda: wb.create_model("mbv2_space", arch=3), r"arch must be an MBArch or its key string"),
+    ],
+)
+def test_mb_validation_names_valid_choices(build, match):
+    with pytest.raises(ValueError, match=match):
+        build()
+
+
+def test_mb_stage_and_arch_are_normalized_and_hashable():
+    a = MBStage(24, 2, [3, 5.0], [6, 3])
+    assert a.kernels == (3, 5) and a.expansions == (6, 3) and a.depth == 2
+    assert MBStage.uniform(24, 2, 2) == MBStage(24, 2, (3, 3), (6, 6))
+    assert len({MBArch((a,)), MBArch([a])}) == 1
+
+
+def test_key_round_trip_and_bank_kwargs():
+    assert MOBILENETV2_ARCH.key().startswith("stem32>16|24s2:k3e6,k3e6|32s2:k3e6,k3e6,k3e6|")
+    for seed in range(5):
+        arch = MBArch.sample(seed)
+        assert MBArch.from_key(arch.key()) == arch
+    arch = MBArch.sample(7)
+    a = wb.create_model("mbv2_space", arch=arch, num_classes=10)
+    b = wb.create_model("mbv2_space", num_classes=10, **arch.kwargs())
+    assert [v.shape for v in _tensors(a)] == [v.shape for v in _tensors(b)]
+    assert arch.kwargs() == {"arch": arch.key()} and isinstance(arch.key(), str)
+
+
+def test_space_members_size_and_extremes():
+    space = MBSpace()
+    assert space.contains(MOBILENETV2_ARCH)
+    assert not space.contains(PROXYLESSNAS_MOBILE)  # its stage 1 is 32 wide, not 24
+    assert space.contains(space.largest()) and space.contains(space.smallest())
+    assert space.largest().depths == (4, 4, 4, 4, 4, 1)
+    assert set(space.smallest().stages[0].kernels) == {3} and space.smallest().depths[0] == 2
+    tiny = MBSpace(widths=(8, 16), strides=(1, 2), depths=((1, 2), (1,)), kernels=(3, 5), expansions=(3,))
+    assert tiny.size() == (2 + 2**2) * 2
+    assert space.size() == (9**2 + 9**3 + 9**4) ** 5 * 9  # the last stage: one block, 9 choices
+
+
+def test_sample_is_seeded_and_stays_in_space():
+    space = MBSpace()
+    archs = [MBArch.sample(s) for s in range(30)]
+    assert all(space.contains(a) for a in archs)
+    assert archs[3] == MBArch.sample(3) == MBArch.sample(np.random.default_rng(3))
+    assert len({a.key() for a in archs}) == 30
+    # every choice is reached: the sampler does not ignore part of the menu
+    assert {k for a in archs for s in a.stages for k in s.kernels} == {3, 5, 7}
+    assert {e for a in archs for s in a.stages for e in s.expansions} == {3, 4, 6}
+    assert {d for a in archs for d in a.depths[:5]} == {2, 3, 4}
+    sub = MBSpace(kernels=(7,), expansions=(4,), depths=((2,),) * 6)
+    assert MBArch.sample(0, sub) == sub.largest() == sub.smallest()
+
+
+def test_mutate_is_seeded_and_stays_in_space():
+    space = MBSpace()
+    parent = MBArch.sample(0)
+    children = [parent.mutate(s, prob=0.3) for s in range(30)]
+    assert all(space.contains(c) for c in children)
+    assert children[5] == parent.mutate(5, prob=0.3) and parent == MBArch.sample(0)
+    assert parent.mutate(1, prob=0.0) == parent
+    assert sum(c != parent for c in children) >= 25
+    # prob=1: every gene with an alternative changes (kernels/expansions of the kept blocks, depth)
+    child = parent.mutate(2, prob=1.0)
+    for p, c in zip(parent.stages[:5], child.stages[:5], strict=True):
+        assert c.depth != p.depth
+        n = min(p.depth, c.depth)
+        assert all(a != b for a, b in zip(p.kernels[:n], c.kernels[:n], strict=True))
+        assert all(a != b for a, b in zip(p.expansions[:n], c.expansions[:n], strict=True))
+    assert child.stages[5].depth == 1  # the only depth allowed there
+    with pytest.raises(ValueError, match=r"prob must be in \[0, 1\], got 1.5"):
+        parent.mutate(0, prob=1.5)
+    with pytest.raises(ValueError, match="space has 2 stages, the arch has 6"):
+        parent.mutate(0, space=MBSpace(widths=(8, 16), strides=(1, 2), depths=((1,), (1,))))
+
+
+def test_proxylessnas_mobile_counts_match_the_paper():
+    # official net config: "Total training params: 4.08M", "Total FLOPs: 320.4M" (MACs);
+    # the paper (Table 2): 4.1 M params, 320 M MACs
+    assert PROXYLESSNAS_MOBILE.depths == (2, 4, 4, 4, 4, 1)
+    m = wb.create_model("proxylessnas_mobile")
+    params = wb.count_params(m).total
+    c = wb.count_macs(m, (3, 224, 224))
+    assert not c.unsupported
+    assert abs(params / 4.08e6 - 1) < 0.005 and abs(params / 4.1e6 - 1) < 0.02
+    assert abs(c.macs / 320.4e6 - 1) < 0.005
+
+
+def test_sampled_arch_small_input_at_half_width():
+    torch.manual_seed(0)
+    arch = MBArch.sample(11)
+    m = wb.create_model("mbv2_space", arch=arch.key(), width_mult=0.5, num_classes=10, in_chans=1, small_input=True)
+    with torch.inference_mode():
+        assert m.eval()(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    n_blocks = sum(len(stage) for stage in m.stages)
+    assert n_blocks == 1 + sum(arch.depths)

@@ -27,3 +27,8 @@ __all__ = ["MODELS", "ModelEntry", "create_model", "list_models", "list_tags", "
 from .regnet import RegNetParams, regnet_block_widths, regnet_widths  # noqa: E402
 
 __all__ += ["RegNetParams", "regnet_block_widths", "regnet_widths"]
+
+# --- NAS zoo (issue 14): the MobileNetV2-like search space of the NAS / once-for-all notebooks ---
+from .mb_space import MBArch, MBSpace, MBStage  # noqa: E402
+
+__all__ += ["MBArch", "MBSpace", "MBStage"]
