@@ -179,3 +179,43 @@ def test_sampled_arch_small_input_at_half_width():
         assert m.eval()(torch.randn(2, 1, 28, 28)).shape == (2, 10)
     n_blocks = sum(len(stage) for stage in m.stages)
     assert n_blocks == 1 + sum(arch.depths)
+
+
+# --- FBNet-A/B (official definitions, mobile-vision) ----------------------------------------
+
+from workbench.layers.fbnet import IRFBlock  # noqa: E402
+
+NAS_MODELS += ["fbnet_a", "fbnet_b"]
+
+
+def _weights(model: torch.nn.Module) -> int:
+    return sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Linear))
+
+
+@pytest.mark.parametrize(
+    "name, head, params_m, flops_m, paper_macs_m",
+    [("fbnet_a", 1504, 4.27029, 244.52636, 249), ("fbnet_b", 1984, 4.76667, 291.10164, 295)],
+)
+def test_fbnet_counts_match_the_official_models(name, head, params_m, flops_m, paper_macs_m):
+    # model_info_fbnet.json counts conv/FC weights only, and the global pool's adds as FLOPs
+    m = wb.create_model(name)
+    c = wb.count_macs(m, (3, 224, 224))
+    assert not c.unsupported
+    assert round(_weights(m) / 1e6, 5) == params_m
+    assert round((c.macs + head * 7 * 7) / 1e6, 5) == flops_m
+    assert abs(c.macs / 1e6 / paper_macs_m - 1) < 0.02
+
+
+def test_irf_block_expansion_one_and_shuffle():
+    torch.manual_seed(0)
+    b = IRFBlock(64, 64, 5, 1, exp_ratio=1, groups=2).eval()
+    assert isinstance(b.conv_pw, torch.nn.Identity) and b.has_skip
+    assert sum(p.numel() for p in b.conv_pwl[0].parameters()) == 64 * 32 + 64  # grouped, biased
+    # the shuffle lets output channel 0 (first group of the projection) see input channel 40
+    # (second half): without it a grouped projection never mixes the halves
+    x = torch.randn(1, 64, 8, 8, requires_grad=True)
+    (b(x)[0, 0] - x[0, 0]).sum().backward()  # the residual aside
+    assert x.grad[0, 32:].abs().sum() > 0
+    assert IRFBlock(16, 24, 3, 2, exp_ratio=6).conv_pw[0].out_channels == 96
+    with pytest.raises(ValueError, match="groups=3 must divide the channels 64, 64, 64"):
+        IRFBlock(64, 64, groups=3, exp_ratio=1)

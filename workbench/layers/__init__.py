@@ -98,3 +98,8 @@ from . import sequence_mixers  # noqa: E402
 from .sequence_mixers import LinearAttention, SelectiveSSM, SoftmaxAttention, WindowAttention  # noqa: E402
 
 __all__ += ["LinearAttention", "SelectiveSSM", "SoftmaxAttention", "WindowAttention", "sequence_mixers"]
+
+# --- NAS zoo (issue 14): FBNet's inverted residual (fbnet_a, fbnet_b) ---
+from .fbnet import IRFBlock  # noqa: E402
+
+__all__ += ["IRFBlock"]

@@ -98,10 +98,10 @@ class MBStage:
         return len(self.kernels)
 
     @classmethod
-    def uniform(cls, width: int, depth: int, stride: int, kernel: int = 3, expansion: int = 6) -> MBStage:
-        """``depth`` identical blocks (MobileNetV2's rows: one ``t, c, n, s`` line)."""
+    def uniform(cls, c: int, depth: int, stride: int, kernel: int = 3, expansion: int = 6) -> MBStage:
+        """``depth`` identical blocks of ``c`` channels (MobileNetV2's rows: one ``t, c, n, s`` line)."""
         _positive("MBStage depth", depth)
-        return cls(width, stride, (kernel,) * depth, (expansion,) * depth)
+        return cls(c, stride, (kernel,) * depth, (expansion,) * depth)
 
     def key(self) -> str:
         """``'<width>s<stride>:k<k>e<e>,...'``, e.g. ``'24s2:k3e6,k5e3'``."""
