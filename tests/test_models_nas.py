@@ -219,3 +219,40 @@ def test_irf_block_expansion_one_and_shuffle():
     assert IRFBlock(16, 24, 3, 2, exp_ratio=6).conv_pw[0].out_channels == 96
     with pytest.raises(ValueError, match="groups=3 must divide the channels 64, 64, 64"):
         IRFBlock(64, 64, groups=3, exp_ratio=1)
+
+
+# --- Once-for-All subnets (official net.config of the CPU-specialized models) ----------------
+
+from workbench.models.mb_space import OFA_CPU_10MS, OFA_CPU_17MS, PROXYLESS_SPACE  # noqa: E402
+
+NAS_MODELS += ["ofa_cpu_10ms"]
+
+# (in, out, kernel, stride, hidden) of every block, copied from the official net.config files
+OFA_BLOCKS = {
+    "ofa_cpu_10ms": [
+        (40, 24, 3, 1, 40), (24, 32, 5, 2, 96), (32, 32, 3, 1, 96), (32, 56, 3, 2, 96), (56, 56, 3, 1, 168),
+        (56, 104, 7, 2, 168), (104, 104, 3, 1, 312), (104, 104, 7, 1, 312), (104, 128, 5, 1, 312),
+        (128, 128, 5, 1, 512), (128, 248, 5, 2, 384), (248, 248, 3, 1, 992), (248, 416, 3, 1, 992),
+    ],
+    "ofa_cpu_17ms": [
+        (40, 24, 3, 1, 40), (24, 32, 3, 2, 72), (32, 32, 3, 1, 128), (32, 56, 5, 2, 96), (56, 56, 3, 1, 224),
+        (56, 104, 3, 2, 336), (104, 104, 7, 1, 312), (104, 104, 3, 1, 312), (104, 128, 5, 1, 312),
+        (128, 128, 5, 1, 512), (128, 128, 3, 1, 768), (128, 248, 3, 2, 768), (248, 248, 5, 1, 992),
+        (248, 248, 3, 1, 744), (248, 416, 3, 1, 992),
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(OFA_BLOCKS))
+def test_ofa_subnets_match_the_official_configs(name):
+    """Widths at 1.3 through the zoo's one rounding rule give the configs' channels, block by block."""
+    m = wb.create_model(name)
+    rows = []
+    for block in (b for stage in m.stages for b in stage):
+        convs = [c for c in block.modules() if isinstance(c, torch.nn.Conv2d)]
+        dw = next(c for c in convs if c.groups > 1)
+        rows.append((convs[0].in_channels, convs[-1].out_channels, dw.kernel_size[0], dw.stride[0], dw.out_channels))
+    assert rows == OFA_BLOCKS[name]
+    assert (m.stem[0].out_channels, m.conv_head[0].out_channels) == (40, 1664)
+    assert PROXYLESS_SPACE.contains(OFA_CPU_10MS) and PROXYLESS_SPACE.contains(OFA_CPU_17MS)
+    assert m.default_input_size == {"ofa_cpu_10ms": (3, 144, 144), "ofa_cpu_17ms": (3, 208, 208)}[name]
