@@ -85,6 +85,7 @@ def test_mbv2_space_default_is_mobilenetv2():
         (lambda: MBArch.from_key("stem32>16|24s2:k3e6|h1280"), r"not an MBArch key: .*expected 'stem"),
         (lambda: MBArch.from_key("stem32>16|24s2:k4e6|head1280"), r"MBStage kernel 4 is not valid"),
         (lambda: wb.create_model("mbv2_space", arch=3), r"arch must be an MBArch or its key string"),
+        (lambda: MBStage(24, 2, 3, 6), r"MBStage kernels must be a tuple or list"),
     ],
 )
 def test_mb_validation_names_valid_choices(build, match):
@@ -157,6 +158,23 @@ def test_mutate_is_seeded_and_stays_in_space():
         parent.mutate(0, prob=1.5)
     with pytest.raises(ValueError, match="space has 2 stages, the arch has 6"):
         parent.mutate(0, space=MBSpace(widths=(8, 16), strides=(1, 2), depths=((1,), (1,))))
+
+
+def test_crossover_takes_every_gene_from_a_parent():
+    space = MBSpace()
+    a, b = MBArch.sample(0), MBArch.sample(1)
+    kids = [a.crossover(b, s) for s in range(20)]
+    assert all(space.contains(k) for k in kids) and kids[4] == a.crossover(b, 4)
+    for kid in kids:
+        for ka, pa, pb in zip(kid.stages, a.stages, b.stages, strict=True):
+            assert ka.depth in (pa.depth, pb.depth)
+            for j, (k, e) in enumerate(zip(ka.kernels, ka.expansions, strict=True)):
+                parents = [p for p in (pa, pb) if j < p.depth]
+                assert k in {p.kernels[j] for p in parents} and e in {p.expansions[j] for p in parents}
+    assert len({k.key() for k in kids} - {a.key(), b.key()}) >= 15  # genes do mix
+    assert a.crossover(a, 3) == a
+    with pytest.raises(ValueError, match="crossover needs archs of the same space"):
+        a.crossover(PROXYLESSNAS_MOBILE, 0)
 
 
 def test_proxylessnas_mobile_counts_match_the_paper():

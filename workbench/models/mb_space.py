@@ -49,6 +49,8 @@ Rng = np.random.Generator | int
 
 
 def _ints(name: str, values, valid: tuple[int, ...] | None = None) -> tuple[int, ...]:
+    if not isinstance(values, tuple | list):
+        raise ValueError(f"{name}s must be a tuple or list (one per block/stage), got {values!r}")
     out = tuple(values)
     for v in out:
         if isinstance(v, bool) or not isinstance(v, int | float) or v != int(v) or (valid and v not in valid):
@@ -180,7 +182,7 @@ class MBArch:
 
     @classmethod
     def sample(cls, rng: Rng, space: MBSpace | None = None) -> MBArch:
-        """A uniformly random architecture of ``space``: depth per stage, then kernel and expansion per block.
+        """A random member of ``space``: each stage's depth, then each block's kernel and expansion, uniform.
 
         Args:
             rng: a ``numpy.random.Generator`` or an integer seed (same seed, same arch).
@@ -225,6 +227,35 @@ class MBArch:
             ks = tuple(_flip(rng, prob, k, space.kernels) for k in ks)
             es = tuple(_flip(rng, prob, e, space.expansions) for e in es)
             stages.append(MBStage(st.width, st.stride, ks, es))
+        return MBArch(tuple(stages), self.stem, self.first, self.head)
+
+
+    def crossover(self, other: MBArch, rng: Rng) -> MBArch:
+        """A child of two archs of the same space (OFA's crossover): every gene from either parent.
+
+        Each stage takes its depth from one parent at random; each of its blocks takes its
+        kernel and its expansion independently from one parent (from the deeper parent where
+        only that one has the block).
+
+        Args:
+            other: the second parent; same widths, strides, stem and head.
+            rng: a ``numpy.random.Generator`` or an integer seed.
+
+        Raises:
+            ValueError: the parents differ outside the searched genes.
+        """
+        fixed = [(s.width, s.stride) for s in self.stages], (self.stem, self.first, self.head)
+        if fixed != ([(s.width, s.stride) for s in other.stages], (other.stem, other.first, other.head)):
+            raise ValueError(f"crossover needs archs of the same space; got {self.key()!r} and {other.key()!r}")
+        rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+        stages = []
+        for a, b in zip(self.stages, other.stages, strict=True):
+            d = (a, b)[int(rng.integers(2))].depth
+            genes = []
+            for j in range(d):
+                both = [p for p in (a, b) if j < p.depth]
+                genes.append((both[int(rng.integers(len(both)))].kernels[j], both[int(rng.integers(len(both)))].expansions[j]))
+            stages.append(MBStage(a.width, a.stride, tuple(k for k, _ in genes), tuple(e for _, e in genes)))
         return MBArch(tuple(stages), self.stem, self.first, self.head)
 
 
