@@ -48,7 +48,8 @@ def test_small_input_forward(name):
 # --- the MobileNetV2-like search space -----------------------------------------------------
 
 from workbench.models import MBArch, MBSpace, MBStage  # noqa: E402
-from workbench.models.mb_space import MOBILENETV2_ARCH, PROXYLESSNAS_MOBILE  # noqa: E402
+from workbench.models.mb_space import MOBILENETV2_ARCH  # noqa: E402
+from workbench.models.nas_zoo import PROXYLESSNAS_MOBILE  # noqa: E402
 
 NAS_MODELS += ["proxylessnas_mobile", "mbv2_space"]
 
@@ -241,7 +242,8 @@ def test_irf_block_expansion_one_and_shuffle():
 
 # --- Once-for-All subnets (official net.config of the CPU-specialized models) ----------------
 
-from workbench.models.mb_space import OFA_CPU_10MS, OFA_CPU_17MS, PROXYLESS_SPACE  # noqa: E402
+from workbench.models.mb_space import PROXYLESS_SPACE  # noqa: E402
+from workbench.models.nas_zoo import OFA_CPU_10MS, OFA_CPU_17MS  # noqa: E402
 
 NAS_MODELS += ["ofa_cpu_10ms"]
 

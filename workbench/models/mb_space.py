@@ -14,10 +14,8 @@ ReLU6 throughout, no SE, residual on every stride-1 block whose width does not c
   :meth:`MBArch.sample` and :meth:`MBArch.mutate` draw from it (random and evolutionary search).
 * ``create_model('mbv2_space', arch=...)`` builds any :class:`MBArch` (or its key) as a
   :class:`~workbench.models.mobilenet.MobileNet`; the default arch is MobileNetV2 1.0 itself
-  (same tensors as ``mobilenetv2_100``). ``proxylessnas_mobile`` is the ProxylessNAS paper's
-  mobile model written as an :class:`MBArch`; ``ofa_cpu_10ms`` / ``ofa_cpu_17ms`` are two
-  Once-for-All subnets of :data:`PROXYLESS_SPACE` (4.16 M params / 143 M MACs at 144 px and
-  4.93 M / 364 M at 208 px).
+  (same tensors as ``mobilenetv2_100``). :mod:`workbench.models.nas_zoo` writes
+  ProxylessNAS-mobile and two Once-for-All subnets as :class:`MBArch` values.
 
 Width multipliers are not part of the arch: ``create_model(..., width_mult=0.5)`` scales stem,
 stages and (above 1.0) head as for MobileNetV2.
@@ -35,9 +33,8 @@ from ._factory import register_model
 from .mobilenet import MobileNet, MobileSpec, R, stage_table
 
 __all__ = [
-    "EXPANSIONS", "KERNELS", "MOBILENETV2_ARCH", "OFA_CPU_10MS", "OFA_CPU_17MS", "PROXYLESSNAS_MOBILE",
-    "PROXYLESS_SPACE", "MBArch", "MBSpace", "MBStage", "create_mbnet", "mb_spec", "mbv2_space",
-    "ofa_cpu_10ms", "ofa_cpu_17ms", "proxylessnas_mobile",
+    "EXPANSIONS", "KERNELS", "MOBILENETV2_ARCH", "PROXYLESS_SPACE", "MBArch", "MBSpace", "MBStage",
+    "create_mbnet", "mb_spec", "mbv2_space",
 ]  # fmt: skip
 
 #: kernel sizes of the depthwise convs a block may use
@@ -385,52 +382,12 @@ MOBILENETV2_ARCH = MBArch(
     )
 )
 
-#: ProxylessNAS-mobile (Cai et al., ICLR 2019, Fig. 4), ported from the official net config
-#: (mit-han-lab/proxylessnas ``proxyless_mobile.config``): its two zero layers (skipped blocks)
-#: of stage 1 dropped, so stage 1 has depth 2.
-PROXYLESSNAS_MOBILE = MBArch(
-    (
-        MBStage(32, 2, (5, 3), (3, 3)),
-        MBStage(40, 2, (7, 3, 5, 5), (3, 3, 3, 3)),
-        MBStage(80, 2, (7, 5, 5, 5), (6, 3, 3, 3)),
-        MBStage(96, 1, (5, 5, 5, 5), (6, 3, 3, 3)),
-        MBStage(192, 2, (7, 7, 7, 7), (6, 6, 3, 3)),
-        MBStage(320, 1, (7,), (6,)),
-    )
-)
-
 #: The search space of ProxylessNAS and OFA's ProxylessNAS-based supernet (Cai et al. 2019,
 #: 2020): MobileNetV2's strides and depth choices, stage widths 24, 40, 80, 96, 192, 320 at 1.0.
 #: OFA trains it at ``width_mult=1.3`` (``ofa_proxyless_d234_e346_k357_w1.3``).
 PROXYLESS_SPACE = MBSpace(widths=(24, 40, 80, 96, 192, 320))
 
-#: Two subnets Once-for-All specialized for a CPU latency budget, ported from the official
-#: ``ofa_specialized/cpu_lat-{10,17}ms_*/net.config`` (han-cai/files): members of
-#: :data:`PROXYLESS_SPACE`, built at width 1.3 (their configs' 40-channel stem, 416-wide last
-#: stage and 1664 head are this builder's widths at 1.3), evaluated at 144 and 208 px.
-OFA_CPU_10MS = MBArch(
-    (
-        MBStage(24, 2, (5, 3), (4, 3)),
-        MBStage(40, 2, (3, 3), (3, 3)),
-        MBStage(80, 2, (7, 3, 7), (3, 3, 3)),
-        MBStage(96, 1, (5, 5), (3, 4)),
-        MBStage(192, 2, (5, 3), (3, 4)),
-        MBStage(320, 1, (3,), (4,)),
-    )
-)
-OFA_CPU_17MS = MBArch(
-    (
-        MBStage(24, 2, (3, 3), (3, 4)),
-        MBStage(40, 2, (5, 3), (3, 4)),
-        MBStage(80, 2, (3, 7, 3), (6, 3, 3)),
-        MBStage(96, 1, (5, 5, 3), (3, 4, 6)),
-        MBStage(192, 2, (3, 5, 3), (6, 4, 3)),
-        MBStage(320, 1, (3,), (4,)),
-    )
-)
-
 _PROXYLESS = "Cai et al., ProxylessNAS: Direct Neural Architecture Search on Target Task and Hardware, ICLR 2019"
-_OFA = "Cai et al., Once-for-All: Train One Network and Specialize it for Efficient Deployment, ICLR 2020"
 
 
 @register_model(paper=_PROXYLESS, tags=("mobile_cnn", "nas"))
@@ -443,22 +400,3 @@ def mbv2_space(arch: MBArch | str | None = None, **kwargs) -> MobileNet:
             ``small_input``, ``act``, ``drop_rate``).
     """
     return create_mbnet(MOBILENETV2_ARCH if arch is None else arch, **kwargs)
-
-
-@register_model(paper=_PROXYLESS, tags=("mobile_cnn", "nas"))
-def proxylessnas_mobile(**kwargs) -> MobileNet:
-    """ProxylessNAS-mobile (``PROXYLESSNAS_MOBILE``): 4.08 M params, 320 M MACs at 224 px (official: 4.08 M, 320.4 M)."""
-    return create_mbnet(PROXYLESSNAS_MOBILE, **kwargs)
-
-
-@register_model(default_input_size=(3, 144, 144), paper=_OFA, tags=("mobile_cnn", "nas"))
-def ofa_cpu_10ms(width_mult: float | None = None, **kwargs) -> MobileNet:
-    """Once-for-All subnet for a 10 ms CPU budget (``OFA_CPU_10MS`` at width 1.3, 144 px; paper: 71.1 % top-1)."""
-    return create_mbnet(OFA_CPU_10MS, width_mult=1.3 if width_mult is None else width_mult, **kwargs)
-
-
-@register_model(default_input_size=(3, 208, 208), paper=_OFA, tags=("mobile_cnn", "nas"))
-def ofa_cpu_17ms(width_mult: float | None = None, **kwargs) -> MobileNet:
-    """Once-for-All subnet for a 17 ms CPU budget (``OFA_CPU_17MS`` at width 1.3, 208 px; paper: 75.7 % top-1)."""
-    return create_mbnet(OFA_CPU_17MS, width_mult=1.3 if width_mult is None else width_mult, **kwargs)
-
