@@ -257,3 +257,19 @@ def test_first_rows_of_a_store_train_like_a_store_of_the_labelled_images_only():
     assert torch.allclose(head.logits, alone.logits, atol=1e-6) and torch.allclose(head.features, alone.features, atol=1e-6)
     with pytest.raises(ValueError, match="holds 64"):
         both.first(65)
+
+
+def test_heldout_images_are_disjoint_from_the_labelled_subset_and_balanced():
+    import numpy as np
+
+    labelled = wb.data.fashion_mnist(subset=2000, test_subset=100, seed=3)
+    rest = wb.data.fashion_mnist_heldout(2000, 1000, seed=3)
+    assert rest.num_samples == 1000
+    assert np.bincount(rest.labels.numpy(), minlength=10).tolist() == [100] * 10
+    a = {bytes(x) for x in labelled.train.images.numpy().reshape(2000, -1)}
+    b = {bytes(x) for x in rest.images.numpy().reshape(1000, -1)}
+    assert not a & b  # no image is both labelled and "unlabelled" (Fashion-MNIST has no duplicates here)
+    everything = wb.data.fashion_mnist_heldout(2000, seed=3)
+    assert everything.num_samples == 58000
+    with pytest.raises(ValueError, match="58000"):
+        wb.data.fashion_mnist_heldout(2000, 58001, seed=3)
