@@ -505,8 +505,7 @@ def detect_kernels(model: nn.Module, input_size: tuple[int, ...] | torch.Tensor 
         handles.append(mod.register_forward_pre_hook(pre, with_kwargs=True))
         handles.append(mod.register_forward_hook(make_post(kind), with_kwargs=True))
 
-    for child in model.children():
-        register(child)
+    register(model)  # a bare Conv2d or SE block is itself one kernel
     was_training = model.training
     model.eval()
     try:
