@@ -254,9 +254,10 @@ class Kernel:
             core = nn.Sequential(core, act)
         if self.call is not None and not isinstance(core, _Call):  # several inputs: replay them all
             core = _Call(core, self.call)
+        core.eval()  # not chained: some timm modules override train() and return None
         if isinstance(core, _Call):
-            return core.eval(), core.first_input()
-        return core.eval(), torch.randn(self.in_shape, generator=gen)
+            return core, core.first_input()
+        return core, torch.randn(self.in_shape, generator=gen)
 
 
 class _Stored(Kernel):

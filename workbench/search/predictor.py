@@ -53,7 +53,8 @@ class ModelInfo:
 
     Attributes:
         kernels: :func:`~workbench.search.kernels.detect_kernels` of the deploy form.
-        macs: multiply-accumulates (:func:`workbench.count_macs`), or ``None`` if not counted.
+        macs: multiply-accumulates of the deploy form (:func:`workbench.count_macs`; a
+            re-parameterized MobileOne runs far fewer than its train form), or ``None``.
     """
 
     kernels: tuple[Kernel, ...]
@@ -78,7 +79,7 @@ def model_info(model: nn.Module | str, input_size=None, *, batch_size: int = 1, 
     x = make_input(m, input_size, batch_size)
     folded = reparameterize_model(m) if deploy else m
     kernels = tuple(detect_kernels(folded, x))
-    return ModelInfo(kernels, int(count_macs(m, x).macs) if macs else None)
+    return ModelInfo(kernels, int(count_macs(folded, x).macs) if macs else None)  # MACs deployed
 
 
 def _as_info(obj, input_size, batch_size: int, need_macs: bool) -> ModelInfo:
@@ -265,11 +266,13 @@ def measure_models(models, input_size=None, *, threads: int = 1, batch_size: int
         df = compare_latency(named, input_size, rounds=rounds, threads=threads, batch_size=batch_size)
         return dict(zip(df.name, df.median_ms, strict=True))
     inputs = {n: make_input(m, input_size, batch_size) for n, m in named.items()}
+    for m in named.values():
+        m.eval()
     times: dict[str, list[float]] = {n: [] for n in named}
     with num_threads(threads), torch.inference_mode():
         for _ in range(rounds):
             for n, m in named.items():
-                times[n].append(float(timer(m.eval(), inputs[n])))
+                times[n].append(float(timer(m, inputs[n])))
     return {n: statistics.median(ts) for n, ts in times.items()}
 
 
