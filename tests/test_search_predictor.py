@@ -214,7 +214,7 @@ def _conv_kernels(configs) -> list[Kernel]:
 
 def test_regressor_predicts_unseen_configurations():
     rng = np.random.default_rng(0)
-    grid = [(c, co, k, h, dw) for c in (8, 16, 32, 64) for co in (16, 32, 64) for k in (1, 3, 5) for h in (8, 16, 32)
+    grid = [(c, co, k, h, dw) for c in (8, 16, 32) for co in (16, 32, 64) for k in (1, 3, 5) for h in (8, 16)
             for dw in (False, True) if not (dw and k == 1)]  # fmt: skip
     rng.shuffle(grid)
     kernels = _conv_kernels(grid)

@@ -205,10 +205,16 @@ class Kernel:
             "cin": float(self.cin), "cout": float(self.cout), "groups": float(self.groups),
             "h_in": float(self.in_shape[-2]) if len(self.in_shape) >= 3 else 1.0,
             "h_out": float(self.out_shape[-2]) if len(self.out_shape) >= 3 else 1.0,
-            "params": float(sum(p.numel() for p in self.module.parameters())) if self.module is not None
-            else float(dict(self.extra).get("params", 0)) if _is_pairs(self.extra) else 0.0,
+            "params": float(self._params()),
             "has_act": float(bool(self.act)),
         }  # fmt: skip
+
+    def _params(self) -> int:
+        if self.kind.startswith("conv") or self.kind == "linear":  # folded: weight and bias
+            return self.cout * (self.cin // self.groups) * math.prod(self.k or (1,)) + self.cout
+        if self.module is not None:
+            return sum(p.numel() for p in self.module.parameters())
+        return int(dict(self.extra).get("params", 0)) if _is_pairs(self.extra) else 0
 
     def to_dict(self) -> dict:
         """JSON-safe fields (modules and functions dropped): what a table file stores."""
@@ -235,12 +241,13 @@ class Kernel:
                 loaded from a table file), or its fused activation is unknown.
         """
         gen = torch.Generator().manual_seed(0)
-        if self.kind.startswith("conv") and type(self.module) is nn.Conv2d:
-            c = self.module  # BN folded: the deployed conv always has a bias
-            core: nn.Module = nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding,
-                                        c.dilation, c.groups, bias=True, padding_mode=c.padding_mode)  # fmt: skip
-        elif self.kind == "linear" and type(self.module) is nn.Linear:
-            core = nn.Linear(self.module.in_features, self.module.out_features)
+        cfg = dict(self.extra) if _is_pairs(self.extra) else {}
+        if self.kind.startswith("conv") and self.module is None and "padding" in cfg:
+            # BN folded: the deployed conv always has a bias
+            core: nn.Module = nn.Conv2d(self.cin, self.cout, self.k, self.stride, cfg["padding"], cfg["dilation"],
+                                        self.groups, bias=True, padding_mode=cfg["padding_mode"])  # fmt: skip
+        elif self.kind == "linear" and self.module is None and self.op == "Linear":
+            core = nn.Linear(self.cin, self.cout)
         elif self.module is not None:
             core = copy.deepcopy(self.module)
         elif self.fn is not None and self.call is not None:
@@ -441,12 +448,17 @@ def _module_kernel(kind: str, module: nn.Module, inp: Any, out: Any) -> Kernel:
     op = type(module).__name__
     if kind == "conv":
         c = module
-        extra = (("dilation", _pair(c.dilation)), ("padding", str(c.padding)), ("padding_mode", c.padding_mode))
+        pad = c.padding if isinstance(c.padding, str) else _pair(c.padding)
+        extra = (("dilation", _pair(c.dilation)), ("padding", pad), ("padding_mode", c.padding_mode))
+        # A plain conv is rebuilt from its configuration: no reference to the model's weights
+        # (tables over a whole zoo would otherwise keep every model alive); subclasses with a
+        # forward of their own (timm's Conv2dSame) are copied.
         return Kernel(_conv_kind(c), op, _shape(inp), _shape(out), _pair(c.kernel_size), _pair(c.stride),
-                      c.in_channels, c.out_channels, c.groups, extra=extra, module=module)  # fmt: skip
+                      c.in_channels, c.out_channels, c.groups, extra=extra,
+                      module=None if type(c) is nn.Conv2d else module)  # fmt: skip
     if kind == "linear":
         return Kernel("linear", op, _shape(inp), _shape(out), cin=module.in_features, cout=module.out_features,
-                      module=module)  # fmt: skip
+                      module=None if type(module) is nn.Linear else module)  # fmt: skip
     if kind == "pool":
         k = getattr(module, "kernel_size", None) or getattr(module, "output_size", ())
         s = getattr(module, "stride", None) or k
