@@ -168,6 +168,8 @@ def test_lut_sum_equals_sum_of_fake_kernel_times(tmp_path):
     assert table.total_ms(kernels) == pytest.approx(fake_sum(kernels), rel=1e-9)
     pred = LatencyPredictor("lut", table, overhead="none")
     assert pred.predict(kernels) == pytest.approx(fake_sum(kernels), rel=1e-9)
+    chunked = LatencyTable.build(kernels, timer=FakeTimer(), rounds=2, chunk=2, cache=False)
+    assert chunked.entries == table.entries and chunked.path is None
 
 
 def test_table_cache_round_trips_and_is_keyed_by_threads_and_batch(tmp_path):

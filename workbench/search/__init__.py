@@ -19,10 +19,10 @@ from .predictor import (  # noqa: E402
     summarize_report,
 )
 from .regressor import KernelRegressor  # noqa: E402
-from .table import LatencyTable, Timer, real_timer, table_path  # noqa: E402
+from .table import LatencyTable, RealTimer, Timer, real_timer, table_path  # noqa: E402
 
 __all__ = [
     "ATTENTION_PATTERN", "KINDS", "Kernel", "KernelRegressor", "LatencyPredictor", "LatencyTable", "METHODS",
-    "ModelInfo", "OVERHEADS", "SE_PATTERN", "TensorSpec", "Timer", "detect_kernels", "evaluate_predictors",
+    "ModelInfo", "OVERHEADS", "RealTimer", "SE_PATTERN", "TensorSpec", "Timer", "detect_kernels", "evaluate_predictors",
     "measure_models", "model_info", "predictor_report", "real_timer", "summarize_report", "table_path",
 ]

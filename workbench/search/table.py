@@ -33,13 +33,30 @@ _FORMAT = 1
 Timer = Callable[[nn.Module, torch.Tensor], float]
 
 
-def real_timer(module: nn.Module, x: torch.Tensor) -> float:
-    """Median ms per forward, measured by :func:`workbench.measure.measure_latency` (short).
+@dataclass(frozen=True)
+class RealTimer:
+    """Median ms per forward, measured by :func:`workbench.measure.measure_latency`.
 
-    Runs under the caller's thread count; a few samples of ~5 ms blocks suffice because the
-    table build repeats every kernel over several rounds and keeps the median.
+    Runs under the caller's thread count. Short settings suffice because a table build repeats
+    every kernel over several rounds and keeps the median; each call costs about
+    ``warmup_s + samples * sample_ms`` (~0.04 s with the defaults).
+
+    Attributes:
+        samples: timed samples per call; sample_ms: duration of one sample (ms), as many
+            forwards as fit; warmup_s: warm-up before timing (s, at least 3 forwards run).
     """
-    return measure_latency(module, x, samples=5, sample_ms=5.0, warmup_s=0.02).median_ms
+
+    samples: int = 5
+    sample_ms: float = 4.0
+    warmup_s: float = 0.02
+
+    def __call__(self, module: nn.Module, x: torch.Tensor) -> float:
+        return measure_latency(module, x, samples=self.samples, sample_ms=self.sample_ms,
+                               warmup_s=self.warmup_s).median_ms  # fmt: skip
+
+
+#: The default timer of table builds and lazy measurements.
+real_timer = RealTimer()
 
 
 def _check_positive_int(name: str, value) -> int:
@@ -107,7 +124,7 @@ class LatencyTable:
         return math.fsum(self[k] for k in kernels)
 
     # -- building ---------------------------------------------------------------------------
-    def measure(self, kernels: Iterable[Kernel], *, timer: Timer | None = None, rounds: int = 3,
+    def measure(self, kernels: Iterable[Kernel], *, timer: Timer | None = None, rounds: int = 3, chunk: int = 200,
                 progress: Callable[[int, int], None] | None = None) -> int:  # fmt: skip
         """Time the kernels the table lacks and add them (in memory; :meth:`save` writes).
 
@@ -115,6 +132,7 @@ class LatencyTable:
             kernels: kernels to cover (duplicates and present ones are skipped).
             timer: ``timer(module, x) -> ms``; default :func:`real_timer`.
             rounds: round-robin passes; each kernel's entry is the median of its ``rounds`` times.
+            chunk: kernels built and held in memory at a time (>= 1).
             progress: called as ``progress(done, total)`` after each kernel of each round.
 
         Returns:
@@ -124,6 +142,7 @@ class LatencyTable:
             ValueError: ``rounds < 1``, or a kernel's batch differs from the table's.
         """
         _check_positive_int("rounds", rounds)
+        _check_positive_int("chunk", chunk)
         todo = self.missing(kernels)
         bad = [k.key() for k in todo if k.batch != self.batch]
         if bad:
@@ -131,27 +150,32 @@ class LatencyTable:
         if not todo:
             return 0
         timer = timer or real_timer
-        built = [k.build() for k in todo]
-        times: list[list[float]] = [[] for _ in todo]
         total, done = rounds * len(todo), 0
         with num_threads(self.threads), torch.inference_mode():
-            for r in range(rounds):
-                order = list(range(len(todo)))
-                shift = (r * len(todo)) // rounds  # a different kernel first in every round
-                for i in order[shift:] + order[:shift]:
-                    module, x = built[i]
-                    times[i].append(float(timer(module, x)))
-                    done += 1
-                    if progress is not None:
-                        progress(done, total)
-        for k, ts in zip(todo, times, strict=True):
-            self.entries[k.key()] = statistics.median(ts)
-            self.kernels[k.key()] = k
+            # Chunks bound the memory (a zoo's kernels hold as many weights as the zoo); the
+            # rounds rotate within a chunk, so drift still spreads over its kernels.
+            for start in range(0, len(todo), chunk):
+                part = todo[start : start + chunk]
+                built = [k.build() for k in part]
+                times: list[list[float]] = [[] for _ in part]
+                order = list(range(len(part)))
+                for r in range(rounds):
+                    shift = (r * len(part)) // rounds  # a different kernel first in every round
+                    for i in order[shift:] + order[:shift]:
+                        module, x = built[i]
+                        times[i].append(float(timer(module, x)))
+                        done += 1
+                        if progress is not None:
+                            progress(done, total)
+                for k, ts in zip(part, times, strict=True):
+                    self.entries[k.key()] = statistics.median(ts)
+                    self.kernels[k.key()] = k
+                del built
         return len(todo)
 
     @classmethod
     def build(cls, kernels: Iterable[Kernel], *, timer: Timer | None = None, threads: int = 1, batch: int = 1,
-              rounds: int = 3, cache: bool = True, refresh: bool = False, base=None,
+              rounds: int = 3, chunk: int = 200, cache: bool = True, refresh: bool = False, base=None,
               progress: Callable[[int, int], None] | None = None) -> LatencyTable:  # fmt: skip
         """The table for ``threads``/``batch`` on this machine, covering ``kernels``.
 
@@ -164,6 +188,7 @@ class LatencyTable:
             threads: intra-op threads for the measurement (>= 1).
             batch: batch size of the kernels (>= 1); a kernel of another batch is refused.
             rounds: round-robin passes (>= 1), the median is kept.
+            chunk: kernels held in memory at a time (>= 1).
             cache: read and write the per-machine cache file.
             refresh: ignore the cached entries and measure everything again.
             base: cache root (tests pass a temporary folder); default :func:`workbench.paths.cache_dir`.
@@ -177,14 +202,14 @@ class LatencyTable:
         kernels = list(kernels)
         if not cache:
             table = cls(threads, batch, env=environment(threads))
-            table.measure(kernels, timer=timer, rounds=rounds, progress=progress)
+            table.measure(kernels, timer=timer, rounds=rounds, chunk=chunk, progress=progress)
             return table
         path = table_path(threads, batch, base=base)
         with file_lock(path.with_name(path.name + ".lock")):
             table = cls(threads, batch, env=environment(threads), path=path)
             if not refresh:
                 table = cls.load(threads, batch, base=base) or table
-            if table.measure(kernels, timer=timer, rounds=rounds, progress=progress) or not path.exists():
+            if table.measure(kernels, timer=timer, rounds=rounds, chunk=chunk, progress=progress) or not path.exists():
                 table.save()
         return table
 
