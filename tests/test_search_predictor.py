@@ -256,7 +256,14 @@ def test_overhead_and_macs_fits_recover_a_linear_truth(tmp_path):
                                base=tmp_path)  # fmt: skip
     measured = {n: 1.3 * fake_sum(i.kernels) + 0.4 for n, i in infos.items()}
     lut = LatencyPredictor("lut", table).fit(infos, measured)
-    assert lut.overhead_terms == pytest.approx({"scale": 1.3, "intercept_ms": 0.4})
+    assert lut.overhead_terms == pytest.approx({"scale": 1.3, "per_kernel_ms": 0.0, "intercept_ms": 0.4})
+    with_calls = {n: 1.3 * fake_sum(i.kernels) + 0.02 * len(i.kernels) + 0.4 for n, i in infos.items()}
+    infos["deeper"] = model_info(nn.Sequential(small_net(8), nn.Linear(10, 10), nn.ReLU()), (3, 32, 32))
+    with_calls["deeper"] = 1.3 * fake_sum(infos["deeper"].kernels) + 0.02 * len(infos["deeper"].kernels) + 0.4
+    per = LatencyPredictor("lut", table, overhead="per_kernel", measure_missing=True, timer=FakeTimer())
+    assert per.fit(infos, with_calls).overhead_terms == pytest.approx(
+        {"scale": 1.3, "per_kernel_ms": 0.02, "intercept_ms": 0.4})
+    del infos["deeper"]
     rep = predictor_report(lut.predict_many(infos), measured)
     assert rep.attrs["summary"]["within_5"] == 1.0
     macs_truth = {n: 2e-7 * i.macs + 0.3 for n, i in infos.items()}

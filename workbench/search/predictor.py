@@ -14,8 +14,10 @@ Three methods (:data:`METHODS`):
 Kernel sums miss what happens between kernels (Python dispatch of the model's own modules,
 cache misses when one kernel's output streams into the next, where timing a kernel alone keeps
 its input hot), so ``overhead`` maps the sum ``S`` to the model's latency with terms fitted on
-the training models: ``"none"`` (``S``), ``"constant"`` (``S + b``, ``b`` the median residual) or
-``"linear"`` (``a * S + b``, least squares; the default). The fitted terms are in
+the training models: ``"none"`` (``S``), ``"constant"`` (``S + b``, ``b`` the median residual),
+``"linear"`` (``a * S + b``, least squares; the default) or ``"per_kernel"`` (``a * S + c * n + b``
+with ``n`` the number of kernels: a per-call cost, as timing a kernel alone adds one module call
+that a functional op inside a model does not pay). The fitted terms are in
 :attr:`LatencyPredictor.overhead_terms`.
 
 Scores (:func:`predictor_report`): share of models within +-10 % and +-5 %, RMSE and Spearman
@@ -44,7 +46,7 @@ from .regressor import KernelRegressor
 from .table import LatencyTable, Timer
 
 METHODS = ("lut", "macs", "regressor")
-OVERHEADS = ("none", "constant", "linear")
+OVERHEADS = ("none", "constant", "linear", "per_kernel")
 
 
 @dataclass(frozen=True)
@@ -131,9 +133,11 @@ class LatencyPredictor:
         self.method, self.table, self.overhead = method, table, overhead
         self.measure_missing, self.timer, self.batch_size = measure_missing, timer, batch_size
         self.regressor: KernelRegressor | None = None
-        self.overhead_terms: dict[str, float] = {"scale": 1.0, "intercept_ms": 0.0}
+        self.overhead_terms: dict[str, float] = {"scale": 1.0, "per_kernel_ms": 0.0, "intercept_ms": 0.0}
         self.macs_fit: dict[str, float] | None = None
         self.fitted = False
+        if method == "regressor":  # trained now, on the table as it is: later additions stay unseen
+            self._regressor()
 
     # -- kernel level -----------------------------------------------------------------------
     def _regressor(self) -> KernelRegressor:
@@ -204,18 +208,22 @@ class LatencyPredictor:
                 raise ValueError(f"{len(named)} models but {len(y)} measured latencies")
         if not np.all(np.isfinite(y) & (y > 0)):
             raise ValueError("measured latencies must be finite and > 0 ms")
-        need = 2 if (self.method == "macs" or self.overhead == "linear") else 1
+        mode = "linear" if self.method == "macs" else self.overhead
+        need = {"none": 1, "constant": 1, "linear": 2, "per_kernel": 3}[mode]
         if len(y) < need:
-            raise ValueError(f"method {self.method!r} with overhead {self.overhead!r} needs >= {need} models, got {len(y)}")
-        raw = np.array([self._raw(_as_info(m, input_size, self.batch_size, self.method == "macs"))
-                        for m in named.values()])  # fmt: skip
-        if self.method == "macs" or self.overhead == "linear":
+            raise ValueError(f"method {self.method!r} with overhead {mode!r} needs >= {need} models, got {len(y)}")
+        infos = [_as_info(m, input_size, self.batch_size, self.method == "macs") for m in named.values()]
+        raw = np.array([self._raw(i) for i in infos])
+        n = np.array([len(i.kernels) for i in infos], dtype=float)
+        terms = {"scale": 1.0, "per_kernel_ms": 0.0, "intercept_ms": 0.0}
+        if mode == "linear":
             a, b = np.polyfit(raw, y, 1)
-            terms = {"scale": float(a), "intercept_ms": float(b)}
-        elif self.overhead == "constant":
-            terms = {"scale": 1.0, "intercept_ms": float(statistics.median(y - raw))}
-        else:
-            terms = {"scale": 1.0, "intercept_ms": 0.0}
+            terms.update(scale=float(a), intercept_ms=float(b))
+        elif mode == "per_kernel":
+            (a, c, b), *_ = np.linalg.lstsq(np.column_stack([raw, n, np.ones_like(raw)]), y, rcond=None)
+            terms.update(scale=float(a), per_kernel_ms=float(c), intercept_ms=float(b))
+        elif mode == "constant":
+            terms["intercept_ms"] = float(statistics.median(y - raw))
         if self.method == "macs":
             self.macs_fit = {"ms_per_gmac": terms["scale"] * 1e9, "intercept_ms": terms["intercept_ms"]}
         self.overhead_terms = terms
@@ -235,8 +243,9 @@ class LatencyPredictor:
         """
         if self.method == "macs" and not self.fitted:
             raise ValueError("the 'macs' predictor must be fitted first: fit(models, measured)")
-        raw = self._raw(_as_info(model, input_size, self.batch_size, self.method == "macs"))
-        return self.overhead_terms["scale"] * raw + self.overhead_terms["intercept_ms"]
+        info = _as_info(model, input_size, self.batch_size, self.method == "macs")
+        t = self.overhead_terms
+        return t["scale"] * self._raw(info) + t["per_kernel_ms"] * len(info.kernels) + t["intercept_ms"]
 
     def predict_many(self, models, input_size=None) -> pd.Series:
         """:meth:`predict` for ``{name: model}`` or a sequence; a Series indexed by name."""
