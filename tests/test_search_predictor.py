@@ -308,3 +308,27 @@ def test_predictor_refuses_bad_inputs(tmp_path):
         predictor_report({"a": 1.0}, {"b": 1.0})
     with pytest.raises(ValueError, match="> 0 ms"):
         predictor_report({"a": 1.0}, {"a": 0.0})
+
+
+def test_evaluate_scores_unseen_models_without_leaking_them(tmp_path):
+    from workbench.search import evaluate_latency_predictors
+
+    def model_timer(model, x):  # the fake truth: 1.1 x the fake kernel sum + 0.2 ms
+        return 1.1 * fake_sum(detect_kernels(model, x)) + 0.2
+
+    train, test = ["mobilenetv1_050", "mobilenetv2_050", "lcnet_050"], ["shufflenetv2_050"]
+    out = evaluate_latency_predictors(train, test, threads=(1, 2), input_size=(3, 32, 32), timer=FakeTimer(),
+                                      model_timer=model_timer, rounds=1, model_rounds=1, count_macs=False,
+                                      base=tmp_path)  # fmt: skip
+    assert len(out) == 2 * 4 * 2 and set(out.predictor) == {"lut", "lut_measured", "regressor", "macs"}
+    row = out.set_index(["threads", "predictor", "split"])
+    assert row.loc[(1, "lut_measured", "test"), "within_5"] == 1.0  # exact kernels + exact overhead fit
+    assert out.attrs["terms"][(2, "lut")] == pytest.approx({"scale": 1.1, "per_kernel_ms": 0.0, "intercept_ms": 0.2})
+    # the test model's kernels were timed alone and cached, but the plain table never saw them
+    rep = out.attrs["reports"][(1, "lut")]
+    assert set(rep.split) == {"train", "test"}
+    cached = LatencyTable.load(1, base=tmp_path)
+    shuffle_keys = {k.key() for k in model_info(wb.create_model("shufflenetv2_050"), (3, 32, 32), macs=False).kernels}
+    assert shuffle_keys <= set(cached.entries)
+    with pytest.raises(ValueError, match="both train and test"):
+        evaluate_latency_predictors(train, train[:1], timer=FakeTimer(), base=tmp_path)

@@ -26,3 +26,7 @@ __all__ = [
     "ModelInfo", "OVERHEADS", "RealTimer", "SE_PATTERN", "TensorSpec", "Timer", "detect_kernels", "evaluate_predictors",
     "measure_models", "model_info", "predictor_report", "real_timer", "summarize_report", "table_path",
 ]
+
+from .evaluate import PREDICTORS, evaluate_latency_predictors  # noqa: E402
+
+__all__ += ["PREDICTORS", "evaluate_latency_predictors"]

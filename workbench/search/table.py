@@ -119,6 +119,20 @@ class LatencyTable:
                 seen[key] = k
         return list(seen.values())
 
+    def subset(self, kernels: Iterable[Kernel]) -> LatencyTable:
+        """An in-memory table with only the entries of ``kernels`` (those it has).
+
+        For honest evaluation: a predictor scored on unseen models must not look up (or train
+        its regressor on) kernels that a cached table picked up from those models earlier.
+        """
+        keys = {k.key() for k in kernels} & set(self.entries)
+        return LatencyTable(self.threads, self.batch, {k: self.entries[k] for k in keys},
+                            {k: self.kernels[k] for k in keys if k in self.kernels}, dict(self.env))  # fmt: skip
+
+    def copy(self) -> LatencyTable:
+        """A copy that shares no dicts (and saves to the same cache file)."""
+        return LatencyTable(self.threads, self.batch, dict(self.entries), dict(self.kernels), dict(self.env), self.path)
+
     def total_ms(self, kernels: Iterable[Kernel]) -> float:
         """Sum of the table entries of ``kernels`` (``KeyError`` if one is missing)."""
         return math.fsum(self[k] for k in kernels)
