@@ -509,7 +509,12 @@ def detect_kernels(model: nn.Module, input_size: tuple[int, ...] | torch.Tensor 
 
         return post
 
+    registered: set[int] = set()
+
     def register(mod: nn.Module) -> None:
+        if id(mod) in registered:  # a module shared by two parents is hooked once
+            return
+        registered.add(id(mod))
         kind = _classify(mod)
         if kind is None:
             for child in mod.children():
