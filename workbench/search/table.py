@@ -39,16 +39,17 @@ class RealTimer:
 
     Runs under the caller's thread count. Short settings suffice because a table build repeats
     every kernel over several rounds and keeps the median; each call costs about
-    ``warmup_s + samples * sample_ms`` (~0.04 s with the defaults).
+    ``warmup_s + samples * sample_ms`` plus three warm-up forwards (~0.025 s with the defaults
+    for a small kernel), so a 3000-kernel table takes about 4 min per thread count at 3 rounds.
 
     Attributes:
         samples: timed samples per call; sample_ms: duration of one sample (ms), as many
             forwards as fit; warmup_s: warm-up before timing (s, at least 3 forwards run).
     """
 
-    samples: int = 5
-    sample_ms: float = 4.0
-    warmup_s: float = 0.02
+    samples: int = 4
+    sample_ms: float = 3.0
+    warmup_s: float = 0.01
 
     def __call__(self, module: nn.Module, x: torch.Tensor) -> float:
         return measure_latency(module, x, samples=self.samples, sample_ms=self.sample_ms,
