@@ -192,9 +192,8 @@ def test_table_cache_round_trips_and_is_keyed_by_threads_and_batch(tmp_path):
     LatencyTable.build(kernels, timer=again, base=tmp_path, refresh=True)
     assert again.calls == 3 * len(table)
     # a restored kernel keeps its key and features (the regressor trains on a loaded table)
-    k0 = kernels[0]
-    assert loaded.kernels[k0.key()].key() == k0.key()
-    assert loaded.kernels[k0.key()].features() == k0.features()
+    for k in kernels:
+        assert loaded.kernels[k.key()].key() == k.key() and loaded.kernels[k.key()].features() == k.features()
     table.path.write_text("{not json")
     assert LatencyTable.load(1, base=tmp_path) is None and not table.path.exists()
 
