@@ -63,3 +63,6 @@ __all__ = [
     "list_models", "machine_peak", "measure_latency", "measure_memory", "model_entry", "profile",
     "profile_many", "record", "show_source", "fit", "evaluate", "reparameterize_model", "setup",
 ]
+
+# latency_prediction (issue 14): wb.search loads on first use like the other submodules
+_LAZY_MODULES.add("search")

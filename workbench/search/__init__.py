@@ -4,3 +4,29 @@ budget, once-for-all supernets.
 Layering: ``search`` sits beside ``compress`` (above ``train``, ``deploy`` and ``measure``, below
 ``bank``): it measures kernels and trains supernets, and notebooks take its results to the report.
 """
+
+# latency_prediction (issue 14, item 1): kernel detection, lookup tables, predictors
+from .kernels import ATTENTION_PATTERN, KINDS, SE_PATTERN, Kernel, TensorSpec, detect_kernels  # noqa: E402
+from .predictor import (  # noqa: E402
+    METHODS,
+    OVERHEADS,
+    LatencyPredictor,
+    ModelInfo,
+    evaluate_predictors,
+    measure_models,
+    model_info,
+    predictor_report,
+    summarize_report,
+)
+from .regressor import KernelRegressor  # noqa: E402
+from .table import LatencyTable, RealTimer, Timer, real_timer, table_path  # noqa: E402
+
+__all__ = [
+    "ATTENTION_PATTERN", "KINDS", "Kernel", "KernelRegressor", "LatencyPredictor", "LatencyTable", "METHODS",
+    "ModelInfo", "OVERHEADS", "RealTimer", "SE_PATTERN", "TensorSpec", "Timer", "detect_kernels", "evaluate_predictors",
+    "measure_models", "model_info", "predictor_report", "real_timer", "summarize_report", "table_path",
+]
+
+from .evaluate import PREDICTORS, evaluate_latency_predictors  # noqa: E402
+
+__all__ += ["PREDICTORS", "evaluate_latency_predictors"]
