@@ -338,3 +338,58 @@ def test_evaluate_scores_unseen_models_without_leaking_them(tmp_path):
     assert shuffle_keys <= set(cached.entries)
     with pytest.raises(ValueError, match="both train and test"):
         evaluate_latency_predictors(train, train[:1], timer=FakeTimer(), base=tmp_path)
+
+
+# --- the latency_prediction verdict rule ----------------------------------------------------------
+
+
+def _summary(lut10=(0.95, 0.92), macs10=(0.4, 0.5), lut_rho=0.95, macs_rho=0.8, n=15):
+    import pandas as pd
+
+    rows = []
+    for t, a, m in zip((1, 2), lut10, macs10, strict=True):
+        rows += [
+            dict(threads=t, predictor="lut_measured", split="test", n=n, within_10=a, within_5=a / 2, rmspe_pct=6.0, spearman=lut_rho),
+            dict(threads=t, predictor="macs", split="test", n=n, within_10=m, within_5=m / 2, rmspe_pct=30.0, spearman=macs_rho),
+            dict(threads=t, predictor="lut_measured", split="train", n=60, within_10=0.97, within_5=0.8, rmspe_pct=4.0, spearman=0.99),
+        ]
+    return pd.DataFrame(rows)
+
+
+def test_latency_verdict_supported_partly_and_not():
+    from workbench.lessons import latency_prediction as lp
+
+    assert lp.conclude(_summary(), n_kernels=100, seconds=60).verdict == "supported"
+    # one thread count below 90 %: the accuracy half fails, the MACs comparison still holds
+    partly = lp.conclude(_summary(lut10=(0.95, 0.85)), n_kernels=100, seconds=60)
+    assert partly.verdict == "partly supported" and "accurate fails" in partly.evidence
+    # worse than MACs on both: not supported
+    assert lp.conclude(_summary(lut10=(0.3, 0.3), macs10=(0.5, 0.5)), n_kernels=1, seconds=1).verdict == "not supported"
+    # a tie on the share is not "better than MACs"
+    tie = lp.conclude(_summary(lut10=(0.95, 0.95), macs10=(0.95, 0.95)), n_kernels=1, seconds=1)
+    assert tie.verdict == "partly supported" and "beats MACs fails" in tie.evidence
+
+
+def test_latency_verdict_too_few_models_and_missing_rows():
+    from workbench.lessons import latency_prediction as lp
+
+    few = lp.conclude(_summary(n=3), n_kernels=10, seconds=5)
+    assert few.verdict == "inconclusive" and "too few" in few.evidence
+    s = _summary()
+    with pytest.raises(ValueError, match="macs"):
+        lp.conclude(s[s.predictor != "macs"], n_kernels=1, seconds=1)
+
+
+def test_stacked_reports_and_kernel_frame():
+    import pandas as pd
+
+    rep = wb.search.predictor_report({"a": 1.0, "b": 2.2}, {"a": 1.0, "b": 2.0})
+    summary = pd.DataFrame([{"threads": 1, "predictor": "lut", "split": "test"}])
+    summary.attrs["reports"] = {(1, "lut"): rep.assign(split="test")}
+    out = wb.search.stacked_reports(summary)
+    assert list(out.columns[:3]) == ["threads", "predictor", "split"] and len(out) == 2
+    assert out.set_index("name").loc["b", "error_pct"] == pytest.approx(10.0)
+    with pytest.raises(ValueError, match="evaluate_latency_predictors"):
+        wb.search.stacked_reports(pd.DataFrame())
+    frame = wb.search.kernel_frame(wb.search.detect_kernels(nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU()), (3, 8, 8)))
+    assert len(frame) == 1 and frame.kind.iloc[0] == "conv_dense" and frame.act.iloc[0] == "relu"

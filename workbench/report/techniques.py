@@ -426,3 +426,29 @@ register_technique(
         bank=lessons.distillation.bank_entries,
     )
 )
+
+# latency_prediction notebook (issue 14, item 1)
+register_technique(
+    Technique(
+        slug="latency_prediction",
+        title="Latency prediction: a kernel table for this machine versus MACs",
+        claim=lessons.latency_prediction.CLAIM,
+        families=("nas", "edge_systems"),
+        papers=(
+            "FBNet: Hardware-Aware Efficient ConvNet Design via Differentiable Neural Architecture Search",
+            "ProxylessNAS: Direct Neural Architecture Search on Target Task and Hardware",
+            "MnasNet: Platform-Aware Neural Architecture Search for Mobile",
+            "A Hardware-Aware System for Accelerating Deep Neural Network Optimization",
+        ),
+        profiles={
+            "smoke": {
+                "train_models": ["mobilenetv2_050", "mobilenetv1_050", "ghostnet_050", "lcnet_050", "shufflenetv2_050", "mnasnet_a1"],
+                "test_models": ["mobilenetv3_small_050", "tinynet_e"], "threads_list": [1], "input_size": [3, 64, 64],
+                "table_rounds": 1, "model_rounds": 2,
+            },
+            "default": {"zoo_every": 2},
+            "full": {"table_rounds": 5, "model_rounds": 20},
+        },  # fmt: skip
+        bank=(),
+    )
+)

@@ -6,7 +6,15 @@ Layering: ``search`` sits beside ``compress`` (above ``train``, ``deploy`` and `
 """
 
 # latency_prediction (issue 14, item 1): kernel detection, lookup tables, predictors
-from .kernels import ATTENTION_PATTERN, KINDS, SE_PATTERN, Kernel, TensorSpec, detect_kernels  # noqa: E402
+from .kernels import (  # noqa: E402
+    ATTENTION_PATTERN,
+    KINDS,
+    SE_PATTERN,
+    Kernel,
+    TensorSpec,
+    detect_kernels,
+    kernel_frame,
+)
 from .predictor import (  # noqa: E402
     METHODS,
     OVERHEADS,
@@ -24,9 +32,9 @@ from .table import LatencyTable, RealTimer, Timer, real_timer, table_path  # noq
 __all__ = [
     "ATTENTION_PATTERN", "KINDS", "Kernel", "KernelRegressor", "LatencyPredictor", "LatencyTable", "METHODS",
     "ModelInfo", "OVERHEADS", "RealTimer", "SE_PATTERN", "TensorSpec", "Timer", "detect_kernels", "evaluate_predictors",
-    "measure_models", "model_info", "predictor_report", "real_timer", "summarize_report", "table_path",
+    "kernel_frame", "measure_models", "model_info", "predictor_report", "real_timer", "summarize_report", "table_path",
 ]
 
-from .evaluate import PREDICTORS, evaluate_latency_predictors  # noqa: E402
+from .evaluate import PREDICTORS, evaluate_latency_predictors, stacked_reports  # noqa: E402
 
-__all__ += ["PREDICTORS", "evaluate_latency_predictors"]
+__all__ += ["PREDICTORS", "evaluate_latency_predictors", "stacked_reports"]

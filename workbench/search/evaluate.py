@@ -113,3 +113,20 @@ def evaluate_latency_predictors(
     out = pd.DataFrame(rows)
     out.attrs.update(reports=reports, measured=measured_all, terms=terms)
     return out
+
+
+def stacked_reports(summary: pd.DataFrame) -> pd.DataFrame:
+    """The per-model reports of :func:`evaluate_latency_predictors` in one table.
+
+    Columns: ``threads, predictor, split, name, predicted_ms, measured_ms, error_pct, within_5,
+    within_10``.
+
+    Raises:
+        ValueError: ``summary`` carries no per-model reports (not an evaluation result).
+    """
+    reports = summary.attrs.get("reports")
+    if not reports:
+        raise ValueError("summary has no attrs['reports']: pass the result of evaluate_latency_predictors")
+    parts = [rep.assign(threads=t, predictor=p) for (t, p), rep in reports.items()]
+    out = pd.concat(parts, ignore_index=True)
+    return out[["threads", "predictor", "split", *[c for c in out.columns if c not in ("threads", "predictor", "split")]]]

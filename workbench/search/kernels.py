@@ -30,7 +30,7 @@ import dataclasses
 import hashlib
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
@@ -535,3 +535,10 @@ def detect_kernels(model: nn.Module, input_size: tuple[int, ...] | torch.Tensor 
         model.train(was_training)
     rec.flush()
     return rec.kernels
+
+
+def kernel_frame(kernels: Sequence[Kernel]) -> pd.DataFrame:  # noqa: F821  (pandas imported lazily)
+    """One row per kernel (``Kernel.to_dict()``), in execution order: for listing a model's kernels."""
+    import pandas as pd
+
+    return pd.DataFrame([k.to_dict() for k in kernels])
