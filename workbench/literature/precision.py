@@ -1,0 +1,200 @@
+"""Measure family tags against a hand-labelled sample (``datasets/literature/labelled_sample.csv``).
+
+A labelled paper has a ``primary`` family (or ``none``: off-topic) and ``secondary`` families; its gold
+label set is primary + secondary. A prediction is a list of family slugs per paper id (the rules'
+output, or the catalogue after overrides). Scores:
+
+* **exact**: papers whose predicted set equals the gold set (all labels right; an off-topic paper is
+  right when nothing is predicted);
+* **lenient**: papers with no wrong label whose primary family is predicted (or, off-topic, nothing
+  predicted): missing secondary families are forgiven;
+* **primary**: papers whose predicted primary family (when the predictor gives one) is the gold primary;
+* label-level **precision** (right predicted labels / predicted labels) and **recall** (right predicted
+  labels / gold labels), overall and per family.
+
+Print the table with ``python -m workbench.literature.precision`` (rules as they are now, the committed
+catalogue's rule output and its families after overrides, all against the labelled sample).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .families import FAMILY_SLUGS
+
+LABELLED_SAMPLE_PATH = Path(__file__).resolve().parents[2] / "datasets" / "literature" / "labelled_sample.csv"
+
+
+@dataclass(frozen=True)
+class Label:
+    """Hand label of one paper: ``primary`` is a family slug or ``"none"`` (off-topic)."""
+
+    id: str
+    primary: str
+    secondary: tuple[str, ...] = ()
+
+    @property
+    def families(self) -> frozenset[str]:
+        """Gold label set (empty for an off-topic paper)."""
+        return frozenset(() if self.primary == "none" else (self.primary, *self.secondary))
+
+
+def load_labels(path: str | Path = LABELLED_SAMPLE_PATH) -> dict[str, Label]:
+    """Read a labelled sample (columns ``id,primary,secondary,...``; ``secondary`` is ``;``-separated).
+
+    Raises:
+        ValueError: on an unknown family slug, a duplicate id, or secondary families on a ``none`` paper.
+    """
+    out: dict[str, Label] = {}
+    with Path(path).open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            primary = row["primary"].strip()
+            secondary = tuple(s.strip() for s in (row.get("secondary") or "").split(";") if s.strip())
+            for slug in (primary, *secondary):
+                if slug != "none" and slug not in FAMILY_SLUGS:
+                    raise ValueError(f"{row['id']}: unknown family {slug!r}; valid: none, {', '.join(FAMILY_SLUGS)}")
+            if primary == "none" and secondary:
+                raise ValueError(f"{row['id']}: primary 'none' cannot have secondary families {secondary}")
+            if row["id"] in out:
+                raise ValueError(f"duplicate id {row['id']!r} in {path}")
+            out[row["id"]] = Label(row["id"], primary, secondary)
+    return out
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Agreement of predictions with a labelled sample (counts; percentages via properties)."""
+
+    n_papers: int
+    exact: int
+    lenient: int
+    primary_right: int
+    primary_n: int
+    tp: int
+    n_predicted: int
+    n_gold: int
+    per_family: pd.DataFrame
+
+    @staticmethod
+    def _pct(a: int, b: int) -> float:
+        return 100.0 * a / b if b else float("nan")
+
+    @property
+    def exact_pct(self) -> float:
+        """Percent of papers with every label right."""
+        return self._pct(self.exact, self.n_papers)
+
+    @property
+    def lenient_pct(self) -> float:
+        """Percent of papers with no wrong label and the primary family found."""
+        return self._pct(self.lenient, self.n_papers)
+
+    @property
+    def precision(self) -> float:
+        """Label-level precision, percent."""
+        return self._pct(self.tp, self.n_predicted)
+
+    @property
+    def recall(self) -> float:
+        """Label-level recall, percent."""
+        return self._pct(self.tp, self.n_gold)
+
+    def summary(self) -> dict[str, str]:
+        """One-line-per-metric view, ``"k/n (p %)"`` strings."""
+        return {
+            "papers, all labels right": f"{self.exact}/{self.n_papers} ({self.exact_pct:.1f} %)",
+            "papers, no wrong label + primary found": f"{self.lenient}/{self.n_papers} ({self.lenient_pct:.1f} %)",
+            "primary family right": (f"{self.primary_right}/{self.primary_n} "
+                                     f"({self._pct(self.primary_right, self.primary_n):.1f} %)"),
+            "label precision": f"{self.tp}/{self.n_predicted} ({self.precision:.1f} %)",
+            "label recall": f"{self.tp}/{self.n_gold} ({self.recall:.1f} %)",
+        }
+
+
+def score(predicted: Mapping[str, Sequence[str]], labels: Mapping[str, Label],
+          primary: Mapping[str, str | None] | None = None, min_n: int = 1) -> Scores:
+    """Score ``predicted`` family lists against ``labels`` (only the labelled ids are scored).
+
+    Args:
+        predicted: paper id -> predicted family slugs (every labelled id must be present).
+        labels: paper id -> :class:`Label`.
+        primary: optional paper id -> predicted primary family (``None``: no family); when given, the
+            primary-family agreement is scored over all labelled papers, else it is scored as
+            "gold primary among the predictions" over on-topic papers.
+        min_n: per-family rows are kept when the family has at least this many gold or predicted labels.
+
+    Raises:
+        KeyError: naming the first labelled id with no prediction.
+    """
+    missing = [i for i in labels if i not in predicted]
+    if missing:
+        raise KeyError(f"no prediction for labelled paper {missing[0]!r} ({len(missing)} missing)")
+    exact = lenient = tp = n_pred = n_gold = prim_right = prim_n = 0
+    fam_tp = dict.fromkeys(FAMILY_SLUGS, 0)
+    fam_pred = dict.fromkeys(FAMILY_SLUGS, 0)
+    fam_gold = dict.fromkeys(FAMILY_SLUGS, 0)
+    for pid, lab in labels.items():
+        pred, gold = set(predicted[pid]), lab.families
+        exact += pred == gold
+        lenient += (not gold and not pred) or (bool(gold) and pred <= gold and lab.primary in pred)
+        tp += len(pred & gold)
+        n_pred += len(pred)
+        n_gold += len(gold)
+        for f in pred:
+            fam_pred[f] += 1
+            fam_tp[f] += f in gold
+        for f in gold:
+            fam_gold[f] += 1
+        if primary is not None:
+            prim_n += 1
+            prim_right += (primary.get(pid) or "none") == lab.primary
+        elif gold:
+            prim_n += 1
+            prim_right += lab.primary in pred
+    rows = [
+        {"family": f, "gold": fam_gold[f], "predicted": fam_pred[f], "right": fam_tp[f],
+         "precision %": round(100.0 * fam_tp[f] / fam_pred[f], 1) if fam_pred[f] else float("nan"),
+         "recall %": round(100.0 * fam_tp[f] / fam_gold[f], 1) if fam_gold[f] else float("nan")}
+        for f in FAMILY_SLUGS if max(fam_gold[f], fam_pred[f]) >= min_n
+    ]
+    return Scores(len(labels), exact, lenient, prim_right, prim_n, tp, n_pred, n_gold,
+                  pd.DataFrame(rows, columns=["family", "gold", "predicted", "right", "precision %", "recall %"]))
+
+
+def errors(predicted: Mapping[str, Sequence[str]], labels: Mapping[str, Label]) -> pd.DataFrame:
+    """Papers whose predicted set differs from the gold set: id, spurious and missing families."""
+    rows = []
+    for pid, lab in labels.items():
+        pred, gold = set(predicted[pid]), lab.families
+        if pred != gold:
+            rows.append({"id": pid, "primary": lab.primary,
+                         "spurious": ";".join(sorted(pred - gold)), "missing": ";".join(sorted(gold - pred))})
+    return pd.DataFrame(rows, columns=["id", "primary", "spurious", "missing"])
+
+
+def _main() -> None:  # pragma: no cover - printing entry point
+    from .catalogue import CATALOGUE_PATH, SOURCES_DIR, dedupe, load_catalogue
+    from .parse import paper_id, parse_sources
+    from .tagging import tag_families
+
+    labels = load_labels()
+    groups = dedupe(parse_sources(SOURCES_DIR)).values()
+    live = {paper_id(g[0].title): tag_families(g[0].title, g[0].abstract) for g in groups}
+    cat = {r["id"]: r for r in load_catalogue(CATALOGUE_PATH)}
+    for name, pred in (("rules (live)", live),
+                       ("catalogue rule_families", {i: r["rule_families"] for i, r in cat.items()}),
+                       ("catalogue families (after overrides)", {i: r["families"] for i, r in cat.items()})):
+        s = score(pred, labels)
+        print(f"== {name}")
+        for k, v in s.summary().items():
+            print(f"  {k}: {v}")
+    print(score(live, labels, min_n=3).per_family.to_string(index=False))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _main()
