@@ -18,7 +18,14 @@ from pathlib import Path
 from .claims import extract_claims
 from .families import FAMILY_SLUGS
 from .parse import RawEntry, normalize_title, paper_id, parse_sources
-from .tagging import RELEVANCE, TASK_SLUGS, classify_relevance, classify_task, tag_families
+from .tagging import (
+    RELEVANCE,
+    TASK_SLUGS,
+    classify_relevance,
+    classify_task,
+    primary_family,
+    tag_families,
+)
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "datasets" / "literature"
 SOURCES_DIR = DATA_DIR / "sources"
@@ -30,7 +37,7 @@ CATALOGUE_PATH = DATA_DIR / "catalogue.jsonl"
 class Override:
     """A hand correction of the rules for one paper (a row of ``overrides.csv``).
 
-    ``families`` is either a full replacement (``"nas;mobile_cnn"``, ``"none"`` for no family)
+    ``families`` is either a full replacement (``"nas;mobile_cnn"``, first = primary family; ``"none"``)
     or edits of the rule output (``"+distillation;-efficient_llm"``); empty keeps the rules.
     Empty ``task`` / ``relevance`` keep the rules too.
     """
@@ -40,6 +47,12 @@ class Override:
     task: str
     relevance: str
     reason: str
+
+    @property
+    def primary(self) -> str | None:
+        """The first slug of a replacement list (the override's primary family), else ``None``."""
+        first = self.families.split(";")[0].strip()
+        return first if first and first != "none" and first[0] not in "+-" else None
 
     def apply_families(self, rule: list[str]) -> list[str]:
         tokens = [t.strip() for t in self.families.split(";") if t.strip()]
@@ -108,6 +121,12 @@ def _record(group: list[RawEntry], override: Override | None) -> dict:
         families = []
     elif not families:
         raise ValueError(f"{paper_id(first.title)}: relevance {relevance!r} needs at least one family")
+    if not families:
+        primary = None
+    elif override and override.primary:
+        primary = override.primary
+    else:
+        primary = primary_family(first.title, first.abstract, families)
     return {
         "id": paper_id(first.title),
         "title": first.title,
@@ -118,6 +137,7 @@ def _record(group: list[RawEntry], override: Override | None) -> dict:
         "date_text": meta.date_text,
         "upvotes": meta.upvotes,
         "families": families,
+        "primary_family": primary,
         "rule_families": rule_families,
         "task": override.task if override and override.task else rule_task,
         "relevance": relevance,

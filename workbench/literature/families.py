@@ -1,16 +1,22 @@
 """Technique families of the seed literature, with their tagging rules written as data.
 
 A paper gets a family when the family's rule fires on its title and abstract
-(:func:`workbench.literature.tagging.tag_families`):
+(:func:`workbench.literature.tagging.tag_families`). Title and abstract are first cut into weighted
+segments (:mod:`workbench.literature.context`: title 3, a sentence stating the contribution 2, an
+ordinary sentence 1, a sentence about prior work 0; baselines after "than"/"outperforms", examples
+after "such as"/"e.g.", and negated phrases "without X" are cut out). Then the family fires when
 
-* any ``title`` pattern matches the **title**; or
-* any ``strong`` pattern matches the title or the abstract; or
-* at least ``min_weak`` distinct ``weak`` patterns match the abstract;
+* the weights of the segments where a ``title`` pattern (title only) or a ``strong`` pattern matches
+  add up to at least 2 (the title, one contribution sentence, or two ordinary sentences); or
+* at least ``min_weak`` distinct ``weak`` patterns match counted segments;
 
-and, for the application-area families, the ``requires`` pattern (an efficiency word) matches
-somewhere, so "object detection" alone does not make a paper an *efficient* detection paper.
-A family never fires when an ``exclude`` pattern matches (e.g. the VAE "reparameterization
-trick" is not structural re-parameterization). Patterns are case-insensitive regexes.
+and, for the application-area families, efficiency is a subject of the paper (``requires``: an
+efficiency word in the title or in sentences weighing >= 2), so "object detection" alone does not make a
+paper an *efficient* detection paper. A segment matching one of the family's ``negative`` patterns does
+not count for it (``mobile_cnn`` ignores "mobile" in a sentence about language models); an ``exclude``
+pattern anywhere vetoes the family (the VAE "reparameterization trick" is not structural
+re-parameterization). Patterns are case-insensitive regexes. The family with the most evidence is the
+paper's primary family (:func:`workbench.literature.tagging.primary_family`).
 
 Rules are deliberately plain keyword lists: a reader can see why a paper was tagged, and the
 papers they get wrong are fixed, with a reason, in ``datasets/literature/overrides.csv``.
@@ -20,9 +26,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Words that make an application-area paper an efficiency paper.
+# Words that make an application-area paper an efficiency paper ("parameter-efficient" fine-tuning and
+# "data-efficient" learning are about training budgets, not a cheaper model).
 EFFICIENCY = (
-    r"efficien|lightweight|light-weight|\blite\b|compact|tiny|mobile|real-time|realtime|"
+    r"(?<!parameter-)(?<!parameter )(?<!data-)(?<!data )(?<!sample-)(?<!sample )(?<!label-)(?<!label )efficien|lightweight|light-weight|\blite\b|compact|tiny|mobile|real-time|realtime|"
     r"\bfaster\b|\bfast (inference|and (lightweight|accurate))|low[- ](complexity|latency|power|memory|cost|bit)|speed|accelerat|compress|"
     r"on-device|\bedge\b|embedded|fewer parameters|\bflops\b|\bmacs\b|latency|cheap|"
     r"resource[- ]constrained|prun|quantiz|distill"
@@ -41,8 +48,9 @@ class Family:
         strong: regexes that tag the paper when they match title or abstract.
         weak: regexes counted in the abstract; ``min_weak`` distinct hits tag the paper.
         min_weak: distinct weak hits needed (ignored when ``weak`` is empty).
-        requires: regex that must also match title or abstract (``None``: no requirement).
-        exclude: regexes that veto the family.
+        requires: efficiency requirement (``EFFICIENCY``) or ``None``: no requirement.
+        exclude: regexes that veto the family when they match title or abstract anywhere.
+        negative: regexes that make a title / sentence not count for this family.
     """
 
     slug: str
@@ -54,20 +62,29 @@ class Family:
     min_weak: int = 2
     requires: str | None = None
     exclude: tuple[str, ...] = ()
+    negative: tuple[str, ...] = ()
 
+
+# Segments about language models: "mobile" / "lightweight" there is not a mobile ConvNet.
+LANGUAGE_MODEL = r"language models?|\b(m|vl)?llms?\b|\bvlms?\b|\bbert\b|\bgpt|\bllama|\bmobilellm|\btokens?\b"
 
 FAMILIES: tuple[Family, ...] = (
     Family(
         "mobile_cnn", "Mobile CNNs",
         "Depthwise-separable / inverted-residual ConvNets built for phones (MobileNet, MnasNet line).",
-        title_patterns=(r"mobile(?! app| sensing|-level)", r"lightweight (cnn|convolutional)",
-                        r"\bcnn models?\b.*lightweight|lightweight.*\bcnn\b", r"efficientnet", r"\blcnet\b"),
+        title_patterns=(r"mobile ?(cnn|convnet|net\b|network|backbone|architecture|vision model)s?",
+                        r"lightweight (cnn|convolutional)", r"\bcnn models?\b.*lightweight|lightweight.*\bcnn\b",
+                        r"efficientnet", r"\blcnet\b", r"\bmobilenet", r"shufflenet", r"ghostnet",
+                        r"(compact|tiny|efficient) (cnn|convnet|convolutional)"),
         strong=(r"depthwise[- ]separable", r"inverted (residual|bottleneck)s?",
-                r"mobile (cnn|convnet|backbone|network)s?"),
+                r"mobile (neural )?(cnn|convnet|backbone|network|architecture|model|vision model)s?", r"shufflenet",
+                r"(cnns?|convolutional neural networks?|convnets?)\W+(\S+\s+){0,3}(for|on) mobile", r"\bmobilenetv?\d? (architecture|family)"),
         weak=(r"mobilenet", r"efficientnet", r"mnasnet", r"depthwise", r"mobile (devices?|phones?)",
               r"lightweight (cnn|convolutional)"),
         min_weak=3,
         exclude=(r"mobile sensing", r"mobile app"),
+        # "mobile" in an LLM paper (MobileLLM, MobileQuant) or a pure-transformer title is not a mobile CNN.
+        negative=(LANGUAGE_MODEL, r"^(?!.*\b(cnn|conv\w*|mobilenet\w*)\b.*\btransformer).*\btransformers?\b(?!.*\b(cnn|conv\w*)\b)"),
     ),
     Family(
         "channel_attention", "Channel attention",
@@ -81,7 +98,7 @@ FAMILIES: tuple[Family, ...] = (
         "Ghost features, group / shuffle / shift convolutions and other cheap replacements for dense convs.",
         strong=(r"\bghost", r"group(ed)?[- ]convolution", r"shufflenet", r"channel shuffle",
                 r"cheap (operation|linear)", r"\bshift (operation|module|network)", r"hypercomplex",
-                r"group attention", r"\b1\s*\\?(x|\\times|times)\s*1 conv"),
+                r"\b1\s*\\?(x|\\times|times)\s*1 conv", r"spatial[- ]shift", r"shift[- ]conv"),
         exclude=(r"equivariant",),
     ),
     Family(
@@ -101,8 +118,8 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "efficient_attention", "Efficient attention & hybrid ViTs",
         "Efficient token mixers, linear / window attention, token reduction and hybrid CNN-ViT backbones.",
-        title_patterns=(r"(efficien|lightweight|mobile|fast|linear|light-weight).{0,40}(transformer|attention|\bvit)",
-                        r"(transformer|attention|\bvit).{0,40}(efficien|lightweight|mobile|speed|linear)",
+        title_patterns=(r"(efficien|lightweight|mobile|fast|linear|light-weight)\w*\W+(\S+\s+){0,3}(transformer|attention|\bvit)",
+                        r"(transformer|attention|\bvit)s?\W+(\S+\s+){0,2}(efficien|lightweight|mobile|speed|linear)",
                         r"convolution and transformer|convnet and transformer|token mixer"),
         strong=(r"efficient (vision )?transformers?", r"token mixer", r"linear attention",
                 r"hybrid (cnn|convolution)", r"(cnn|convolution)-(vit|transformer) hybrid",
@@ -111,6 +128,10 @@ FAMILIES: tuple[Family, ...] = (
                 r"quadratic (complexity|cost)", r"linear (complexity|computational complexity)",
                 r"attention redundancy", r"convolution-attention", r"integrat\w* convnet and transformer"),
         requires=EFFICIENCY,
+        # A paper that calls its net a pure / attention-free CNN borrows ViT ideas but has no attention.
+        exclude=(r"(family|series|new|set) of pure (lightweight )?(cnn|convnet|convolutional)|attention-free",),
+        # Attention *modules* inside CNNs (SE, channel / subspace attention) are channel_attention.
+        negative=(r"channel[- ](wise )?attention|squeeze|subspace attention|attention (module|block)s? for (compact )?(cnn|conv)",),
     ),
     Family(
         "state_space_models", "State-space models",
@@ -126,9 +147,11 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "scaling_design_spaces", "Scaling rules & design spaces",
         "How to scale depth / width / resolution and which design spaces yield good nets (RegNet, EfficientNet).",
-        strong=(r"design spaces?", r"(model|compound|network) scaling", r"scaling (strateg\w*|rules?|up|paradigm)",
-                r"channel dimensions?", r"width multiplier", r"\bregnet", r"practical guidelines",
-                r"design (principles|guidelines|strateg\w*)", r"scaling laws?"),
+        strong=(r"design spaces?", r"(model|compound|network) scaling", r"scaling (strateg\w*|rules?|paradigm)",
+                r"width multiplier", r"\bregnet", r"practical guidelines", r"scaling laws?"),
+        weak=(r"channel dimensions?", r"design (principles|guidelines|strateg\w*)", r"scaling up", r"\bwidth\b",
+              r"\bdepth\b", r"resolution"),
+        min_weak=3,
     ),
     Family(
         "pruning_sparsity", "Pruning & sparsity",
@@ -151,11 +174,14 @@ FAMILIES: tuple[Family, ...] = (
         "distillation", "Knowledge distillation",
         "Training a small student from a larger teacher (logits, features, self-distillation).",
         strong=(r"distill", r"teacher", r"student (model|network)"),
+        exclude=(r"dataset distillation", r"data distillation"),
     ),
     Family(
         "low_rank_peft", "Low-rank & parameter-efficient adaptation",
         "Low-rank factorization and parameter-efficient fine-tuning (LoRA, adapters, prompts, side-tuning).",
-        strong=(r"low[- ]rank", r"\blora\b", r"parameter[- ]efficient", r"\bpeft\b", r"prompt (learning|tuning)",
+        strong=(r"low[- ]rank", r"\blora\b", r"\bpetl\b",
+                r"parameter[- ]efficient (fine[- ]?tuning|tuning|transfer|adaptation|learning|training|method|approach)",
+                r"\bpeft\b", r"prompt (learning|tuning)",
                 r"\badapters?\b", r"side-tuning", r"parallel tuning", r"\bgalore", r"tensor decomposition",
                 r"low-rank factori[sz]", r"visual prompt", r"conditional tuning"),
     ),
@@ -200,7 +226,7 @@ FAMILIES: tuple[Family, ...] = (
         "efficient_llm", "Efficient LLMs",
         "Compressing, accelerating and shrinking (large) language models for cheaper inference/training.",
         title_patterns=(r"large language models?", r"\bllms?\b", r"language models?", r"\bbert\b", r"\bgpt",
-                        r"speculative decoding", r"long context", r"\bmoe\b|mixture[- ]of[- ]experts"),
+                        r"speculative decoding", r"long context"),
         strong=(r"(efficient|compress\w*|accelerat\w*|fast|lightweight|on-device|small|sub-billion|tiny)"
                 r" (large )?(language models?|llms?)", r"\bllm (inference|compression|pruning|quantization)"),
         requires=EFFICIENCY,
@@ -222,10 +248,11 @@ FAMILIES: tuple[Family, ...] = (
                         r"offload", r"resource[- ]constrained", r"microcontroller", r"tinyml", r"risc-v",
                         r"weak devices", r"accelerators?\b"),
         strong=(r"tinyml", r"microcontroller", r"\bfpgas?\b", r"split computing", r"risc-v",
-                r"hardware accelerators?", r"inference (framework|engine)", r"mobile (gpus?|cpus?)"),
+                r"(hardware|mobile|edge) accelerators?", r"mobile (gpus?|cpus?)"),
         weak=(r"edge (devices?|computing|servers?)", r"on-device", r"embedded (systems?|devices?|platforms?)",
               r"offload", r"co-design", r"resource[- ]constrained", r"at the edge", r"hardware-(aware|friendly)",
-              r"latency on", r"(mobile|smart) ?phones?", r"energy[- ]efficien"),
+              r"latency on", r"(mobile|smart) ?phones?", r"energy[- ]efficien", r"inference (framework|engine)"),
+        requires=EFFICIENCY,
     ),
 )
 

@@ -180,16 +180,19 @@ def errors(predicted: Mapping[str, Sequence[str]], labels: Mapping[str, Label]) 
 def _main() -> None:  # pragma: no cover - printing entry point
     from .catalogue import CATALOGUE_PATH, SOURCES_DIR, dedupe, load_catalogue
     from .parse import paper_id, parse_sources
-    from .tagging import tag_families
+    from .tagging import primary_family, tag_families
 
     labels = load_labels()
-    groups = dedupe(parse_sources(SOURCES_DIR)).values()
-    live = {paper_id(g[0].title): tag_families(g[0].title, g[0].abstract) for g in groups}
+    groups = [g[0] for g in dedupe(parse_sources(SOURCES_DIR)).values() if paper_id(g[0].title) in labels]
+    live = {paper_id(e.title): tag_families(e.title, e.abstract) for e in groups}
+    live_primary = {paper_id(e.title): primary_family(e.title, e.abstract) for e in groups}
     cat = {r["id"]: r for r in load_catalogue(CATALOGUE_PATH)}
-    for name, pred in (("rules (live)", live),
-                       ("catalogue rule_families", {i: r["rule_families"] for i, r in cat.items()}),
-                       ("catalogue families (after overrides)", {i: r["families"] for i, r in cat.items()})):
-        s = score(pred, labels)
+    cat_primary = {i: r.get("primary_family") for i, r in cat.items()} if "primary_family" in next(iter(cat.values())) else None
+    for name, pred, prim in (("rules (live)", live, live_primary),
+                             ("catalogue rule_families", {i: r["rule_families"] for i, r in cat.items()}, None),
+                             ("catalogue families (after overrides)", {i: r["families"] for i, r in cat.items()},
+                              cat_primary)):
+        s = score(pred, labels, primary=prim)
         print(f"== {name}")
         for k, v in s.summary().items():
             print(f"  {k}: {v}")

@@ -2,15 +2,18 @@
 
 Everything here is a keyword rule over title and abstract (rules are the data tables
 :data:`~workbench.literature.families.FAMILIES`, :data:`TASKS` and :data:`CORE_TITLE`); no
-model is trained. What the rules get wrong is corrected in ``datasets/literature/overrides.csv``.
+model is trained. Family patterns are weighed by where they occur (title, contribution sentence,
+ordinary sentence; baselines, listed examples, negated phrases and prior-work sentences do not
+count): :mod:`workbench.literature.context`. What the rules get wrong is corrected in ``datasets/literature/overrides.csv``.
 """
 
 from __future__ import annotations
 
 import re
-from functools import cache
+from dataclasses import dataclass
 
-from .families import FAMILIES, Family
+from .context import FIRE_SCORE, rx, segments
+from .families import EFFICIENCY, FAMILIES, Family
 
 # Primary task: (slug, title regexes, abstract regexes). Score = 3 x title hits + abstract
 # hits; the highest score wins, ties go to the earlier row; no hit at all -> "generic".
@@ -73,32 +76,92 @@ CORE_TITLE = (
 RELEVANCE = ("core", "peripheral", "off_topic")
 
 
-@cache
 def _rx(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE)
+    return rx(pattern)
 
 
 def _hits(patterns: tuple[str, ...], text: str) -> int:
     return sum(bool(_rx(p).search(text)) for p in patterns)
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """Why a family fires (or not) on a paper.
+
+    Attributes:
+        score: summed weight of the title / sentences where a title or strong pattern matched
+            (see :mod:`workbench.literature.context`).
+        weak: distinct weak patterns matched in counted sentences.
+        first: index of the first matching segment (0 = title), for tie-breaks; large when none.
+        efficient: whether the efficiency requirement (if any) is met.
+        vetoed: whether an ``exclude`` pattern vetoed the family.
+        matched: ``"title:<pattern>"`` / ``"s3:<pattern>"`` (sentence 3) / ``"weak:<pattern>"`` entries.
+    """
+
+    score: float
+    weak: int
+    first: int
+    efficient: bool
+    vetoed: bool
+    matched: tuple[str, ...]
+
+
+def _efficiency_ok(segs: tuple[tuple[str, float], ...]) -> bool:
+    """Efficiency is a subject: an efficiency word in the title or in sentences weighing >= FIRE_SCORE."""
+    pat = _rx(EFFICIENCY)
+    if pat.search(segs[0][0]):
+        return True
+    return sum(w for text, w in segs[1:] if pat.search(text)) >= FIRE_SCORE
+
+
+def evidence(family: Family, title: str, abstract: str) -> Evidence:
+    """Weighted evidence for ``family`` on a paper (see :mod:`workbench.literature.families`)."""
+    vetoed = bool(_hits(family.exclude, f"{title}\n{abstract}"))
+    segs = segments(title, abstract)
+    score, first, matched, weak_hit = 0.0, 10_000, [], set()
+    for k, (text, w) in enumerate(segs):
+        if w <= 0 or _hits(family.negative, text):
+            continue
+        pats = [p for p in (family.title_patterns if k == 0 else ()) + family.strong if _rx(p).search(text)]
+        if pats:
+            score += w
+            first = min(first, k)
+            matched += [f"{'title' if k == 0 else f's{k}'}:{p}" for p in pats]
+        weak_hit |= {p for p in family.weak if _rx(p).search(text)}
+    matched += [f"weak:{p}" for p in family.weak if p in weak_hit]
+    efficient = family.requires is None or _efficiency_ok(segs)
+    return Evidence(score, len(weak_hit), first, efficient, vetoed, tuple(matched))
+
+
+def _fires(family: Family, ev: Evidence) -> bool:
+    if ev.vetoed or not ev.efficient:
+        return False
+    return ev.score >= FIRE_SCORE or bool(family.weak and ev.weak >= family.min_weak)
+
+
 def family_fires(family: Family, title: str, abstract: str) -> bool:
     """Whether ``family``'s rule tags a paper (see :mod:`workbench.literature.families`)."""
-    both = f"{title}\n{abstract}"
-    if _hits(family.exclude, both):
-        return False
-    if family.requires and not _rx(family.requires).search(both):
-        return False
-    return bool(
-        _hits(family.title_patterns, title)
-        or _hits(family.strong, both)
-        or (family.weak and _hits(family.weak, abstract) >= family.min_weak)
-    )
+    return _fires(family, evidence(family, title, abstract))
 
 
 def tag_families(title: str, abstract: str) -> list[str]:
     """Family slugs whose rules fire, in :data:`FAMILIES` order."""
     return [f.slug for f in FAMILIES if family_fires(f, title, abstract)]
+
+
+def primary_family(title: str, abstract: str, families: list[str] | None = None) -> str | None:
+    """The paper's main family: the fired family (or one of ``families``) with the most evidence.
+
+    Ties go to the family mentioned first (title before abstract), then to :data:`FAMILIES` order.
+    ``None`` when no family applies.
+    """
+    fams = [f for f in FAMILIES if (f.slug in families if families is not None else family_fires(f, title, abstract))]
+    if not fams:
+        return None
+    def key(f: Family) -> tuple[float, int, int]:
+        ev = evidence(f, title, abstract)
+        return (-(ev.score + 0.5 * min(ev.weak, f.min_weak)), ev.first, FAMILIES.index(f))
+    return min(fams, key=key).slug
 
 
 def classify_task(title: str, abstract: str) -> str:
@@ -124,17 +187,13 @@ def classify_relevance(title: str, families: list[str]) -> str:
 
 
 def explain_families(title: str, abstract: str) -> dict[str, list[str]]:
-    """For each family that fires, the patterns that matched (``title:``/``strong:``/``weak:``).
+    """For each family that fires, where its patterns matched (``title:``, ``s<k>:`` sentence k, ``weak:``).
 
     Meant for auditing a tag: ``explain_families(r["title"], r["abstract"])``.
     """
     out: dict[str, list[str]] = {}
     for f in FAMILIES:
-        if family_fires(f, title, abstract):
-            both = f"{title}\n{abstract}"
-            out[f.slug] = (
-                [f"title:{p}" for p in f.title_patterns if _rx(p).search(title)]
-                + [f"strong:{p}" for p in f.strong if _rx(p).search(both)]
-                + [f"weak:{p}" for p in f.weak if _rx(p).search(abstract)]
-            )
+        ev = evidence(f, title, abstract)
+        if _fires(f, ev):
+            out[f.slug] = list(ev.matched)
     return out
