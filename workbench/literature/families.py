@@ -72,7 +72,7 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "mobile_cnn", "Mobile CNNs",
         "Depthwise-separable / inverted-residual ConvNets built for phones (MobileNet, MnasNet line).",
-        title_patterns=(r"mobile ?(cnn|convnet|net\b|network|backbone|architecture|vision model)s?",
+        title_patterns=(r"mobile(?! app| sensing|-level)",
                         r"lightweight (cnn|convolutional)", r"\bcnn models?\b.*lightweight|lightweight.*\bcnn\b",
                         r"efficientnet", r"\blcnet\b", r"\bmobilenet", r"shufflenet", r"ghostnet",
                         r"(compact|tiny|efficient) (cnn|convnet|convolutional)"),
@@ -83,8 +83,8 @@ FAMILIES: tuple[Family, ...] = (
               r"lightweight (cnn|convolutional)"),
         min_weak=3,
         exclude=(r"mobile sensing", r"mobile app"),
-        # "mobile" in an LLM paper (MobileLLM, MobileQuant) or a pure-transformer title is not a mobile CNN.
-        negative=(LANGUAGE_MODEL, r"^(?!.*\b(cnn|conv\w*|mobilenet\w*)\b.*\btransformer).*\btransformers?\b(?!.*\b(cnn|conv\w*)\b)"),
+        # "mobile" in an LLM paper (MobileLLM, MobileQuant), a Mamba or a pure-transformer title is not a mobile CNN.
+        negative=(LANGUAGE_MODEL, r"\bmamba|state[- ]space", r"^(?!.*\b(cnn|conv\w*|mobilenet\w*)\b.*\btransformer).*\btransformers?\b(?!.*\b(cnn|conv\w*)\b)"),
     ),
     Family(
         "channel_attention", "Channel attention",
@@ -120,7 +120,7 @@ FAMILIES: tuple[Family, ...] = (
         "Efficient token mixers, linear / window attention, token reduction and hybrid CNN-ViT backbones.",
         title_patterns=(r"(efficien|lightweight|mobile|fast|linear|light-weight)\w*\W+(\S+\s+){0,3}(transformer|attention|\bvit)",
                         r"(transformer|attention|\bvit)s?\W+(\S+\s+){0,2}(efficien|lightweight|mobile|speed|linear)",
-                        r"convolution and transformer|convnet and transformer|token mixer"),
+                        r"convolution and transformer|convnet and transformer|token mix|\bmixers?\b"),
         strong=(r"efficient (vision )?transformers?", r"token mixer", r"linear attention",
                 r"hybrid (cnn|convolution)", r"(cnn|convolution)-(vit|transformer) hybrid",
                 r"(mobile|lightweight|efficient)[- ]?vit", r"efficientformer", r"mobilevit",
@@ -131,7 +131,9 @@ FAMILIES: tuple[Family, ...] = (
         # A paper that calls its net a pure / attention-free CNN borrows ViT ideas but has no attention.
         exclude=(r"(family|series|new|set) of pure (lightweight )?(cnn|convnet|convolutional)|attention-free",),
         # Attention *modules* inside CNNs (SE, channel / subspace attention) are channel_attention.
-        negative=(r"channel[- ](wise )?attention|squeeze|subspace attention|attention (module|block)s? for (compact )?(cnn|conv)",),
+        # ... and "linear complexity" / "mixer" in a Mamba sentence is the state-space model's.
+        negative=(r"channel[- ](wise )?attention|squeeze|subspace attention|attention (module|block)s? for (compact )?(cnn|conv)",
+                  r"\bmamba|state[- ]space|\bssms?\b"),
     ),
     Family(
         "state_space_models", "State-space models",
@@ -141,7 +143,7 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "nas", "Neural architecture search",
         "Searching architectures (RL, evolution, differentiable, one-shot supernets, hardware-aware).",
-        strong=(r"architecture search", r"\bnas\b", r"supernets?\b", r"once-for-all", r"search space",
+        strong=(r"architecture search", r"\bnas\b", r"super-?nets?\b|super-networks?", r"once-for-all", r"search space",
                 r"architecture generation", r"netadapt", r"architecture-recipe search"),
     ),
     Family(
@@ -182,7 +184,10 @@ FAMILIES: tuple[Family, ...] = (
         strong=(r"low[- ]rank", r"\blora\b", r"\bpetl\b",
                 r"parameter[- ]efficient (fine[- ]?tuning|tuning|transfer|adaptation|learning|training|method|approach)",
                 r"\bpeft\b", r"prompt (learning|tuning)",
-                r"\badapters?\b", r"side-tuning", r"parallel tuning", r"\bgalore", r"tensor decomposition",
+                # an adapter is PEFT when the sentence is about tuning / frozen weights / parameters
+                r"\badapters?\b(?=.*\b(fine-?tun|tuning|frozen|trainable|parameters?|transfer|downstream))|"
+                r"\b(fine-?tun|tuning|frozen|trainable|parameters?|transfer|downstream)\w*\b.*\badapters?\b",
+                r"side-tuning", r"parallel tuning", r"\bgalore", r"tensor decomposition",
                 r"low-rank factori[sz]", r"visual prompt", r"conditional tuning"),
     ),
     Family(
