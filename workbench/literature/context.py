@@ -69,7 +69,7 @@ _ABBREV = rx(r"\b(e\.g|i\.e|et al|vs|etc|cf|fig|eq|approx|resp)\.$")
 
 def sentences(text: str) -> list[str]:
     """Split an abstract into sentences (also where the source glued them: ``"assistant.Based"``)."""
-    parts = re.split(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|(?<=[a-z]{3}[.!?])(?=[A-Z][a-z])", text.strip())
+    parts = re.split(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|(?<=[a-z]{2}[.!?])(?=[A-Z][a-z])", text.strip())
     out: list[str] = []
     for p in parts:
         if out and _ABBREV.search(out[-1]):
