@@ -12,8 +12,9 @@ output, or the catalogue after overrides). Scores:
 * label-level **precision** (right predicted labels / predicted labels) and **recall** (right predicted
   labels / gold labels), overall and per family.
 
-Print the table with ``python -m workbench.literature.precision`` (rules as they are now, the committed
-catalogue's rule output and its families after overrides, all against the labelled sample).
+Print the table with ``python -m workbench.literature.precision [LABELS.csv [CATALOGUE.jsonl]]`` (rules as
+they are now, the catalogue's rule output and its families after overrides, against the labelled sample;
+defaults: ``labelled_sample.csv`` and the committed catalogue).
 """
 
 from __future__ import annotations
@@ -177,16 +178,16 @@ def errors(predicted: Mapping[str, Sequence[str]], labels: Mapping[str, Label]) 
     return pd.DataFrame(rows, columns=["id", "primary", "spurious", "missing"])
 
 
-def _main() -> None:  # pragma: no cover - printing entry point
+def _main(argv: list[str]) -> None:  # pragma: no cover - printing entry point
     from .catalogue import CATALOGUE_PATH, SOURCES_DIR, dedupe, load_catalogue
     from .parse import paper_id, parse_sources
     from .tagging import primary_family, tag_families
 
-    labels = load_labels()
+    labels = load_labels(argv[0] if argv else LABELLED_SAMPLE_PATH)
     groups = [g[0] for g in dedupe(parse_sources(SOURCES_DIR)).values() if paper_id(g[0].title) in labels]
     live = {paper_id(e.title): tag_families(e.title, e.abstract) for e in groups}
     live_primary = {paper_id(e.title): primary_family(e.title, e.abstract) for e in groups}
-    cat = {r["id"]: r for r in load_catalogue(CATALOGUE_PATH)}
+    cat = {r["id"]: r for r in load_catalogue(argv[1] if len(argv) > 1 else CATALOGUE_PATH)}
     cat_primary = {i: r.get("primary_family") for i, r in cat.items()} if "primary_family" in next(iter(cat.values())) else None
     for name, pred, prim in (("rules (live)", live, live_primary),
                              ("catalogue rule_families", {i: r["rule_families"] for i, r in cat.items()}, None),
@@ -196,8 +197,10 @@ def _main() -> None:  # pragma: no cover - printing entry point
         print(f"== {name}")
         for k, v in s.summary().items():
             print(f"  {k}: {v}")
-    print(score(live, labels, min_n=3).per_family.to_string(index=False))
+        print(score(pred, labels, min_n=3).per_family.to_string(index=False))
 
 
 if __name__ == "__main__":  # pragma: no cover
-    _main()
+    import sys
+
+    _main(sys.argv[1:])
