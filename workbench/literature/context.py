@@ -27,7 +27,8 @@ FIRE_SCORE = 2.0
 
 # A sentence that states what the paper does.
 CONTRIBUTION = (
-    r"\b(we|our|ours|this (paper|work|study|article|survey|review)|in this (paper|work|study)|"
+    r"\b(we|our|ours|this (paper|work|study|article|survey|review|dissertation|thesis)|in this (paper|work|study)|"
+    r"(core |main |key )?contributions?|"
     r"(is|are) proposed|propos\w*|introduc\w*|present\w*|dubbed|termed|called|named)\b"
 )
 # A sentence about prior work or its limitations (ignored unless it also states the contribution).

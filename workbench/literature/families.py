@@ -149,6 +149,7 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "scaling_design_spaces", "Scaling rules & design spaces",
         "How to scale depth / width / resolution and which design spaces yield good nets (RegNet, EfficientNet).",
+        title_patterns=(r"channel dimensions?", r"design (principles|guidelines|strateg\w*)"),
         strong=(r"design spaces?", r"(model|compound|network) scaling", r"scaling (strateg\w*|rules?|paradigm)",
                 r"width multiplier", r"\bregnet", r"practical guidelines", r"scaling laws?"),
         weak=(r"channel dimensions?", r"design (principles|guidelines|strateg\w*)", r"scaling up", r"\bwidth\b",
