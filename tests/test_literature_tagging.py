@@ -122,3 +122,34 @@ def test_rules_keep_their_measured_precision_on_the_labelled_sample(by_title):
     s = score({r["id"]: r["rule_families"] for r in by_title.values()}, labels)
     # Measured 2026-11-29 after the issue-18 rules: 74/80 labels right (92.5 %), 62/80 papers exact.
     assert s.precision >= 90.0 and s.exact >= 60
+
+
+@pytest.mark.parametrize(
+    "text, year",
+    [
+        ("see arXiv:1905.02244 for details", 2019),
+        ("https://arxiv.org/abs/2303.14189v2", 2023),
+        ("arXiv hep-th/9901001", 1999),
+        ("1905.02244 without the word", None),  # a bare number is not an identifier
+        ("arXiv:0612.1234", None),  # new-style ids start in April 2007
+        ("arXiv:1913.00001", None),  # month 13
+        ("YOLOv9 at 2024 scale", None),
+    ],
+)
+def test_year_from_identifiers(text, year):
+    from workbench.literature.dates import year_from_identifiers
+
+    assert year_from_identifiers(text) == year
+
+
+def test_years_in_the_catalogue(by_title):
+    from workbench.literature.dates import paper_year
+
+    assert paper_year("2019-08-26", "arXiv:2303.14189") == (2019, "page")
+    assert paper_year(None, "arxiv.org/abs/2303.14189") == (2023, "arxiv id")
+    assert paper_year(None, "no id") == (None, None)
+    recs = list(by_title.values())
+    # Only the 001 page prints dates; the pages have no arXiv ids, so the rest stay empty.
+    assert sum(r["year_source"] == "page" for r in recs) == sum(r["date"] is not None for r in recs) == 46
+    assert all(r["year"] is None for r in recs if r["year_source"] is None)
+    assert by_title["Once-for-All: Train One Network and Specialize it for Efficient Deployment"]["year"] == 2019

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .claims import extract_claims
+from .dates import paper_year
 from .families import FAMILY_SLUGS
 from .parse import RawEntry, normalize_title, paper_id, parse_sources
 from .tagging import (
@@ -127,6 +128,7 @@ def _record(group: list[RawEntry], override: Override | None) -> dict:
         primary = override.primary
     else:
         primary = primary_family(first.title, first.abstract, families)
+    year, year_source = paper_year(meta.date, " ".join(f"{e.title} {e.abstract}" for e in group))
     return {
         "id": paper_id(first.title),
         "title": first.title,
@@ -135,6 +137,8 @@ def _record(group: list[RawEntry], override: Override | None) -> dict:
         "n_authors": meta.n_authors,
         "date": meta.date,
         "date_text": meta.date_text,
+        "year": year,
+        "year_source": year_source,
         "upvotes": meta.upvotes,
         "families": families,
         "primary_family": primary,
