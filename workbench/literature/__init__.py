@@ -21,12 +21,19 @@ from .catalogue import (
 from .claims import Claim, extract_claims
 from .families import FAMILIES, FAMILY_SLUGS, Family, get_family
 from .parse import RawEntry, normalize_title, paper_id, parse_page, parse_sources
-from .tagging import TASK_SLUGS, classify_relevance, classify_task, explain_families, tag_families
+from .tagging import (
+    TASK_SLUGS,
+    classify_relevance,
+    classify_task,
+    explain_families,
+    primary_family,
+    tag_families,
+)
 
 __all__ = [
     "CATALOGUE_PATH", "DATA_DIR", "OVERRIDES_PATH", "SOURCES_DIR", "FAMILIES", "FAMILY_SLUGS", "TASK_SLUGS",
     "Claim", "Family", "RawEntry",
     "build_catalogue", "classify_relevance", "classify_task", "dedupe", "dumps_catalogue",
     "explain_families", "extract_claims", "get_family", "load_catalogue", "load_overrides",
-    "normalize_title", "paper_id", "parse_page", "parse_sources", "tag_families", "write_catalogue",
+    "normalize_title", "paper_id", "parse_page", "parse_sources", "primary_family", "tag_families", "write_catalogue",
 ]
