@@ -273,3 +273,14 @@ def test_heldout_images_are_disjoint_from_the_labelled_subset_and_balanced():
     assert everything.num_samples == 58000
     with pytest.raises(ValueError, match="58000"):
         wb.data.fashion_mnist_heldout(2000, 58001, seed=3)
+
+
+def test_verdict_separates_extra_images_from_extra_steps():
+    t = _standard()
+    import pandas as pd
+
+    t = pd.concat([t, _table(**{"KD label-free, same steps": (85.2, 0.3, 2, 20.0, 20000, 20000)})], ignore_index=True)
+    les = lesson_mod.conclude(t, teacher_accuracy=90.0, online_seconds=60.0, stored_seconds=10.0, store_seconds=20.0,
+                              online_accuracy=86.4, stored_accuracy=86.5)  # fmt: skip
+    line = next(x for x in les.takeaways if x.startswith("Extra steps alone"))
+    assert "85.20 %" in line and "+0.80 points" in line

@@ -204,6 +204,7 @@ def teacher_targets(
     features: bool = False,
     batch_size: int = 1024,
     precision: str = "fp32",
+    channels_last: bool = True,
     threads: int | None = None,
 ) -> TeacherTargets:
     """Run ``teacher`` once over the training images (then ``unlabeled_images``) and store its outputs.
@@ -218,6 +219,9 @@ def teacher_targets(
         features: also store the embeddings (for feature KD).
         batch_size: images per forward pass.
         precision: ``'fp32'`` (default: the stored targets are the reference) or ``'bf16'``.
+        channels_last: run an NHWC copy of the teacher on NHWC batches (oneDNN's preferred layout:
+            2.3x the images/s of NCHW for mobilenetv2_050 at 28 px, bf16, 1 thread); the teacher
+            passed in is not touched.
         threads: intra-op threads while storing.
     """
     check_positive_int("batch_size", batch_size)
@@ -228,6 +232,8 @@ def teacher_targets(
     loader = TensorLoader(images, labels, batch_size=batch_size, mean=train.mean, std=train.std, resize=train.resize)
     dev = next(teacher.parameters()).device
     was_training = teacher.training
+    if channels_last:
+        teacher = copy.deepcopy(teacher).to(memory_format=torch.channels_last)
     teacher.eval()
     hook = _Embedding(teacher) if features else None
     logits, feats = [], []
@@ -236,7 +242,8 @@ def teacher_targets(
         with num_threads(threads), torch.inference_mode():
             for x, _ in loader.epoch(0):
                 with autocast(dev, precision):
-                    out = _logits(teacher(x.to(dev)))
+                    x = x.to(dev)
+                    out = _logits(teacher(x.contiguous(memory_format=torch.channels_last) if channels_last else x))
                 logits.append(out.float().cpu())
                 if hook is not None:
                     feats.append(hook.value.float().cpu())
@@ -377,6 +384,8 @@ def distill(
     online = needs_teacher and targets is None
     if online:
         teacher_was_training = teacher.training
+        if channels_last:  # the same fast layout as the student (a copy: the caller's teacher is not touched)
+            teacher = copy.deepcopy(teacher).to(memory_format=torch.channels_last)
         teacher.eval()
         if feature_weight > 0:
             t_emb = _Embedding(teacher)

@@ -130,6 +130,13 @@ def conclude(
             continue
         closed = f", {100 * (r.accuracy - ce.accuracy) / gap:.0f} % of the gap closed" if gap > 0 else ""
         takeaways.append(f"{name}: {r.accuracy:.2f} % ({r.accuracy - ce.accuracy:+.2f} points vs CE{closed}).")
+    control = [n for n in t.index if n.startswith("KD label-free, same steps")]
+    if control:
+        c = t.loc[control[0]]
+        takeaways.append(
+            f"Extra steps alone ({control[0]}: the labelled images only, as many steps as with the unlabelled ones) reach "
+            f"{c.accuracy:.2f} %: the unlabelled images add {ssld.accuracy - c.accuracy:+.2f} points beyond the extra steps."
+        )
     takeaways.append(
         f"Storing the teacher's outputs took {store_seconds:.0f} s once; a run on stored targets took {stored_seconds:.0f} s "
         f"against {online_seconds:.0f} s with the teacher in the loop ({speedup:.1f}x), for {stored_accuracy:.2f} % vs "
