@@ -154,14 +154,18 @@ class LatencyTable:
             the number of kernels measured.
 
         Raises:
-            ValueError: ``rounds < 1``, or a kernel's batch differs from the table's.
+            ValueError: ``rounds < 1``, or a kernel's leading dim is not a multiple of the table's
+                batch (it was detected at another batch size).
         """
         _check_positive_int("rounds", rounds)
         _check_positive_int("chunk", chunk)
         todo = self.missing(kernels)
-        bad = [k.key() for k in todo if k.batch != self.batch]
+        # a kernel inside a reshape (heads or windows folded into the leading dim) has a leading dim
+        # that is a multiple of the batch; anything else was detected at another batch size
+        bad = [k for k in todo if k.batch % self.batch]
         if bad:
-            raise ValueError(f"kernel {bad[0]!r} has batch != the table's batch {self.batch}")
+            raise ValueError(f"kernel {bad[0].key()!r}: leading dim {bad[0].batch} is not a multiple of the table's "
+                             f"batch {self.batch} (detected at another batch size?)")
         if not todo:
             return 0
         timer = timer or real_timer
