@@ -211,7 +211,7 @@ def measure_latency(
         cv=(statistics.stdev(times) / mean) if len(times) > 1 else 0.0,
         n=len(times),
         iters_per_sample=iters,
-        batch_size=x.shape[0],
+        batch_size=x.shape[0] if x.ndim else 1,  # a 0-dim input (a scalar op) is one sample
         threads=t,
         backend=backend,
         channels_last=channels_last,
