@@ -382,10 +382,8 @@ def distill(
         total_steps=epochs * steps, memory_format=torch.channels_last if channels_last else torch.contiguous_format,
     )  # fmt: skip
     online = needs_teacher and targets is None
-    if online:
-        teacher_was_training = teacher.training
-        if channels_last:  # the same fast layout as the student (a copy: the caller's teacher is not touched)
-            teacher = copy.deepcopy(teacher).to(memory_format=torch.channels_last)
+    if online:  # a frozen copy on the training device, in the student's fast layout; the caller's is not touched
+        teacher = copy.deepcopy(teacher).to(dev, memory_format=torch.channels_last if channels_last else torch.preserve_format)
         teacher.eval()
         if feature_weight > 0:
             t_emb = _Embedding(teacher)
@@ -450,8 +448,6 @@ def distill(
         for h in (s_emb, t_emb):
             if h is not None:
                 h.remove()
-        if online:
-            teacher.train(teacher_was_training)
     seconds = float(sum(hist.seconds))
     config = dict(hist.meta, images=n, labelled=int((labels >= 0).sum()), steps=epochs * steps)
     return DistillResult(model.eval(), hist, seconds, epochs * n / seconds if seconds > 0 else math.nan, config)
