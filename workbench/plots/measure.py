@@ -89,7 +89,8 @@ def ratio_bars(df: pd.DataFrame, x: str = "name", y: str = "latency_ratio", *, l
     if low in d and high in d:
         d["_plus"], d["_minus"] = d[high] - d[y], d[y] - d[low]
         kw = {"error_y": "_plus", "error_y_minus": "_minus"}
-    fig = px.bar(d, x=x, y=y, color=color, facet_col=facet, title=title, labels={y: _label(y), x: ""}, **kw)
+    # grouped, never stacked: a sum of ratios means nothing
+    fig = px.bar(d, x=x, y=y, color=color, facet_col=facet, title=title, labels={y: _label(y), x: ""}, barmode="group", **kw)
     if facet:
         fig.update_xaxes(matches=None)
     fig.add_hline(y=1.0, line_dash="dot", line_color="gray")
