@@ -396,3 +396,16 @@ def test_stacked_reports_and_kernel_frame():
         wb.search.stacked_reports(pd.DataFrame())
     frame = wb.search.kernel_frame(wb.search.detect_kernels(nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU()), (3, 8, 8)))
     assert len(frame) == 1 and frame.kind.iloc[0] == "conv_dense" and frame.act.iloc[0] == "relu"
+
+
+def test_overhead_fit_minimises_relative_error(tmp_path):
+    """One large model off the line must not buy an intercept that ruins the small ones."""
+    nets = {f"n{c}_{k}": small_net(c, k) for c in (8, 16, 32) for k in (3, 5)}
+    infos = {n: model_info(m, (3, 32, 32)) for n, m in nets.items()}
+    table = LatencyTable.build([k for i in infos.values() for k in i.kernels], timer=FakeTimer(), rounds=1, base=tmp_path)
+    measured = {n: fake_sum(i.kernels) for n, i in infos.items()}
+    big = max(measured, key=measured.get)
+    measured[big] *= 1.5  # the largest model runs 50 % slower than its kernels say
+    rep = predictor_report(LatencyPredictor("lut", table).fit(infos, measured).predict_many(infos), measured)
+    others = rep[rep.name != big]
+    assert others.error_pct.abs().max() < 10  # every other model stays within 10 %
