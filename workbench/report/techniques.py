@@ -446,8 +446,8 @@ register_technique(
                 "test_models": ["mobilenetv3_small_050", "tinynet_e"], "threads_list": [1], "input_size": [3, 64, 64],
                 "table_rounds": 1, "model_rounds": 2,
             },
-            "default": {"zoo_every": 2},
-            "full": {"table_rounds": 5, "model_rounds": 20},
+            "default": {},
+            "full": {"zoo_every": 1, "table_rounds": 5, "model_rounds": 20},
         },  # fmt: skip
         bank=(),
     )
