@@ -466,3 +466,14 @@ def test_channel_attention_native_se_shares_the_mobile_convs_bank_entry():
     # another ratio is another network, so it keeps its own kwargs (and bank entry)
     other = wb.lessons.channel_attention.variants("mobilenetv3_small_075", ["se"], **(opts | {"se_rd_ratio": 0.125}))
     assert other["mobilenetv3_small_075 + se"][1]["attn_kwargs"] == {"rd_ratio": 0.125}
+
+
+def test_combine_parts_rule():
+    from workbench.lessons.verdicts import combine_parts
+
+    assert combine_parts(["holds", "holds"]) == "supported"
+    assert combine_parts(["holds", "untestable"]) == "partly supported"
+    assert combine_parts(["fails", "untestable"]) == "not supported"
+    assert combine_parts(["holds", "fails"]) == "partly supported"
+    assert combine_parts(["untestable", "untestable"]) == "inconclusive"
+    assert combine_parts(["holds", "holds"], inconclusive=True) == "inconclusive"

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from .verdicts import Lesson
+from .verdicts import Lesson, combine_parts
 
 CLAIM = (
     "Exported runtimes (ONNX Runtime, OpenVINO) agree with PyTorch eager to the top-1 and run a small CNN "
@@ -102,15 +102,7 @@ def conclude(latency: pd.DataFrame, agree: pd.DataFrame, zoo: pd.DataFrame | Non
     n_models = 0 if wide is None else len(wide)
     ranking, low_rho, why_rank = _ranking(rho, n_models)
     states = [speed, agreement, ranking]
-    testable = [s for s in states if s != "untestable"]
-    if not testable:
-        verdict = "inconclusive"
-    elif all(s == "holds" for s in testable) and len(testable) == 3:
-        verdict = "supported"
-    elif not any(s == "holds" for s in testable):
-        verdict = "not supported"
-    else:
-        verdict = "partly supported"
+    verdict = combine_parts(states)
     evidence = f"Speed {speed}: {why_speed}; agreement {agreement}: {why_agree}; ranking {ranking}: {why_rank}."
 
     takeaways: list[str] = []

@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from ..experiment import LINEAR_BASELINE_ACC
-from .verdicts import Lesson, finite, seed_spread
+from .verdicts import Lesson, combine_parts, finite, seed_spread
 
 CLAIM = (
     "Distilling a trained teacher's soft targets into a tiny student beats training it on labels alone by more "
@@ -102,15 +102,7 @@ def conclude(
     parts["stored"] = (
         "holds" if finite(diff) and abs(diff) <= STORED_TOL and finite(speedup) and speedup >= MIN_STORED_SPEEDUP else "fails"
     )
-    testable = [p for p in parts.values() if p != "untestable"]
-    if short:
-        verdict = "inconclusive"
-    elif all(p == "holds" for p in parts.values()):
-        verdict = "supported"
-    elif not any(p == "holds" for p in testable):
-        verdict = "not supported"
-    else:
-        verdict = "partly supported"
+    verdict = combine_parts(parts.values(), inconclusive=short)
     seeds = int(ce.seeds)
     spread_txt = seed_spread(max(s_kd, s_lf) if seeds > 1 else math.nan, seeds)
     evidence = (

@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from .verdicts import Lesson, finite
+from .verdicts import Lesson, combine_parts, finite
 
 CLAIM = (
     "A table of kernel latencies measured on this machine predicts the latency of models it never saw within "
@@ -67,14 +67,7 @@ def conclude(summary: pd.DataFrame, *, n_kernels: int, seconds: float) -> Lesson
         accurate.append(k.within_10 >= MIN_WITHIN_10)
         beats.append(k.within_10 > m.within_10 and finite(k.spearman) and (not finite(m.spearman) or k.spearman > m.spearman))
     parts = {"accurate": "holds" if all(accurate) else "fails", "beats MACs": "holds" if all(beats) else "fails"}
-    if n_test < MIN_TEST_MODELS:
-        verdict = "inconclusive"
-    elif all(p == "holds" for p in parts.values()):
-        verdict = "supported"
-    elif not any(p == "holds" for p in parts.values()):
-        verdict = "not supported"
-    else:
-        verdict = "partly supported"
+    verdict = combine_parts(parts.values(), inconclusive=n_test < MIN_TEST_MODELS)
     per_t = "; ".join(
         f"{t} thread{'s' if t > 1 else ''}: {rows.loc[(t, KERNEL_PREDICTOR), 'within_10']:.0%} within +-10 % "
         f"(MACs {rows.loc[(t, 'macs'), 'within_10']:.0%}), Spearman {rows.loc[(t, KERNEL_PREDICTOR), 'spearman']:.2f} "

@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from ..experiment import LINEAR_BASELINE_ACC
-from .verdicts import Lesson, finite
+from .verdicts import Lesson, combine_parts, finite
 
 CLAIM = (
     "At equal parameters, per-layer (singular-value energy) ranks keep more accuracy than one uniform rank; "
@@ -96,15 +96,7 @@ def conclude(
         halves["lora"] = "holds" if gap <= MAX_GAP and best.trainable_pct < MAX_TRAINABLE_PCT else "fails"
     lo, hi = LATENCY_BAND
     halves["merge"] = "holds" if merge_max_diff <= MERGE_TOL and lo <= merged_latency_ratio <= hi else "fails"
-    testable = [h for h in halves.values() if h != "untestable"]
-    if halves["ranks"] == "untestable" and halves["lora"] == "untestable":
-        verdict = "inconclusive"
-    elif all(h == "holds" for h in halves.values()):
-        verdict = "supported"
-    elif not any(h == "holds" for h in testable):
-        verdict = "not supported"
-    else:
-        verdict = "partly supported"
+    verdict = combine_parts(halves.values(), inconclusive=halves["ranks"] == halves["lora"] == "untestable")
     evidence = (
         f"per-layer ranks {halves['ranks']} ({en['name']}: {en.accuracy_pruned:.2f} % vs {uni['name']}: "
         f"{uni.accuracy_pruned:.2f} % right after factorization, {en.params:,} vs {uni.params:,} params); "

@@ -119,3 +119,21 @@ def seed_spread(std: float | None, seeds: int) -> str:
 def times(a: float, b: float) -> float:
     """``a / b``, NaN when ``b`` is zero or either is not finite."""
     return a / b if finite(a) and finite(b) and b != 0 else math.nan
+
+
+def combine_parts(parts, *, inconclusive: bool = False) -> str:
+    """The verdict of a claim tested in parts, each ``"holds"``, ``"fails"`` or ``"untestable"``.
+
+    *inconclusive* when asked (``inconclusive=True``, e.g. training too short) or when no part is
+    testable; *supported* when every part holds; *not supported* when no testable part holds;
+    *partly supported* otherwise.
+    """
+    states = list(parts)
+    testable = [s for s in states if s != "untestable"]
+    if inconclusive or not testable:
+        return "inconclusive"
+    if all(s == "holds" for s in states):
+        return "supported"
+    if not any(s == "holds" for s in testable):
+        return "not supported"
+    return "partly supported"
