@@ -9,14 +9,17 @@
 Recipes are named and documented (:data:`RECIPES`, ``wb.bank.RECIPES.get('fmnist_short')
 .describe()``); keys are content-addressed (model code, kwargs, recipe, data, seed, torch,
 device); entries are locked per key across processes, checksummed, and never half-written.
-CLI: ``workbench bank list|build|clear``.
+CLI: ``workbench bank list|build|clear``. Tasks beyond classification (SR, detection, language
+models, supernets) bring their own training function: :func:`cached_train`.
 """
 
 from .core import BankEntry, BankResult, BankWarning, clear, ensure, list_entries, status, trained
 from .recipes import RECIPES, Recipe, get_recipe
 from .store import BankCorrupt, bank_root
+from .tasks import TaskResult, cached_train
 
 __all__ = [
-    "RECIPES", "BankCorrupt", "BankEntry", "BankResult", "BankWarning", "Recipe", "bank_root", "clear",
+    "RECIPES", "BankCorrupt", "BankEntry", "BankResult", "BankWarning", "Recipe", "TaskResult", "bank_root",
+    "cached_train", "clear",
     "ensure", "get_recipe", "list_entries", "status", "trained",
 ]  # fmt: skip
