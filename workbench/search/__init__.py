@@ -38,3 +38,15 @@ __all__ = [
 from .evaluate import PREDICTORS, evaluate_latency_predictors, stacked_reports  # noqa: E402
 
 __all__ += ["PREDICTORS", "evaluate_latency_predictors", "stacked_reports"]
+
+# architecture_search (issue 14, item 2): block latency table for the MBArch space, random vs evolutionary search
+from .nas import (  # noqa: E402
+    ArchLatency,
+    SearchResult,
+    evolutionary_search,
+    random_search,
+    rank_agreement,
+    search_table,
+)
+
+__all__ += ["ArchLatency", "SearchResult", "evolutionary_search", "random_search", "rank_agreement", "search_table"]

@@ -1,0 +1,90 @@
+"""Search under a latency budget: the block latency table adds up exactly, searches obey the budget."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+import workbench as wb
+from workbench.models import MBArch, MBSpace
+from workbench.search import ArchLatency, LatencyPredictor, LatencyTable, detect_kernels
+
+SIZE = (3, 64, 64)
+
+
+def fake_timer(module, x):
+    """Deterministic 'latency': elements in and parameters (no real timing in tests)."""
+    return 1e-4 * x.numel() + 1e-5 * sum(p.numel() for p in module.parameters()) + 0.01
+
+
+@pytest.fixture(scope="module")
+def lut():
+    archs = [MBArch.sample(i) for i in range(3)]
+    kernels = [k for a in archs for k in detect_kernels(wb.create_model("mbv2_space", arch=a.key(), width_mult=0.35), SIZE)]
+    table = LatencyTable.build(kernels, timer=fake_timer, threads=1, rounds=1, cache=False)
+    pred = LatencyPredictor("lut", table, measure_missing=True, timer=fake_timer)
+    return ArchLatency(pred, width_mult=0.35, input_size=SIZE)
+
+
+@pytest.mark.parametrize("seed", [0, 7, 11])
+def test_block_table_equals_the_built_network(lut, seed):
+    arch = MBArch.sample(seed)
+    model = wb.create_model("mbv2_space", arch=arch.key(), width_mult=0.35)
+    whole = detect_kernels(model, SIZE)
+    assert Counter(k.key() for k in lut.kernels(arch)) == Counter(k.key() for k in whole)
+    assert lut.predict(arch) == pytest.approx(lut.predictor.predict(model, SIZE), rel=1e-9)
+
+
+def test_macs_predictor_is_refused():
+    with pytest.raises(ValueError, match="'lut' or 'regressor'"):
+        ArchLatency(LatencyPredictor("macs"))
+
+
+def _score(arch: MBArch) -> float:
+    """A made-up accuracy: deeper, wider-kernel networks score higher (known optimum)."""
+    return sum(sum(s.kernels) + 2 * sum(s.expansions) for s in arch.stages)
+
+
+@pytest.mark.parametrize("search", ["random", "evolution"])
+def test_searches_respect_the_budget_and_are_seeded(lut, search):
+    space = MBSpace()
+    budget = float(np.median([lut.predict(MBArch.sample(i, space)) for i in range(30)]))
+    run = {"random": lambda s: wb.search.random_search(space, lut.predict, _score, budget, n=20, seed=s),
+           "evolution": lambda s: wb.search.evolutionary_search(space, lut.predict, _score, budget, population=8, generations=3, seed=s)}[search]
+    a, b = run(1), run(1)
+    assert a.best is not None and lut.predict(a.best) <= budget
+    assert (a.history.latency_ms <= budget).all()
+    assert a.best_score == a.history.score.max() == _score(a.best)
+    assert a.history.arch.tolist() == b.history.arch.tolist()
+    assert a.history.arch.is_unique and a.history.best_so_far.is_monotonic_increasing
+
+
+def test_evolution_beats_random_at_equal_cost_on_a_known_objective(lut):
+    space, wins = MBSpace(), 0
+    budget = float(np.quantile([lut.predict(MBArch.sample(i, space)) for i in range(30)], 0.7))
+    for s in range(3):
+        r = wb.search.random_search(space, lut.predict, _score, budget, n=40, seed=s)
+        e = wb.search.evolutionary_search(space, lut.predict, _score, budget, population=8, generations=5, seed=s)
+        assert len(e.history) <= 40
+        wins += e.best_score >= r.best_score
+    assert wins >= 2
+
+
+def test_impossible_budget_returns_no_architecture(lut):
+    r = wb.search.random_search(MBSpace(), lut.predict, _score, 1e-9, n=3, max_tries=20)
+    assert r.best is None and r.history.empty and r.n_predicted == 20
+
+
+@pytest.mark.parametrize("kw, match", [({"budget_ms": 0}, "budget_ms"), ({"population": 1}, "population"),
+                                       ({"parent_ratio": 1.0}, "parent_ratio")])
+def test_bad_search_settings_are_named(lut, kw, match):
+    args = {"budget_ms": 1.0, **kw}
+    with pytest.raises(ValueError, match=match):
+        wb.search.evolutionary_search(MBSpace(), lut.predict, _score, **args)
+
+
+def test_rank_agreement():
+    assert wb.search.rank_agreement([1, 2, 3, 4], [10, 20, 30, 40]) == {"kendall_tau": 1.0, "spearman": 1.0}
+    assert wb.search.rank_agreement([1, 2, 3], [3, 2, 1])["kendall_tau"] == -1.0
+    with pytest.raises(ValueError, match=">= 3 candidates"):
+        wb.search.rank_agreement([1, 2], [1, 2])
