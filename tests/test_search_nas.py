@@ -88,3 +88,49 @@ def test_rank_agreement():
     assert wb.search.rank_agreement([1, 2, 3], [3, 2, 1])["kendall_tau"] == -1.0
     with pytest.raises(ValueError, match=">= 3 candidates"):
         wb.search.rank_agreement([1, 2], [1, 2])
+
+
+# --- the architecture_search lesson rule, on hand-made numbers ----------------------------------
+import pandas as pd  # noqa: E402
+
+from workbench.lessons import architecture_search as lesson  # noqa: E402
+
+
+def _tables(found_acc=90.0, hand_acc=89.0, found_ms=5.0, hand_ms=5.0, evo=88.0, rnd=87.5, n=8):
+    rows = [{"role": "searched", "supernet_acc": 88.0, "standalone_acc": found_acc, "predicted_ms": found_ms, "measured_ms": found_ms},
+            {"role": "hand", "supernet_acc": 86.0, "standalone_acc": hand_acc, "predicted_ms": hand_ms * 1.05, "measured_ms": hand_ms}]
+    rows += [{"role": "spread", "supernet_acc": 80.0 + i, "standalone_acc": 85.0 + i, "predicted_ms": 3.0 + i, "measured_ms": 3.0 + i}
+             for i in range(n - 2)]
+    searches = pd.DataFrame({"search": ["random", "evolution"], "evaluations": [64, 64], "best_acc": [rnd, evo], "best_ms": [4.9, 4.9]})
+    return pd.DataFrame(rows), searches
+
+
+def test_lesson_supported_when_all_parts_hold():
+    sa, se = _tables()
+    out = lesson.conclude(sa, se, tau=0.7, seconds_predict=1.0, n_predicted=2000)
+    assert out.verdict == "supported"
+    assert "+1.00 pts" in out.evidence and "2,000 per second" in out.takeaways[0]
+
+
+@pytest.mark.parametrize("kw, tau, verdict, part", [
+    ({"found_acc": 89.2}, 0.7, "partly supported", "(+0.20 pts) at 1.00x its measured latency -> fails"),  # gain 0.2 < 0.5
+    ({"found_ms": 6.0}, 0.7, "partly supported", "at 1.20x its measured latency -> fails"),  # 1.2x slower: not equal latency
+    ({"evo": 87.0}, 0.7, "partly supported", "at 64 evaluations each -> fails"),
+    ({}, 0.2, "partly supported", "Kendall tau 0.20 over 8 subnets -> fails"),
+    ({"found_acc": 88.0, "evo": 87.0}, 0.2, "not supported", ""),
+    ({"found_acc": 70.0, "hand_acc": 69.0}, 0.7, "partly supported", "training too short"),  # accuracy part untestable: never "supported"
+    ({"n": 4}, 0.9, "partly supported", "over 4 subnets -> untestable"),
+])
+def test_lesson_parts(kw, tau, verdict, part):
+    sa, se = _tables(**kw)
+    out = lesson.conclude(sa, se, tau=tau, seconds_predict=1.0, n_predicted=10)
+    assert out.verdict == verdict, out.evidence
+    assert part in out.evidence
+
+
+def test_lesson_needs_both_roles_and_searches():
+    sa, se = _tables()
+    with pytest.raises(ValueError, match="role 'searched' and 'hand'"):
+        lesson.conclude(sa[sa.role != "hand"], se, tau=0.5, seconds_predict=1, n_predicted=1)
+    with pytest.raises(ValueError, match="'random' and 'evolution'"):
+        lesson.conclude(sa, se.iloc[:1], tau=0.5, seconds_predict=1, n_predicted=1)

@@ -48,7 +48,9 @@ __all__ += ["attention_scaling", "token_mixers"]
 # pruning and low_rank_peft notebooks (issue 13)
 # distillation notebook (issue 13)
 # latency_prediction notebook (issue 14)
+# architecture_search notebook (issue 14, item 2)
 from . import (  # noqa: E402, F401  (wb.lessons.pruning, wb.lessons.low_rank_peft)
+    architecture_search,  # noqa: E402, F401  (wb.lessons.architecture_search)
     distillation,  # noqa: E402, F401  (wb.lessons.distillation)
     latency_prediction,  # noqa: E402, F401  (wb.lessons.latency_prediction)
     low_rank_peft,
