@@ -134,3 +134,17 @@ def test_lesson_needs_both_roles_and_searches():
         lesson.conclude(sa[sa.role != "hand"], se, tau=0.5, seconds_predict=1, n_predicted=1)
     with pytest.raises(ValueError, match="'random' and 'evolution'"):
         lesson.conclude(sa, se.iloc[:1], tau=0.5, seconds_predict=1, n_predicted=1)
+
+
+def test_search_plots_draw_every_search_and_name_missing_columns():
+    h = pd.DataFrame({"step": [0, 1, 2], "score": [0.8, 0.7, 0.85]})
+    h["best_so_far"] = h.score.cummax()
+    fig = wb.plots.search_progress({"random": h, "evolution": h})
+    assert [t.name for t in fig.data] == ["random: best so far", "random: each candidate", "evolution: best so far", "evolution: each candidate"]
+    assert list(fig.data[0].y) == [80.0, 80.0, 85.0]
+    with pytest.raises(ValueError, match="lacks columns"):
+        wb.plots.search_progress({"random": h.drop(columns="best_so_far")})
+    d = pd.DataFrame({"a": [1, 2, 3], "b": [3, 1, 2]})
+    assert list(wb.plots.rank_scatter(d, "a", "b").data[0].customdata[:, 0]) == [3, 2, 1]
+    with pytest.raises(ValueError, match="lacks columns"):
+        wb.plots.rank_scatter(d, "a", "c")
