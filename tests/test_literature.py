@@ -197,6 +197,25 @@ def test_page_renders(catalogue):
     assert "function wbSort" in page and "function wbFilter" in page
 
 
+def test_page_links_papers_to_the_notebooks_testing_them_with_verdicts(catalogue):
+    from workbench.report.coverage import tested_by
+    from workbench.report.techniques import TECHNIQUES
+
+    tested = tested_by(catalogue)
+    fbnet = next(r for r in catalogue if r["title"].startswith("FBNet: Hardware-Aware"))
+    assert "latency_prediction" in tested[fbnet["id"]]
+    page = render_literature_page(catalogue, "plotly.min.js", verdicts={"latency_prediction": "partly supported"})
+    row = page[page.index(f"<tr id='{fbnet['id']}'>"):]
+    row = row[: row.index("</tr>")]
+    assert "<a href='latency_prediction.html'><b>latency_prediction</b></a>" in row
+    assert "<span class='verdict v-part'>partly supported</span>" in row
+    assert "href='index.html#card-latency_prediction'" in row
+    assert "the to-do list, by family" in page
+    # every technique names at least one seed paper the catalogue holds (titles match)
+    for slug in TECHNIQUES:
+        assert any(slug in v for v in tested.values()), f"{slug} names no paper of the catalogue"
+
+
 def test_build_is_byte_for_byte_deterministic(tmp_path):
     out = tmp_path / "catalogue.jsonl"
     assert cli_main(["literature", "build", "--out", str(out)]) == 0

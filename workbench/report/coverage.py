@@ -1,12 +1,15 @@
 """Which technique notebooks cover which papers, derived from the technique registry.
 
-A paper is *covered* by a technique when their family sets intersect. Coverage is computed on
+A paper is *covered* by a technique when their family sets intersect, and *tested* by it when
+the technique names the paper among its ``papers`` (the claim its notebook checks comes from
+it; titles are matched ignoring case, spaces and punctuation). Coverage is computed on
 demand (never stored in the committed catalogue) because :data:`workbench.report.techniques.TECHNIQUES`
 grows as notebooks are added; the catalogue stays byte-for-byte stable regardless.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -98,3 +101,21 @@ def coverage_by_family(records: list[dict], techniques: Iterable[Technique] | No
             "techniques": ";".join(sorted(t.slug for t in techs if f.slug in t.families)),
         })
     return pd.DataFrame(rows)
+
+
+def title_key(title: str) -> str:
+    """A title reduced to lower-case letters and digits (``'DAMO-YOLO : A Report'`` -> ``'damoyoloareport'``)."""
+    return re.sub(r"[^a-z0-9]+", "", title.lower())
+
+
+def tested_by(records: list[dict], techniques: Iterable[Technique] | None = None) -> dict[str, list[str]]:
+    """Paper id -> slugs of the techniques that name the paper in their ``papers`` (only papers named)."""
+    techs = list(techniques) if techniques is not None else [TECHNIQUES.get(s) for s in TECHNIQUES]
+    ids = {title_key(r["title"]): r["id"] for r in records}
+    out: dict[str, list[str]] = {}
+    for t in techs:
+        for title in t.papers:
+            pid = ids.get(title_key(title))
+            if pid is not None and t.slug not in out.setdefault(pid, []):
+                out[pid].append(t.slug)
+    return {k: sorted(v) for k, v in out.items()}

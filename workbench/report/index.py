@@ -178,6 +178,11 @@ def build_index(
         models = recs.get("models")
         if isinstance(models, pd.DataFrame) and len(models):
             frames.append(models.assign(source=r.slug, source_title=r.title))
+    verdicts = {r.slug: c["verdict"] for r, c in zip(results, cards, strict=True) if c.get("verdict")}
+    if verdicts and (out_dir / "literature.html").exists():
+        note = _literature_with_verdicts(out_dir, verdicts)
+        if note:
+            notes.append(note)
     models = (
         pd.concat(frames, ignore_index=True)
         if frames
@@ -424,6 +429,18 @@ def _cached_call(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"value": value, "note": note}))
     return value, note
+
+
+def _literature_with_verdicts(out_dir: Path, verdicts: dict[str, str]) -> str | None:
+    """Re-render ``literature.html`` with this run's verdicts beside each notebook link (not cached:
+    the verdicts change with every run; rendering takes a fraction of a second)."""
+    try:
+        from .literature_page import build_literature_page
+
+        build_literature_page(out_dir / "literature.html", PLOTLY_JS_SRC, verdicts=verdicts)
+    except Exception as e:  # the page without verdicts stays
+        return f"literature page without verdicts: {type(e).__name__}: {e}"
+    return None
 
 
 def _literature(
