@@ -29,6 +29,6 @@ from .regnet import RegNetParams, regnet_block_widths, regnet_widths  # noqa: E4
 __all__ += ["RegNetParams", "regnet_block_widths", "regnet_widths"]
 
 # --- NAS zoo (issue 14): the MobileNetV2-like search space of the NAS / once-for-all notebooks ---
-from .mb_space import MBArch, MBSpace, MBStage  # noqa: E402
+from .mb_space import MOBILENETV2_ARCH, PROXYLESS_SPACE, MBArch, MBSpace, MBStage  # noqa: E402
 
-__all__ += ["MBArch", "MBSpace", "MBStage"]
+__all__ += ["MBArch", "MBSpace", "MBStage", "MOBILENETV2_ARCH", "PROXYLESS_SPACE"]
