@@ -54,3 +54,6 @@ from . import (  # noqa: E402, F401  (wb.lessons.pruning, wb.lessons.low_rank_pe
     low_rank_peft,
     pruning,
 )
+
+# detection and segmentation notebooks (issue 15)
+from . import detection  # noqa: E402, F401  (wb.lessons.detection)

@@ -452,3 +452,27 @@ register_technique(
         bank=(),
     )
 )
+
+# --- detection and segmentation notebooks (issue 15, items 2 and 3) ---
+register_technique(
+    Technique(
+        slug="detection",
+        title="Detection: tiny single-shot detectors on Fashion-MNIST mosaics",
+        claim=lessons.detection.CLAIM,
+        families=("efficient_detection_segmentation",),
+        papers=(
+            "SSD: Single Shot MultiBox Detector",
+            "Searching for MobileNetV3",
+            "TinyissimoYOLO: A Quantized, Low-Memory Footprint, TinyML Object Detection Network for Low Power Microcontrollers",
+            "MobileDets: Searching for Object Detection Architectures for Mobile Accelerators",
+        ),
+        profiles={
+            "smoke": {
+                "train_images": 200, "test_images": 40, "steps": 20, "batch_size": 16, "sweep_sizes": [64, 96],
+                "rounds": 2, "nms_rounds": 3,
+            },
+            "default": {},
+            "full": {"train_images": 8000, "test_images": 1000, "steps": 2000, "rounds": 30, "nms_rounds": 100},
+        },  # fmt: skip
+    )
+)
