@@ -285,7 +285,9 @@ class NanoDet(nn.Module):
         for h in self.heads:
             nn.init.constant_(h[-1].bias[:num_classes], prior)
         pts, strides, lo_hi = [], [], []
-        bounds = [0.0] + [4.0 * s for s in self.taps[1:]] + [math.inf]  # a box goes to the level where max(ltrb) fits
+        # a box goes to the level where its largest centre distance max(ltrb) fits: up to one stride of the
+        # next level stays on the finer map (FCOS's 64/128/... bounds are for 800 px COCO images, not 96 px mosaics)
+        bounds = [0.0] + [float(s) for s in self.taps[1:]] + [math.inf]
         for k, s in enumerate(self.taps):
             g = math.ceil(image_size / s)
             c = (torch.arange(g, dtype=torch.float32) + 0.5) * s
