@@ -57,3 +57,4 @@ from . import (  # noqa: E402, F401  (wb.lessons.pruning, wb.lessons.low_rank_pe
 
 # detection and segmentation notebooks (issue 15)
 from . import detection  # noqa: E402, F401  (wb.lessons.detection)
+from . import segmentation  # noqa: E402, F401  (wb.lessons.segmentation)

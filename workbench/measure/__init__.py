@@ -40,6 +40,6 @@ from .sequence import decode_scaling, fit_exponent, resolution_scaling, sequence
 __all__ += ["decode_scaling", "fit_exponent", "resolution_scaling", "sequence_scaling"]
 
 # detection and segmentation notebooks: COCO mAP (torchmetrics), mIoU, NMS timed on its own
-from .dense import detection_map, evaluate_detector, mean_iou, pipeline_latency  # noqa: E402
+from .dense import detection_map, evaluate_detector, evaluate_segmenter, mean_iou, pipeline_latency  # noqa: E402
 
-__all__ += ["detection_map", "evaluate_detector", "mean_iou", "pipeline_latency"]
+__all__ += ["detection_map", "evaluate_detector", "evaluate_segmenter", "mean_iou", "pipeline_latency"]

@@ -20,7 +20,7 @@ from torch import nn
 
 from .latency import num_threads
 
-__all__ = ["detection_map", "evaluate_detector", "mean_iou", "pipeline_latency"]
+__all__ = ["detection_map", "evaluate_detector", "evaluate_segmenter", "mean_iou", "pipeline_latency"]
 
 
 def detection_map(preds: list[dict], targets: list[dict]) -> dict[str, float]:
@@ -102,6 +102,16 @@ def mean_iou(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> dict
         "per_class": [float(v) for v in iou],
         "pixel_accuracy": float(tp.sum() / cm.sum().clamp(min=1)),
     }
+
+
+@torch.inference_mode()
+def evaluate_segmenter(model: nn.Module, images: torch.Tensor, semantic: torch.Tensor, num_classes: int, *, batch_size: int = 64) -> dict:
+    """:func:`mean_iou` of ``model``'s per-pixel argmax on ``images`` against ``semantic`` label maps."""
+    was = model.training
+    model.eval()
+    pred = torch.cat([model(images[i : i + batch_size]).argmax(1) for i in range(0, len(images), batch_size)])
+    model.train(was)
+    return mean_iou(pred, semantic, num_classes)
 
 
 @torch.inference_mode()
