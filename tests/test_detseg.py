@@ -188,3 +188,65 @@ def test_detection_lesson_rules():
     assert set(short.records()) == {"key_numbers", "claim_result"}
     with pytest.raises(ValueError, match="at least one detector"):
         c(_det_table().iloc[:0], _sweep(), train_size=96, steps=300)
+
+
+# --- segmentation --------------------------------------------------------------------------------
+SEGMENTERS = wb.lessons.segmentation.variants(0.5)
+
+
+@pytest.mark.parametrize("label", list(SEGMENTERS))
+def test_segmenter_shapes_and_macs(label):
+    name, kw = SEGMENTERS[label]
+    m = wb.create_model(name, **kw)
+    y = m(torch.rand(2, 1, 96, 96))
+    assert y.shape == (2, 11, 96, 96) and torch.isfinite(y).all()
+    c = wb.count_macs(m)
+    assert c.macs > 0 and not c.unsupported
+
+
+def test_lraspp_gate_is_cheap_and_heads_differ_in_cost():
+    lr = wb.create_model(*SEGMENTERS["lraspp"][:1], **SEGMENTERS["lraspp"][1])
+    aspp = wb.create_model(*SEGMENTERS["aspp"][:1], **SEGMENTERS["aspp"][1])
+    c_lr, c_aspp = wb.count_macs(lr), wb.count_macs(aspp)
+    assert c_lr.macs < c_aspp.macs
+    gate = c_lr.by_module.get("scale", 0)
+    assert 0 < gate < 0.01 * c_lr.macs  # one 1x1 conv on a pooled vector
+
+
+def test_real_segmenters_take_a_rectangular_input():
+    real = wb.models.segmentation.real_segmenters(64, 128)
+    assert all(m.default_input_size == (3, 64, 128) for m in real.values())
+    with torch.inference_mode():
+        assert real["LR-ASPP"].eval()(torch.zeros(1, 3, 64, 128)).shape == (1, 19, 64, 128)
+
+
+def test_train_segmenter_and_evaluate():
+    name, kw = SEGMENTERS["lraspp"]
+    torch.manual_seed(0)
+    m = wb.create_model(name, **kw)
+    h = wb.train.train_segmenter(m, n_train=8, steps=2, batch_size=4, log_every=1)
+    assert h["images"] == 8 and len(h["loss"]) == 2 and not m.training
+    d = wb.data.mosaics(4, split="test")
+    r = wb.measure.evaluate_segmenter(m, d.images, d.semantic, 11)
+    assert 0 <= r["miou"] <= 1 and len(r["per_class"]) == 11
+
+
+def _seg_tables(miou=(0.5, 0.52, 0.6), real_ratio=(1.0, 2.0, 3.0)):
+    table = pd.DataFrame({"name": ["lraspp", "aspp", "unet"], "params": [8e4, 2e5, 1e5], "macs": [3e6, 6e6, 25e6],
+                          "miou": list(miou), "latency_ratio": [1.0, 1.4, 3.0]})  # fmt: skip
+    real = pd.DataFrame({"name": ["LR-ASPP", "ASPP (DeepLabV3 head)", "small U-Net"], "macs": [2e9, 8e9, 60e9], "latency_ratio": list(real_ratio)})
+    return table, real
+
+
+def test_segmentation_lesson_rules():
+    c = wb.lessons.segmentation.conclude
+    assert c(*_seg_tables(), steps=300).verdict == "supported"
+    assert c(*_seg_tables(miou=(0.40, 0.50, 0.6)), steps=300).verdict == "partly supported"  # 0.10 below ASPP
+    assert c(*_seg_tables(miou=(0.40, 0.50, 0.6), real_ratio=(1.0, 1.05, 2.0)), steps=300).verdict == "not supported"
+    low = c(*_seg_tables(miou=(0.1, 0.12, 0.15)), steps=300)
+    assert low.verdict == "partly supported" and "untestable" in low.evidence
+    short = c(*_seg_tables(), steps=10)
+    assert short.verdict == "inconclusive" and any("1 seed, no spread" in t for t in short.takeaways)
+    table, real = _seg_tables()
+    with pytest.raises(KeyError, match="row 'aspp' missing"):
+        c(table.iloc[[0, 2]], real, steps=300)

@@ -476,3 +476,24 @@ register_technique(
         },  # fmt: skip
     )
 )
+register_technique(
+    Technique(
+        slug="segmentation",
+        title="Segmentation: LR-ASPP vs an ASPP head vs a small U-Net on Fashion-MNIST mosaics",
+        claim=lessons.segmentation.CLAIM,
+        families=("efficient_detection_segmentation",),
+        papers=(
+            "Searching for MobileNetV3",
+            "SINet: Extreme Lightweight Portrait Segmentation Networks with Spatial Squeeze Modules and Information Blocking Decoder",
+            "LightM-UNet: Mamba Assists in Lightweight UNet for Medical Image Segmentation",
+        ),
+        profiles={
+            "smoke": {
+                "train_images": 200, "test_images": 40, "steps": 10, "batch_size": 8, "real_height": 128, "real_width": 256,
+                "rounds": 2, "real_rounds": 2,
+            },
+            "default": {},
+            "full": {"train_images": 8000, "test_images": 1000, "steps": 2000, "rounds": 30, "real_rounds": 15},
+        },  # fmt: skip
+    )
+)
