@@ -55,6 +55,6 @@ from . import (  # noqa: E402, F401  (wb.lessons.pruning, wb.lessons.low_rank_pe
     pruning,
 )
 
-# detection and segmentation notebooks (issue 15)
-from . import detection  # noqa: E402, F401  (wb.lessons.detection)
-from . import segmentation  # noqa: E402, F401  (wb.lessons.segmentation)
+# detection and segmentation notebooks (issue 15); the statement first keeps isort from merging the blocks above
+__all__ += ["detection", "segmentation"]
+from . import detection, segmentation  # noqa: E402

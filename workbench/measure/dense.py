@@ -34,7 +34,8 @@ def detection_map(preds: list[dict], targets: list[dict]) -> dict[str, float]:
         ``{"map": mAP@[.5:.95], "map_50": mAP@0.5, "map_75", "mar_100"}`` in [0, 1] (-1 where
         COCO has nothing to average, e.g. no ground truth at all).
     """
-    from torchmetrics.detection import MeanAveragePrecision  # a heavy import, paid only by the detection notebook
+    # a heavy import (seconds), paid only by the detection notebook
+    from torchmetrics.detection import MeanAveragePrecision
 
     if len(preds) != len(targets):
         raise ValueError(f"{len(preds)} predictions for {len(targets)} targets: one of each per image")
