@@ -153,7 +153,7 @@ def conclude(table: pd.DataFrame, sweep: pd.DataFrame, *, train_size: int, steps
     by_map = table.sort_values("map_50")["name"].tolist()
     takeaways.append(
         "mAP ranks the detectors as MACs do (cheapest = least accurate)." if by_macs == by_map else
-        f"mAP does not rank the detectors as MACs do: by MACs {', '.join(by_macs)}; by mAP@0.5 {', '.join(by_map)}."
+        f"mAP does not rank the detectors as MACs do: by MACs (ascending) {', '.join(by_macs)}; by mAP@0.5 (ascending) {', '.join(by_map)}."
     )  # fmt: skip
     takeaways.append(f"Resolution sweep: {why_res}.")
     takeaways.append(

@@ -76,9 +76,9 @@ def evaluate_detector(
 
 
 def mean_iou(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> dict:
-    """Mean intersection-over-union of integer label maps.
+    r"""Mean intersection-over-union of integer label maps.
 
-    $\\text{IoU}_c = \\frac{TP_c}{TP_c + FP_c + FN_c}$; classes absent from both ``pred`` and
+    $\text{IoU}_c = \frac{TP_c}{TP_c + FP_c + FN_c}$; classes absent from both ``pred`` and
     ``target`` are left out of the mean (their IoU is undefined, not 0 or 1).
 
     Args:

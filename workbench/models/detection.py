@@ -110,11 +110,11 @@ def _extra_block(c_in: int, c_out: int) -> nn.Sequential:
 def default_boxes(
     image_size: int, grid_sizes: list[int], *, min_ratio: float, max_ratio: float, aspect_ratios: tuple[float, ...]
 ) -> torch.Tensor:
-    """SSD default boxes (``xyxy`` px), in the order of the flattened head outputs.
+    r"""SSD default boxes (``xyxy`` px), in the order of the flattened head outputs.
 
     Level ``k`` of ``m`` has scale $s_k$ evenly spaced in ``[min_ratio, max_ratio]`` (fractions of
-    the image side) and boxes: $s_k$ at aspect 1, $\\sqrt{s_k s_{k+1}}$ at aspect 1, and $s_k$ at
-    each ratio $r$ and $1/r$: $2 + 2 |\\text{aspect_ratios}|$ boxes per cell.
+    the image side) and boxes: $s_k$ at aspect 1, $\sqrt{s_k s_{k+1}}$ at aspect 1, and $s_k$ at
+    each ratio $r$ and $1/r$: $2 + 2 |\text{aspect_ratios}|$ boxes per cell.
     """
     m = len(grid_sizes)
     scales = [min_ratio + (max_ratio - min_ratio) * k / max(m - 1, 1) for k in range(m)] + [1.0]
@@ -138,10 +138,10 @@ def anchors_per_cell(aspect_ratios: tuple[float, ...]) -> int:
 
 
 class BoxCoder:
-    """SSD/Faster R-CNN box coding: offsets of a box relative to an anchor, scaled by ``weights``.
+    r"""SSD/Faster R-CNN box coding: offsets of a box relative to an anchor, scaled by ``weights``.
 
-    $t_x = w_x (g_x - a_x)/a_w$, $t_y = w_y (g_y - a_y)/a_h$, $t_w = w_w \\log(g_w/a_w)$,
-    $t_h = w_h \\log(g_h/a_h)$ with centres $x, y$ and sizes $w, h$.
+    $t_x = w_x (g_x - a_x)/a_w$, $t_y = w_y (g_y - a_y)/a_h$, $t_w = w_w \log(g_w/a_w)$,
+    $t_h = w_h \log(g_h/a_h)$ with centres $x, y$ and sizes $w, h$.
     """
 
     def __init__(self, weights: tuple[float, float, float, float] = (10.0, 10.0, 5.0, 5.0)) -> None:
