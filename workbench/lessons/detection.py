@@ -155,6 +155,11 @@ def conclude(table: pd.DataFrame, sweep: pd.DataFrame, *, train_size: int, steps
         "mAP ranks the detectors as MACs do (cheapest = least accurate)." if by_macs == by_map else
         f"mAP does not rank the detectors as MACs do: by MACs (ascending) {', '.join(by_macs)}; by mAP@0.5 (ascending) {', '.join(by_map)}."
     )  # fmt: skip
+    if useful == "fails":
+        takeaways.append(
+            f"After {steps} steps the best mAP@0.5 ({best['map_50']:.2f}) is below the {USEFUL_MAP50:.2f} bar: this training budget "
+            "is too short for a useful detector on the mosaics; the loss curves printed under Train show whether more steps would help."
+        )
     takeaways.append(f"Resolution sweep: {why_res}.")
     takeaways.append(
         f"{steps} training steps, {seeds} seed{'s' if seeds > 1 else ''}"
@@ -164,7 +169,8 @@ def conclude(table: pd.DataFrame, sweep: pd.DataFrame, *, train_size: int, steps
         "best mAP@0.5": {"value": round(float(best["map_50"]), 3), "unit": str(best["name"])},
         "best mAP@[.5:.95]": round(float(table["map"].max()), 3),
         "largest NMS share": {"value": round(100 * float(worst_nms["nms_share"]), 1), "unit": f"% ({worst_nms['name']})"},
-        "training": "too short: mAP ignored" if short else f"{steps} steps, {seeds} seed(s)",
+        "training": "too short: mAP ignored" if short else f"{steps} steps, {seeds} seed(s)"
+        + ("; mAP below the useful bar: training too short" if useful == "fails" else ""),
     }
     return Lesson(CLAIM, verdict, evidence, tuple(takeaways), key_numbers)
 
