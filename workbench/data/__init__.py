@@ -68,3 +68,8 @@ def fetch(
 from .pairs import PAIRS_CLASSES, fmnist_pairs, pair_canvases  # noqa: E402
 
 __all__ += ["PAIRS_CLASSES", "fmnist_pairs", "pair_canvases"]
+
+# detection and segmentation notebooks: Fashion-MNIST mosaics with boxes and masks
+from .mosaics import MOSAICS_FORMAT, Mosaics, mosaics  # noqa: E402
+
+__all__ += ["MOSAICS_FORMAT", "Mosaics", "mosaics"]

@@ -56,3 +56,7 @@ from . import (  # noqa: E402, F401  (wb.lessons.pruning, wb.lessons.low_rank_pe
     low_rank_peft,
     pruning,
 )
+
+# detection and segmentation notebooks (issue 15); the statement first keeps isort from merging the blocks above
+__all__ += ["detection", "segmentation"]
+from . import detection, segmentation  # noqa: E402

@@ -38,3 +38,8 @@ __all__ += ["conv_activations", "effective_receptive_field", "erf_area"]
 from .sequence import decode_scaling, fit_exponent, resolution_scaling, sequence_scaling  # noqa: E402
 
 __all__ += ["decode_scaling", "fit_exponent", "resolution_scaling", "sequence_scaling"]
+
+# detection and segmentation notebooks: COCO mAP (torchmetrics), mIoU, NMS timed on its own
+from .dense import detection_map, evaluate_detector, evaluate_segmenter, mean_iou, pipeline_latency  # noqa: E402
+
+__all__ += ["detection_map", "evaluate_detector", "evaluate_segmenter", "mean_iou", "pipeline_latency"]

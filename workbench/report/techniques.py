@@ -452,3 +452,48 @@ register_technique(
         bank=(),
     )
 )
+
+# --- detection and segmentation notebooks (issue 15, items 2 and 3) ---
+register_technique(
+    Technique(
+        slug="detection",
+        title="Detection: tiny single-shot detectors on Fashion-MNIST mosaics",
+        claim=lessons.detection.CLAIM,
+        families=("efficient_detection_segmentation",),
+        papers=(
+            "SSD: Single Shot MultiBox Detector",
+            "Searching for MobileNetV3",
+            "TinyissimoYOLO: A Quantized, Low-Memory Footprint, TinyML Object Detection Network for Low Power Microcontrollers",
+            "MobileDets: Searching for Object Detection Architectures for Mobile Accelerators",
+        ),
+        profiles={
+            "smoke": {
+                "train_images": 200, "test_images": 40, "steps": 20, "batch_size": 16, "sweep_sizes": [64, 96],
+                "rounds": 2, "nms_rounds": 3,
+            },
+            "default": {},
+            "full": {"train_images": 8000, "test_images": 1000, "steps": 2000, "rounds": 30, "nms_rounds": 100},
+        },  # fmt: skip
+    )
+)
+register_technique(
+    Technique(
+        slug="segmentation",
+        title="Segmentation: LR-ASPP vs an ASPP head vs a small U-Net on Fashion-MNIST mosaics",
+        claim=lessons.segmentation.CLAIM,
+        families=("efficient_detection_segmentation",),
+        papers=(
+            "Searching for MobileNetV3",
+            "SINet: Extreme Lightweight Portrait Segmentation Networks with Spatial Squeeze Modules and Information Blocking Decoder",
+            "LightM-UNet: Mamba Assists in Lightweight UNet for Medical Image Segmentation",
+        ),
+        profiles={
+            "smoke": {
+                "train_images": 200, "test_images": 40, "steps": 10, "batch_size": 8, "real_height": 128, "real_width": 256,
+                "rounds": 2, "real_rounds": 2,
+            },
+            "default": {},
+            "full": {"train_images": 8000, "test_images": 1000, "steps": 2000, "rounds": 30, "real_rounds": 15},
+        },  # fmt: skip
+    )
+)

@@ -12,3 +12,10 @@ from .loop import *  # noqa: F403
 from .sr import *  # noqa: F403
 
 __all__ = [*cache.__all__, *classify.__all__, *loop.__all__, *sr.__all__]
+
+# detection and segmentation notebooks: training on Fashion-MNIST mosaics
+from . import detect, segment  # noqa: E402
+from .detect import *  # noqa: E402, F403
+from .segment import *  # noqa: E402, F403
+
+__all__ += [*detect.__all__, *segment.__all__]
