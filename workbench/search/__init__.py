@@ -38,3 +38,6 @@ __all__ = [
 from .evaluate import PREDICTORS, evaluate_latency_predictors, stacked_reports  # noqa: E402
 
 __all__ += ["PREDICTORS", "evaluate_latency_predictors", "stacked_reports"]
+
+# --- conditional_computation notebook (issue 14, item 4): exits, oracle, cascades ---
+from . import conditional  # noqa: E402, F401

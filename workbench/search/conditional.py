@@ -1,0 +1,224 @@
+"""Conditional computation, evaluated: early-exit thresholds, the oracle exit, two-model cascades.
+
+Conventions. A policy sends each test image to one exit (or one model of a cascade); its cost
+is the cost of the path that image took, so a policy's *mean* cost is
+$\\bar{c} = \\sum_k s_k c_k$ with $s_k$ the share of images leaving at exit $k$ and $c_k$ the cost
+of reaching and checking it (MACs of segments and heads $0..k$; or the measured batch-1
+latency of that path). Confidence is the max-softmax probability; an image leaves at the first
+exit whose confidence reaches the threshold $t$ (the last exit takes the rest).
+
+The **oracle** sends each image to the cheapest exit that classifies it correctly (to the first
+exit when none does): no threshold policy on the same exits can be more accurate.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..models.early_exit import MultiExit
+
+__all__ = [
+    "ExitOutputs",
+    "cascade_sweep",
+    "exit_heads_task",
+    "exit_outputs",
+    "oracle_exit",
+    "policy_exits",
+    "threshold_sweep",
+    "train_exit_heads",
+]
+
+
+class ExitOutputs:
+    """Per-exit confidence and prediction on a test set.
+
+    Attributes:
+        confidence: (K, N) max-softmax probability of each exit.
+        prediction: (K, N) predicted class of each exit.
+        labels: (N,) true classes.
+    """
+
+    def __init__(self, confidence: np.ndarray, prediction: np.ndarray, labels: np.ndarray) -> None:
+        confidence, prediction, labels = np.asarray(confidence), np.asarray(prediction), np.asarray(labels)
+        if confidence.shape != prediction.shape or confidence.ndim != 2 or confidence.shape[1] != len(labels):
+            raise ValueError(
+                f"confidence {confidence.shape} and prediction {prediction.shape} must be (exits, N) with N = {len(labels)} labels"
+            )
+        self.confidence, self.prediction, self.labels = confidence, prediction, labels
+
+    @property
+    def correct(self) -> np.ndarray:
+        """(K, N) bool: exit k classifies image n correctly."""
+        return self.prediction == self.labels[None]
+
+    def exit_accuracy(self) -> np.ndarray:
+        """(K,) accuracy (%) of every exit taken alone."""
+        return 100.0 * self.correct.mean(1)
+
+
+@torch.inference_mode()
+def exit_outputs(net: nn.Module, loader) -> ExitOutputs:
+    """Run ``net`` (returning a list of per-exit logits, as :class:`MultiExit`) over ``loader``."""
+    net.eval()
+    conf, pred, labels = [], [], []
+    for x, y in loader:
+        probs = torch.stack([F.softmax(z.float(), -1) for z in net(x)])  # (K, B, C)
+        c, p = probs.max(-1)
+        conf.append(c)
+        pred.append(p)
+        labels.append(y)
+    return ExitOutputs(torch.cat(conf, 1).numpy(), torch.cat(pred, 1).numpy(), torch.cat(labels).numpy())
+
+
+def policy_exits(confidence: np.ndarray, threshold: float) -> np.ndarray:
+    """(N,) exit index each image takes: the first with confidence >= ``threshold``, else the last."""
+    conf = np.asarray(confidence)
+    hit = conf[:-1] >= threshold  # the last exit always takes what is left
+    first = np.where(hit.any(0), hit.argmax(0), len(conf) - 1)
+    return first
+
+
+def _costs(costs: Mapping[str, Sequence[float]], k: int) -> dict[str, np.ndarray]:
+    out = {name: np.asarray(c, dtype=float) for name, c in costs.items()}
+    bad = [n for n, c in out.items() if c.shape != (k,)]
+    if bad:
+        raise ValueError(f"cost {bad[0]!r} needs one value per exit ({k}), got {out[bad[0]].shape}")
+    return out
+
+
+def threshold_sweep(outputs: ExitOutputs, costs: Mapping[str, Sequence[float]], thresholds: Sequence[float]) -> pd.DataFrame:
+    """Accuracy and mean cost of the max-softmax exit policy at each threshold.
+
+    Args:
+        outputs: :func:`exit_outputs`.
+        costs: ``{column: per-exit cost}``, e.g. ``{"macs": [...], "latency_ratio": [...]}``;
+            each value is the cost of an image that leaves at that exit.
+        thresholds: confidence thresholds (>= 1 never exits early).
+
+    Returns:
+        One row per threshold: ``threshold, accuracy`` (%), ``mean_<cost>`` per cost, and
+        ``exit_<k>_pct`` (share of images leaving at exit k, %).
+    """
+    k = len(outputs.confidence)
+    cs = _costs(costs, k)
+    rows = []
+    for t in thresholds:
+        ex = policy_exits(outputs.confidence, t)
+        n = np.arange(len(ex))
+        row = {"threshold": float(t), "accuracy": 100.0 * outputs.correct[ex, n].mean()}
+        share = np.bincount(ex, minlength=k) / len(ex)
+        row |= {f"mean_{name}": float(share @ c) for name, c in cs.items()}
+        row |= {f"exit_{j}_pct": 100.0 * share[j] for j in range(k)}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def oracle_exit(outputs: ExitOutputs, costs: Mapping[str, Sequence[float]]) -> dict[str, float]:
+    """The oracle's accuracy (%) and mean costs: each image at its cheapest correct exit.
+
+    Costs must grow with the exit index (later exits include the earlier path), so "cheapest
+    correct" is "first correct"; images no exit gets right leave at the first exit.
+    """
+    k = len(outputs.confidence)
+    cs = _costs(costs, k)
+    correct = outputs.correct
+    ex = np.where(correct.any(0), correct.argmax(0), 0)
+    share = np.bincount(ex, minlength=k) / len(ex)
+    return {"accuracy": 100.0 * correct.any(0).mean()} | {f"mean_{n}": float(share @ c) for n, c in cs.items()}
+
+
+def cascade_sweep(small: ExitOutputs, large: ExitOutputs, cost_small: Mapping[str, float], cost_large: Mapping[str, float],
+                  thresholds: Sequence[float]) -> pd.DataFrame:  # fmt: skip
+    """A small -> large cascade: every image runs the small model, uncertain ones also the large.
+
+    Args:
+        small, large: single-exit :class:`ExitOutputs` (K = 1) on the same test images.
+        cost_small, cost_large: ``{column: cost of one image}`` of each model.
+        thresholds: the small model's confidence below which an image is deferred.
+
+    Returns:
+        One row per threshold: ``threshold, accuracy`` (%), ``deferred_pct``, ``mean_<cost>``
+        ($c_s + d\\,c_l$ for a deferred share $d$).
+    """
+    if not np.array_equal(small.labels, large.labels):
+        raise ValueError("the cascade's two models must be evaluated on the same test images")
+    if set(cost_small) != set(cost_large):
+        raise ValueError(f"cost columns differ: {sorted(cost_small)} vs {sorted(cost_large)}")
+    rows = []
+    for t in thresholds:
+        defer = small.confidence[0] < t
+        correct = np.where(defer, large.correct[0], small.correct[0])
+        d = defer.mean()
+        row = {"threshold": float(t), "accuracy": 100.0 * correct.mean(), "deferred_pct": 100.0 * d}
+        row |= {f"mean_{n}": cost_small[n] + d * cost_large[n] for n in cost_small}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def build_exits(backbone: nn.Module, cuts: tuple[int, ...], num_classes: int = 10) -> MultiExit:
+    """A :class:`MultiExit` around a copy of ``backbone`` (the bank's model stays untouched)."""
+    return MultiExit(copy.deepcopy(backbone), tuple(cuts), num_classes)
+
+
+def train_exit_heads(net: MultiExit, *, subset: int, epochs: int, lr: float, batch_size: int, seed: int) -> dict:
+    """Train the exit heads on the frozen backbone with the summed cross-entropy of all early exits.
+
+    The backbone (and its own head) keep the model bank's weights; only the early heads learn,
+    with AdamW and a cosine schedule on ``subset`` Fashion-MNIST training images.
+
+    Returns:
+        ``{"loss": [per-epoch mean summed loss], "seconds": s}`` (JSON-able, for
+        :func:`workbench.bank.cached_train`).
+    """
+    import time
+
+    from ..data import fashion_mnist
+
+    train = fashion_mnist("train", subset=subset, batch_size=batch_size)
+    for p in net.backbone.parameters():
+        p.requires_grad_(False)
+    net.backbone.eval()  # frozen BN statistics too
+    opt = torch.optim.AdamW(net.heads.parameters(), lr=lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * len(train))
+    losses, t0 = [], time.perf_counter()
+    for epoch in range(epochs):
+        total, seen = 0.0, 0
+        for x, y in train.epoch(epoch, seed):
+            feats = []
+            with torch.no_grad():
+                h = x
+                for seg in net.segments[:-1]:
+                    h = seg(h)
+                    feats.append(h)
+            loss = sum(F.cross_entropy(head(f), y) for head, f in zip(net.heads, feats, strict=True))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total, seen = total + loss.item() * len(y), seen + len(y)
+        losses.append(total / seen)
+    for p in net.backbone.parameters():
+        p.requires_grad_(True)
+    return {"loss": losses, "seconds": time.perf_counter() - t0}
+
+
+def exit_heads_task(backbone: nn.Module, cuts: Sequence[int], *, subset: int, epochs: int, lr: float,
+                    batch_size: int = 256, seed: int = 0) -> dict:  # fmt: skip
+    """``build`` and ``train`` for :func:`workbench.bank.cached_train` of the exit heads.
+
+    Usage: ``wb.bank.cached_train("exit_heads", **exit_heads_task(...), settings={"backbone":
+    bank_result.path.name, ...}, seed=seed)``; the settings must name the backbone's bank entry
+    (its weights are not part of the code fingerprint).
+    """
+    return {
+        "build": functools.partial(build_exits, backbone, tuple(cuts)),
+        "train": functools.partial(train_exit_heads, subset=subset, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed),
+    }
