@@ -54,3 +54,6 @@ from . import (  # noqa: E402, F401  (wb.lessons.pruning, wb.lessons.low_rank_pe
     low_rank_peft,
     pruning,
 )
+
+# --- conditional_computation notebook (issue 14, item 4) ---
+from . import conditional_computation  # noqa: E402, F401  (wb.lessons.conditional_computation)

@@ -11,6 +11,8 @@ throws away where things are, and a 4x4 pool keeps it for $16C \\cdot K$ weights
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
@@ -37,19 +39,24 @@ class MultiExit(nn.Module):
             raise ValueError(f"{type(backbone).__name__} has no nn.Sequential 'features' trunk to cut")
         if not cuts or list(cuts) != sorted(set(cuts)) or cuts[0] < 0 or cuts[-1] >= len(feats) - 1:
             raise ValueError(f"cuts {list(cuts)} must be increasing indices in 0..{len(feats) - 2}")
-        self.backbone, self.cuts = backbone, tuple(cuts)
-        bounds = (0, *(c + 1 for c in cuts), len(feats))
-        self.segments = nn.ModuleList(feats[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True))
+        # a copy whose trunk moves into ``segments``: each layer is registered once, so BN folding
+        # (which replaces a BN by Identity in its parent Sequential) cannot miss or repeat one
+        backbone = copy.deepcopy(backbone)
+        feats = backbone.features
+        self.cuts, self.default_input_size = tuple(cuts), getattr(backbone, "default_input_size", (1, 28, 28))
         with torch.no_grad():
             chans = [self._channels(feats[: c + 1]) for c in cuts]
+        bounds = (0, *(c + 1 for c in cuts), len(feats))
+        self.segments = nn.ModuleList(feats[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True))
+        backbone.features = nn.Identity()
+        self.backbone = backbone
         self.heads = nn.ModuleList(
             nn.Sequential(nn.AdaptiveAvgPool2d(pool), nn.Flatten(), nn.Linear(c * pool * pool, num_classes)) for c in chans
         )
-        self.default_input_size = getattr(backbone, "default_input_size", (1, 28, 28))
 
     def _channels(self, prefix: nn.Module) -> int:
         was = prefix.training
-        out = prefix.eval()(torch.zeros(1, *getattr(self.backbone, "default_input_size", (1, 28, 28))))
+        out = prefix.eval()(torch.zeros(1, *self.default_input_size))
         prefix.train(was)
         return out.shape[1]
 

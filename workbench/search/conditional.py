@@ -29,7 +29,11 @@ __all__ = [
     "ExitOutputs",
     "cascade_sweep",
     "exit_heads_task",
+    "exit_costs",
     "exit_outputs",
+    "expert_load",
+    "load_imbalance",
+    "token_drop_sweep",
     "oracle_exit",
     "policy_exits",
     "threshold_sweep",
@@ -164,8 +168,8 @@ def cascade_sweep(small: ExitOutputs, large: ExitOutputs, cost_small: Mapping[st
 
 
 def build_exits(backbone: nn.Module, cuts: tuple[int, ...], num_classes: int = 10) -> MultiExit:
-    """A :class:`MultiExit` around a copy of ``backbone`` (the bank's model stays untouched)."""
-    return MultiExit(copy.deepcopy(backbone), tuple(cuts), num_classes)
+    """A :class:`MultiExit` around ``backbone`` (it copies it: the bank's model stays untouched)."""
+    return MultiExit(backbone, tuple(cuts), num_classes)
 
 
 def train_exit_heads(net: MultiExit, *, subset: int, epochs: int, lr: float, batch_size: int, seed: int) -> dict:
@@ -183,9 +187,10 @@ def train_exit_heads(net: MultiExit, *, subset: int, epochs: int, lr: float, bat
     from ..data import fashion_mnist
 
     train = fashion_mnist("train", subset=subset, batch_size=batch_size)
-    for p in net.backbone.parameters():
+    frozen = [*net.backbone.parameters(), *net.segments.parameters()]
+    for p in frozen:
         p.requires_grad_(False)
-    net.backbone.eval()  # frozen BN statistics too
+    net.eval()  # frozen BN statistics too (the heads have no BN)
     opt = torch.optim.AdamW(net.heads.parameters(), lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * len(train))
     losses, t0 = [], time.perf_counter()
@@ -205,7 +210,7 @@ def train_exit_heads(net: MultiExit, *, subset: int, epochs: int, lr: float, bat
             sched.step()
             total, seen = total + loss.item() * len(y), seen + len(y)
         losses.append(total / seen)
-    for p in net.backbone.parameters():
+    for p in frozen:
         p.requires_grad_(True)
     return {"loss": losses, "seconds": time.perf_counter() - t0}
 
@@ -222,3 +227,97 @@ def exit_heads_task(backbone: nn.Module, cuts: Sequence[int], *, subset: int, ep
         "build": functools.partial(build_exits, backbone, tuple(cuts)),
         "train": functools.partial(train_exit_heads, subset=subset, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed),
     }
+
+
+def exit_costs(net: MultiExit, *, rounds: int = 10, threads: int | None = None) -> pd.DataFrame:
+    """Per-exit cost of the deploy form (BN folded): MACs and interleaved batch-1 latency.
+
+    Returns:
+        One row per exit: ``exit, macs`` (segments and heads up to it, the checks' softmax not
+        counted as MACs), ``latency_ratio`` (to the full path, the last exit) and its IQR
+        bounds ``latency_ratio_q1/q3``.
+    """
+    from ..layers import reparameterize_model
+    from ..measure import compare_latency, count_macs
+    from ..models.early_exit import ExitPath
+
+    deploy = reparameterize_model(net)
+    size = tuple(net.default_input_size)
+    paths = {f"exit {k}": ExitPath(deploy, k) for k in range(net.num_exits)}
+    names = list(paths)[::-1]  # the full path first: it is the latency baseline
+    lat = compare_latency({n: paths[n] for n in names}, size, rounds=rounds, threads=threads).set_index("name")
+    return pd.DataFrame(
+        {
+            "exit": range(net.num_exits),
+            "macs": [count_macs(p, size).macs for p in paths.values()],
+            "latency_ratio": [lat.ratio[n] for n in paths],
+            "latency_ratio_q1": [lat.ratio_q1[n] for n in paths],
+            "latency_ratio_q3": [lat.ratio_q3[n] for n in paths],
+        }
+    )
+
+
+def token_drop_sweep(model: nn.Module, loader, keep_rates: Sequence[float], *, after: int = 0, rounds: int = 10,
+                     threads: int | None = None) -> pd.DataFrame:  # fmt: skip
+    """Accuracy, MACs and batch-1 latency of a :class:`~workbench.models.cond_vit.CondViT` per keep rate.
+
+    Args:
+        model: the trained ViT (left with its own keep setting).
+        loader: test batches.
+        keep_rates: shares of patch tokens kept after block ``after``; the first is the latency
+            baseline (use 1.0 first).
+        after: the block after which tokens are dropped.
+
+    Returns:
+        One row per keep rate: ``keep_rate, tokens`` (patch tokens kept), ``accuracy`` (%),
+        ``macs``, ``latency_ratio`` (to the first keep rate).
+    """
+    from ..layers.token_drop import kept_tokens
+    from ..measure import compare_latency, count_macs
+    from ..train import evaluate
+
+    size = tuple(model.default_input_size)
+    copies = {f"keep {r:g}": copy.deepcopy(model).set_token_keep(r, after).eval() for r in keep_rates}
+    lat = compare_latency(copies, size, rounds=rounds, threads=threads).set_index("name")
+    return pd.DataFrame(
+        {
+            "keep_rate": list(keep_rates),
+            "tokens": [kept_tokens(model.num_patches, r) for r in keep_rates],
+            "accuracy": [evaluate(m, loader).accuracy for m in copies.values()],
+            "macs": [count_macs(m, size).macs for m in copies.values()],
+            "latency_ratio": [lat.ratio[n] for n in copies],
+        }
+    )
+
+
+@torch.inference_mode()
+def expert_load(model: nn.Module, loader) -> pd.DataFrame:
+    """Token-slots each expert of each MoE layer takes on ``loader`` (eval mode).
+
+    Returns:
+        One row per (layer, expert): ``layer, expert, tokens, share_pct`` (of the layer's slots),
+        empty for a model without MoE layers.
+    """
+    from ..layers.moe import MoEMLP
+
+    layers = [m for m in model.modules() if isinstance(m, MoEMLP)]
+    for m in layers:
+        m.reset_load()
+    model.eval()
+    for x, _ in loader:
+        model(x)
+    rows = [
+        {"layer": i, "expert": e, "tokens": int(c), "share_pct": 100.0 * float(c) / float(m.load.sum())}
+        for i, m in enumerate(layers)
+        for e, c in enumerate(m.load.tolist())
+    ]
+    return pd.DataFrame(rows, columns=["layer", "expert", "tokens", "share_pct"])
+
+
+def load_imbalance(load: pd.DataFrame) -> float:
+    """The worst layer's max / mean expert load (1.0 = balanced; NaN without MoE layers)."""
+    from ..layers.moe import load_stats
+
+    if load.empty:
+        return float("nan")
+    return max(load_stats(g.tokens.to_numpy())["max_over_mean"] for _, g in load.groupby("layer"))
