@@ -56,4 +56,5 @@ from . import (  # noqa: E402, F401  (wb.lessons.pruning, wb.lessons.low_rank_pe
 )
 
 # --- conditional_computation notebook (issue 14, item 4) ---
-from . import conditional_computation  # noqa: E402, F401  (wb.lessons.conditional_computation)
+__all__ += ["conditional_computation"]  # before the import: keeps it out of the import block above
+from . import conditional_computation  # noqa: E402

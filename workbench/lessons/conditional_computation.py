@@ -241,3 +241,47 @@ def bank_entries(params: Mapping[str, Any]) -> list:
         for name, kw in vs[group].values()
         for seed in params["seeds"]
     ]
+
+
+def tradeoff_points(sweep: pd.DataFrame, cascade: pd.DataFrame, oracle: Mapping[str, float], exit_costs: pd.DataFrame,
+                    cascade_models: pd.DataFrame) -> pd.DataFrame:  # fmt: skip
+    """One long table for the accuracy-vs-cost plots: exit thresholds, cascade thresholds, oracle, single models.
+
+    Returns:
+        ``policy, label, accuracy, mean_macs, mean_latency``; ``mean_latency`` is a ratio to
+        the full CNN (the last exit, the cascade's large model).
+    """
+    small, large = cascade_models.iloc[0], cascade_models.iloc[1]
+    rows = [
+        {"policy": "early exit", "label": f"t={r.threshold:g}", "accuracy": r.accuracy, "mean_macs": r.mean_macs,
+         "mean_latency": r.mean_latency_ratio / exit_costs.latency_ratio.iloc[-1]}
+        for r in sweep.itertuples()
+    ] + [
+        {"policy": "cascade", "label": f"t={r.threshold:g}", "accuracy": r.accuracy, "mean_macs": r.mean_macs,
+         "mean_latency": r.mean_latency_ratio / large.latency_ratio}
+        for r in cascade.itertuples()
+    ] + [
+        {"policy": "oracle exit", "label": "oracle", "accuracy": oracle["accuracy"], "mean_macs": oracle["mean_macs"],
+         "mean_latency": oracle.get("mean_latency_ratio", float("nan")) / exit_costs.latency_ratio.iloc[-1]},
+    ] + [
+        {"policy": "single model", "label": str(m["name"]), "accuracy": m.accuracy, "mean_macs": m.macs,
+         "mean_latency": m.latency_ratio / large.latency_ratio}
+        for m in (small, large)
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def load_table(loads: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The per-model expert loads (:func:`workbench.search.conditional.expert_load`) in one long table."""
+    parts = [df.assign(model=name) for name, df in loads.items() if not df.empty]
+    if not parts:
+        return pd.DataFrame(columns=["layer", "expert", "tokens", "share_pct", "model"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def models_table(cascade_models: pd.DataFrame, moe: pd.DataFrame, *, dataset: str, notes: str) -> pd.DataFrame:
+    """The report's ``models`` table: the two CNNs and the ViT variants (latency ratios per group)."""
+    cols = ["name", "params", "macs", "latency_ratio", "accuracy"]
+    cnn = cascade_models[cols].assign(baseline=str(cascade_models.name.iloc[0]))
+    vit = moe[cols].assign(name=[f"cond_vit {b}" for b in moe.balance], baseline=f"cond_vit {moe.balance.iloc[0]}")
+    return pd.concat([cnn, vit], ignore_index=True).assign(dataset=dataset, notes=notes)

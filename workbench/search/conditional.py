@@ -29,6 +29,7 @@ __all__ = [
     "ExitOutputs",
     "cascade_sweep",
     "exit_heads_task",
+    "cost_table",
     "exit_costs",
     "exit_outputs",
     "expert_load",
@@ -321,3 +322,19 @@ def load_imbalance(load: pd.DataFrame) -> float:
     if load.empty:
         return float("nan")
     return max(load_stats(g.tokens.to_numpy())["max_over_mean"] for _, g in load.groupby("layer"))
+
+
+def cost_table(models: Mapping[str, nn.Module], input_size: tuple[int, ...] = (1, 28, 28)) -> pd.DataFrame:
+    """``name, params, macs`` of untrained models (MACs of the traced forward: only routed experts count).
+
+    ``expert_params`` is the share of the parameters inside MoE experts (0 for a dense model).
+    """
+    from ..layers.moe import MoEMLP
+    from ..measure import count_macs
+
+    rows = []
+    for name, m in models.items():
+        total = sum(p.numel() for p in m.parameters())
+        experts = sum(p.numel() for mod in m.modules() if isinstance(mod, MoEMLP) for p in mod.experts.parameters())
+        rows.append({"name": name, "params": total, "expert_params_pct": 100.0 * experts / total, "macs": count_macs(m, input_size).macs})
+    return pd.DataFrame(rows)
