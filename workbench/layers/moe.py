@@ -78,7 +78,7 @@ def load_stats(counts) -> dict[str, float]:
         ``"cv"`` (std / mean of the counts, population std), ``"idle_experts"`` (experts that got
         no token) and ``"tokens"`` (token-slots counted).
     """
-    c = torch.as_tensor(counts, dtype=torch.float64)
+    c = torch.tensor([float(v) for v in counts], dtype=torch.float64)
     mean = c.mean()
     if c.numel() == 0 or mean <= 0:
         raise ValueError(f"load_stats needs positive counts over >= 1 expert, got {c.tolist()}")
