@@ -71,11 +71,13 @@ class ExitOutputs:
 
 @torch.inference_mode()
 def exit_outputs(net: nn.Module, loader) -> ExitOutputs:
-    """Run ``net`` (returning a list of per-exit logits, as :class:`MultiExit`) over ``loader``."""
+    """Run ``net`` over ``loader``: a :class:`MultiExit` (a list of per-exit logits) or a plain classifier (K = 1)."""
     net.eval()
     conf, pred, labels = [], [], []
     for x, y in loader:
-        probs = torch.stack([F.softmax(z.float(), -1) for z in net(x)])  # (K, B, C)
+        out = net(x)
+        out = [out] if isinstance(out, torch.Tensor) else out
+        probs = torch.stack([F.softmax(z.float(), -1) for z in out])  # (K, B, C)
         c, p = probs.max(-1)
         conf.append(c)
         pred.append(p)
