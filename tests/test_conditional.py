@@ -289,3 +289,14 @@ def test_variants_and_bank_entries_agree():
     assert len(entries) == (2 + 3) * 2 and {e.model for e in entries} == {"reference_cnn", "cond_vit"}
     with pytest.raises(ValueError, match="unknown balance 'soft'"):
         lesson.variants("reference_cnn", 0.25, ["soft"], num_experts=4, top_k=1, moe_blocks=2)
+
+
+def test_exit_outputs_of_a_multi_exit_net_and_of_a_plain_classifier():
+    torch.manual_seed(0)
+    bb = wb.create_model("reference_cnn", num_classes=10).eval()
+    x, y = torch.randn(5, 1, 28, 28), torch.arange(5)
+    multi = cc.exit_outputs(MultiExit(bb, (2,)), [(x, y)])
+    plain = cc.exit_outputs(bb, [(x, y)])
+    assert multi.confidence.shape == (2, 5) and plain.confidence.shape == (1, 5)
+    assert np.array_equal(multi.prediction[-1], plain.prediction[0])
+    assert ((plain.confidence > 0) & (plain.confidence <= 1)).all()

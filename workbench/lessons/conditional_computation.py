@@ -147,12 +147,14 @@ def conclude(
         + f"; the oracle exit reaches {oracle['accuracy']:.1f}% at {oracle['mean_macs'] / full_macs:.0%} of the full MACs: "
         "the bound no confidence threshold can beat."
     ]
-    if best is not None and finite(lat_saving):
+    if best is not None and finite(lat_saving) and mac_saving > 0:
         takeaways.append(
             f"At threshold {best.threshold:g} the mean MACs fall by {mac_saving:.0f}% but the measured batch-1 latency by "
-            f"{lat_saving:.0f}%: {'less' if lat_saving < mac_saving else 'not less'} than the MACs, because every exit check "
-            "costs a head, a softmax and a host-side branch, and the small early layers run below the CPU's peak."
-        )
+            f"{lat_saving:.0f}%: "
+            + ("less than the MACs: every exit check costs a head, a softmax and a host-side branch, and the small early "
+               "layers run below the CPU's peak." if lat_saving < mac_saving else
+               "not less than the MACs here (on a shared machine compare the latency IQR in the exit-cost table).")
+        )  # fmt: skip
     if cascade is not None and cascade_models is not None and len(cascade_models) == 2 and not cascade.empty:
         small, large = cascade_models.iloc[0], cascade_models.iloc[1]
         ok = cascade[cascade.accuracy >= large.accuracy - MAX_LOSS_POINTS]
