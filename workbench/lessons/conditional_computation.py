@@ -132,7 +132,7 @@ def conclude(
     else:
         why.append(
             f"early exits at threshold {best.threshold:g} save {mac_saving:.0f}% of the MACs "
-            f"({'>=' if exits == 'holds' else '<'} {MIN_MAC_SAVING_PCT:.0f}%) at {final_acc - best.accuracy:+.2f} points"
+            f"({'>=' if exits == 'holds' else '<'} {MIN_MAC_SAVING_PCT:.0f}%) at {best.accuracy - final_acc:+.2f} points of accuracy"
         )
     if moe_cost != "untestable":
         why.append(f"the MoE ViT has {param_ratio:.2f}x the dense parameters at {macs_ratio:.3f}x its MACs")
