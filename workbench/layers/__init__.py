@@ -103,3 +103,9 @@ __all__ += ["LinearAttention", "SelectiveSSM", "SoftmaxAttention", "WindowAttent
 from .fbnet import IRFBlock  # noqa: E402
 
 __all__ += ["IRFBlock"]
+
+# --- conditional_computation notebook (issue 14): sparse MoE MLP, token dropping ---
+from .moe import MoEMLP, load_stats  # noqa: E402
+from .token_drop import ViTBlock, keep_top_tokens  # noqa: E402
+
+__all__ += ["MoEMLP", "ViTBlock", "keep_top_tokens", "load_stats"]

@@ -60,3 +60,6 @@ from . import (  # noqa: E402, F401  (wb.lessons.pruning, wb.lessons.low_rank_pe
 # detection and segmentation notebooks (issue 15); the statement first keeps isort from merging the blocks above
 __all__ += ["detection", "segmentation"]
 from . import detection, segmentation  # noqa: E402
+# --- conditional_computation notebook (issue 14, item 4) ---
+__all__ += ["conditional_computation"]  # before the import: keeps it out of the import block above
+from . import conditional_computation  # noqa: E402

@@ -235,3 +235,18 @@ def count_macs(
         unsupported=unsupported,
         input_size=tuple(x.shape),
     )
+
+
+# --- conditional_computation notebook (issue 14): MoE dispatch and token-dropping ops ---
+def _index_add(inputs, outputs):
+    # index_add_(self, dim, index, source): one add per element of ``source``
+    return Counter({"elementwise": _numel(inputs[3])})
+
+
+IGNORED_OPS = IGNORED_OPS | {"aten::nonzero_numpy"}  # which tokens go where: bookkeeping
+_OTHER_OPS |= {
+    # top-k and sort read each input element once (the router's choice, the kept-token order)
+    "aten::topk": _per_input(1, "select"),
+    "aten::sort": _per_input(1, "select"),
+    "aten::index_add_": _index_add,
+}

@@ -495,5 +495,28 @@ register_technique(
             "default": {},
             "full": {"train_images": 8000, "test_images": 1000, "steps": 2000, "rounds": 30, "real_rounds": 15},
         },  # fmt: skip
+# --- conditional_computation notebook (issue 14, item 4) ---
+register_technique(
+    Technique(
+        slug="conditional_computation",
+        title="Conditional computation: early exits, cascades, token dropping and sparse MoE",
+        claim=lessons.conditional_computation.CLAIM,
+        families=("dynamic_computation", "mixture_of_experts"),
+        papers=(
+            "Auxiliary-Loss-Free Load Balancing Strategy for Mixture-of-Experts",
+            "Routers in Vision Mixture of Experts: An Empirical Study",
+            "Yuan 2.0-M32: Mixture of Experts with Attention Router",
+            "A Converting Autoencoder Toward Low-latency and Energy-efficient DNN Inference at the Edge",
+            "QUTE: Quantifying Uncertainty in TinyML models with Early-exit-assisted ensembles",
+            "Adaptive Computation Modules: Granular Conditional Computation For Efficient Inference",
+        ),
+        profiles={
+            "smoke": {"recipe": "smoke", "vit_recipe": "smoke", "head_images": 512, "head_epochs": 1,
+                      "thresholds": [0.5, 0.9, 1.01], "keep_rates": [1.0, 0.5], "rounds": 2},
+            "default": {},
+            "full": {"recipe": "fmnist_full", "vit_recipe": "fmnist_mixers_full", "seeds": [0, 1, 2],
+                     "head_images": 60000, "head_epochs": 3, "rounds": 30},
+        },  # fmt: skip
+        bank=lessons.conditional_computation.bank_entries,
     )
 )

@@ -50,3 +50,5 @@ from .nas import (  # noqa: E402
 )
 
 __all__ += ["ArchLatency", "SearchResult", "evolutionary_search", "random_search", "rank_agreement", "search_table"]
+# --- conditional_computation notebook (issue 14, item 4): exits, oracle, cascades ---
+from . import conditional  # noqa: E402, F401
