@@ -148,3 +148,14 @@ def test_search_plots_draw_every_search_and_name_missing_columns():
     assert list(wb.plots.rank_scatter(d, "a", "b").data[0].customdata[:, 0]) == [3, 2, 1]
     with pytest.raises(ValueError, match="lacks columns"):
         wb.plots.rank_scatter(d, "a", "c")
+
+
+def test_hand_arch_is_the_mobilenetv2_rule_inside_the_space():
+    space = MBSpace(widths=(16, 24), strides=(1, 2), depths=((1, 2, 3), (2, 3)), stem=16, first=8, head=64)
+    arch = lesson.hand_arch(space)
+    assert space.contains(arch)
+    assert [s.depth for s in arch.stages] == [2, 3]
+    assert {k for s in arch.stages for k in s.kernels} == {3} and {e for s in arch.stages for e in s.expansions} == {6}
+    assert [s.depth for s in lesson.hand_arch(MBSpace()).stages] == [3, 3, 3, 3, 3, 1]
+    with pytest.raises(ValueError, match="kernel 3 and expansion 6"):
+        lesson.hand_arch(MBSpace(kernels=(5, 7)))

@@ -45,21 +45,19 @@ from . import attention_scaling, token_mixers  # noqa: E402
 
 __all__ += ["attention_scaling", "token_mixers"]
 
-# pruning and low_rank_peft notebooks (issue 13)
-# distillation notebook (issue 13)
-# latency_prediction notebook (issue 14)
-# architecture_search notebook (issue 14, item 2)
-from . import (  # noqa: E402, F401  (wb.lessons.pruning, wb.lessons.low_rank_peft)
-    architecture_search,  # noqa: E402, F401  (wb.lessons.architecture_search)
-    distillation,  # noqa: E402, F401  (wb.lessons.distillation)
-    latency_prediction,  # noqa: E402, F401  (wb.lessons.latency_prediction)
+# notebooks of issues 13-15, one module each (wb.lessons.<slug>)
+from . import (  # noqa: E402
+    architecture_search,
+    conditional_computation,
+    detection,
+    distillation,
+    latency_prediction,
     low_rank_peft,
     pruning,
+    segmentation,
 )
 
-# detection and segmentation notebooks (issue 15); the statement first keeps isort from merging the blocks above
-__all__ += ["detection", "segmentation"]
-from . import detection, segmentation  # noqa: E402
-# --- conditional_computation notebook (issue 14, item 4) ---
-__all__ += ["conditional_computation"]  # before the import: keeps it out of the import block above
-from . import conditional_computation  # noqa: E402
+__all__ += [
+    "architecture_search", "conditional_computation", "detection", "distillation", "latency_prediction", "low_rank_peft",
+    "pruning", "segmentation",
+]  # fmt: skip

@@ -495,6 +495,9 @@ register_technique(
             "default": {},
             "full": {"train_images": 8000, "test_images": 1000, "steps": 2000, "rounds": 30, "real_rounds": 15},
         },  # fmt: skip
+    )
+)
+
 # --- conditional_computation notebook (issue 14, item 4) ---
 register_technique(
     Technique(
