@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -58,10 +56,17 @@ def kernel() -> str:
 @pytest.fixture(scope="module")
 def cluster():
     """A real local Ray cluster: head on 127.0.0.1 with 2 CPUs."""
-    ray.init(
-        address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-        _node_ip_address="127.0.0.1",
-    )  # fmt: skip
+    for attempt in range(3):
+        try:
+            ray.init(
+                address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+                _node_ip_address="127.0.0.1",
+            )  # fmt: skip
+            break
+        except Exception:  # noqa: BLE001 - Ray waits a fixed 30 s for its raylet: slow on a busy machine
+            ray.shutdown()
+            if attempt == 2:
+                raise
     try:
         yield ray
     finally:
@@ -254,34 +259,21 @@ def test_interrupt_cancels_ray_tasks_and_keeps_the_published_report(both, tmp_pa
     published = ws["reports_dir"] / "smoke"
     shutil.copytree(both["ray"].out_dir, published)
     before = (published / "manifest.json").read_bytes()
-    gcs = ray.get_runtime_context().gcs_address
-    script = textwrap.dedent(
-        f"""
-        from pathlib import Path
-        from workbench.report.executors import RayExecutor
-        from workbench.report.runner import run_reports
-        from workbench.report.techniques import Technique
-        t = Technique("sleepy", "Sleepy", "Sleeps.", ("x",), profiles={{"smoke": {{"seconds": 120.0}}}})
-        run_reports([t], profile="smoke", extras=None, force=True, executor=RayExecutor({gcs!r}),
-                    **{{k: Path(v) for k, v in {json.dumps({k: str(v) for k, v in ws.items()})}.items()}})
-        """
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    try:
-        _, kernel_pid = _sleepy_worker(time.monotonic() + 180)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode != 0
+    seen = {}
+
+    def ctrl_c_once_sleeping(event, progress, result):
+        """Ctrl-C at the driver, raised where it lands: in the runner's event loop."""
+        if event == "tick" and "sleepy" in progress.running:
+            seen["worker"], seen["kernel"] = _sleepy_worker(time.monotonic() + 180)
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _run(ws, [SLEEPY], force=True, executor=RayExecutor(), on_event=ctrl_c_once_sleeping)
     assert (published / "manifest.json").read_bytes() == before
     assert sorted(
         p.name for p in ws["reports_dir"].iterdir() if not p.name.startswith(".lock")
-    ) == ["smoke"]
-    assert _gone(kernel_pid, 20), "the cancelled task's kernel survived"
+    ) == ["smoke"], "the interrupted run leaves no staging behind"
+    assert _gone(seen["kernel"], 20), "the cancelled task's kernel survived"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -127,10 +127,6 @@ class RayExecutor:
             ) from None
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {}
-            if self.ship_repo:
-                kwargs["runtime_env"] = {
-                    "working_dir": str(paths.REPO_ROOT), "excludes": SHIP_EXCLUDES,
-                }  # fmt: skip
             if not str(self.address or "").startswith("ray://"):
                 kwargs.update(include_dashboard=False, log_to_driver=False)
             try:
@@ -141,6 +137,12 @@ class RayExecutor:
                 ) from None
             self._started = True
         return ray
+
+    def _runtime_env(self) -> dict[str, Any]:
+        """Per-task ``runtime_env`` (so it also applies when Ray was initialised elsewhere)."""
+        if not self.ship_repo:
+            return {}
+        return {"runtime_env": {"working_dir": str(paths.REPO_ROOT), "excludes": SHIP_EXCLUDES}}
 
     def cores(self) -> int:
         ray = self.connect()
@@ -176,7 +178,7 @@ class RayExecutor:
         cpus = res.pop("num_cpus", threads)
         opts = {
             "num_cpus": cpus, "num_gpus": res.pop("num_gpus", 0), "max_retries": self.retries,
-            "name": f"workbench-notebook-{job.result.slug}",
+            "name": f"workbench-notebook-{job.result.slug}", **self._runtime_env(),
         }  # fmt: skip
         if res:
             opts["resources"] = res
@@ -284,7 +286,9 @@ class RayExecutor:
         if not missing:
             return
         cpus = self.bank_cpus or max(1, default_jobs() // max(1, min(jobs, len(missing))))
-        task = ray.remote(build_bank_entry).options(num_cpus=cpus, max_retries=self.retries)
+        task = ray.remote(build_bank_entry).options(
+            num_cpus=cpus, max_retries=self.retries, **self._runtime_env()
+        )
         refs = {task.remote(e, cpus): e for e in missing}
         remaining, n, t0, failed = list(refs), 0, time.perf_counter(), []
         try:
