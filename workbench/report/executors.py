@@ -97,8 +97,11 @@ class RayExecutor:
             at the same paths (one machine, or a shared file system).
         retries: how often Ray re-runs a task whose worker or node died (default 0: the
             notebook is reported failed, as a crash is on one machine).
-        bank_cpus: CPUs (and torch threads) per bank build; default the runner's threads per
-            notebook.
+        bank_cpus: CPUs (and torch threads) per bank build; default the cluster's CPUs
+            shared among the entries to build, at most the largest node's.
+
+    A notebook's task asks for its technique's ``resources``; without them, for the runner's
+    threads per notebook (cluster CPUs / notebooks at once), at most the largest node's CPUs.
     """
 
     name = "ray"
@@ -114,7 +117,7 @@ class RayExecutor:
         self.address, self.ship_repo, self.retries = address, ship_repo, retries
         self.bank_cpus = bank_cpus
         self._started = False
-        self._threads = 1
+        self._node_cpus = 1
 
     # -- connection -------------------------------------------------------------------------
     def connect(self) -> Any:
@@ -148,6 +151,12 @@ class RayExecutor:
         ray = self.connect()
         return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
+    def largest_node_cpus(self) -> int:
+        """CPUs of the largest live node: a default request above it could never be placed."""
+        ray = self.connect()
+        cpus = [n["Resources"].get("CPU", 0) for n in ray.nodes() if n.get("Alive")]
+        return max(1, int(max(cpus, default=1)))
+
     def close(self) -> None:
         if self._started:
             import ray
@@ -175,7 +184,9 @@ class RayExecutor:
     def _options(self, job: Job, threads: int) -> tuple[dict[str, Any], int]:
         """Ray task options from the technique's resources, and the kernel's thread count."""
         res = dict(getattr(job.technique, "resources", None) or {})
-        cpus = res.pop("num_cpus", threads)
+        # the default (cores / notebooks) is capped at the largest node; a technique's own
+        # request is passed as it is, for an autoscaling cluster to provide
+        cpus = res.pop("num_cpus", min(threads, self._node_cpus))
         opts = {
             "num_cpus": cpus, "num_gpus": res.pop("num_gpus", 0), "max_retries": self.retries,
             "name": f"workbench-notebook-{job.result.slug}", **self._runtime_env(),
@@ -193,6 +204,7 @@ class RayExecutor:
         ray = self.connect()
         from .ray_tasks import run_notebook
 
+        self._node_cpus = self.largest_node_cpus()
         task = ray.remote(run_notebook)
         emit = on_event or (lambda *a: None)
         pending: deque[Job] = deque(todo)
@@ -285,7 +297,9 @@ class RayExecutor:
         progress(f"{len(missing)} of {len(todo)} entries to build as Ray tasks")
         if not missing:
             return
-        cpus = self.bank_cpus or max(1, default_jobs() // max(1, min(jobs, len(missing))))
+        cpus = self.bank_cpus or min(
+            self.largest_node_cpus(), max(1, self.cores() // max(1, min(jobs, len(missing))))
+        )
         task = ray.remote(build_bank_entry).options(
             num_cpus=cpus, max_retries=self.retries, **self._runtime_env()
         )
