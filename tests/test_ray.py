@@ -147,6 +147,24 @@ def test_sweep_refuses_unknown_parameters_naming_the_valid_ones(tmp_path):
     assert not list((tmp_path / "sweeps").glob("*")), "nothing is staged for a refused sweep"
 
 
+def test_task_resources_come_from_the_technique_or_the_runner_capped_at_a_node():
+    from workbench.report.plan import Job, NotebookResult
+
+    def job(**resources):
+        t = Technique("alpha", "A", "c", ("x",), resources=resources)
+        return Job(NotebookResult("alpha", "A", "ok"), {}, execute=True, technique=t)
+
+    ex = RayExecutor()
+    ex._node_cpus = 4  # what largest_node_cpus() found on the cluster
+    opts, threads = ex._options(job(num_cpus=8, num_gpus=1, big_memory=1), 2)
+    assert (opts["num_cpus"], opts["num_gpus"], opts["resources"], threads) == (
+        8, 1, {"big_memory": 1}, 8,
+    ), "a technique's own request goes to Ray as it is"  # fmt: skip
+    opts, threads = ex._options(job(), 16)
+    assert (opts["num_cpus"], opts["num_gpus"], threads) == (4, 0, 4)
+    assert "resources" not in opts and opts["max_retries"] == 0
+
+
 def test_install_entry_is_complete_or_absent(tmp_path):
     files = {"key.json": b"{}", "model.pt": b"w", "history.json": b"{}", "sha256": b"x"}
     assert install_entry(tmp_path, "net-abc", files)
