@@ -132,12 +132,20 @@ class RayExecutor:
             kwargs: dict[str, Any] = {}
             if not str(self.address or "").startswith("ray://"):
                 kwargs.update(include_dashboard=False, log_to_driver=False)
-            try:
-                ray.init(address=self.address, **kwargs)
-            except (ConnectionError, RuntimeError, ValueError) as e:
-                raise ExecutorUnavailableError(
-                    f"cannot reach the Ray cluster at {self.address or 'auto/local'}: {e}"
-                ) from None
+            # a new local instance waits a fixed 30 s for its raylet, which a busy machine can
+            # miss: one more try before giving up
+            tries = 1 if self.address not in (None, "local") else 2
+            for attempt in range(tries):
+                try:
+                    ray.init(address=self.address, **kwargs)
+                    break
+                except Exception as e:  # noqa: BLE001 - Ray raises bare Exception on timeouts
+                    ray.shutdown()
+                    if attempt == tries - 1:
+                        where = self.address or "$RAY_ADDRESS or a new local instance"
+                        raise ExecutorUnavailableError(
+                            f"cannot start or reach Ray ({where}): {_first_line(e)}"
+                        ) from None
             self._started = True
         return ray
 
