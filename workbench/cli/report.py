@@ -50,9 +50,44 @@ def register(subparsers) -> None:
         help="per-notebook wall-clock limit in seconds, > 0 (default: none)",
     )
     p.add_argument("--no-progress", action="store_true", help="print only the final summary")
+    add_executor_options(p)
     p.add_argument("--notebooks-dir", default=None, help=argparse.SUPPRESS)
     p.add_argument("--reports-dir", default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=run)
+
+
+# -- executor options (issue 17): shared with `workbench sweep` ---------------------------------
+def add_executor_options(p: argparse.ArgumentParser) -> None:
+    """``--executor``, ``--address`` and ``--ship-repo``: where the notebooks run."""
+    g = p.add_argument_group("executor (where bank builds and notebooks run)")
+    g.add_argument(
+        "--executor",
+        default="local",
+        metavar="{local,ray}",
+        help="local: this machine's process pool (default); ray: Ray tasks "
+        "(pip install -e '.[ray]')",
+    )
+    g.add_argument(
+        "--address",
+        default=None,
+        metavar="ADDR",
+        help="Ray cluster: auto, ray://HOST:10001, ... (default: $RAY_ADDRESS, else a local "
+        "Ray instance)",
+    )
+    g.add_argument(
+        "--ship-repo",
+        action="store_true",
+        help="upload the repository to the Ray workers (runtime_env working_dir) instead of "
+        "relying on a shared file system",
+    )
+
+
+def executor_from_args(args: argparse.Namespace):
+    """The executor the options ask for (``ValueError`` naming the valid ones)."""
+    from ..report.executors import get_executor
+
+    kwargs = {"ship_repo": True} if args.ship_repo else {}
+    return get_executor(args.executor, address=args.address, **kwargs)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
         only=args.only,
         slugs=list(runner.TECHNIQUES),
     )
+    from ..report.executors import ExecutorUnavailableError
+
+    executor = executor_from_args(args)
     progress = None if args.no_progress else ConsoleProgress()
     try:
         summary = runner.run_reports(
@@ -81,11 +119,13 @@ def run(args: argparse.Namespace) -> int:
             force=args.force,
             timeout=args.timeout,
             on_event=progress,
+            executor=executor,
             **kwargs,
         )
-    except runner.KernelMissingError as e:
+    except (runner.KernelMissingError, ExecutorUnavailableError) as e:
         raise UsageError(str(e)) from None
     finally:
+        executor.close()
         if progress:
             progress.close()
     print(format_summary(summary))

@@ -9,7 +9,8 @@ three jobs of a run together, each in its own module:
    parallel (``workbench.bank.ensure``; skipped when the bank is not installed);
 3. the index sections that do not depend on results (machine card, zoo claims, literature
    page) are prepared while nothing else runs (:func:`.index.prepare_extras`);
-4. the worker pool (:mod:`.pool`): notebooks execute in parallel and each worker renders its
+4. the executor (:mod:`.executors`): this machine's worker pool (:mod:`.pool`, the default)
+   or Ray tasks on a cluster; notebooks execute in parallel and each worker renders its
    notebook to HTML as soon as it finishes;
 5. publishing (:mod:`.publish`): index, manifest, then one atomic swap of the staging folder.
 
@@ -26,11 +27,12 @@ Published layout of ``reports/<profile>/``: ``index.html``, ``index.md``, ``mani
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,7 @@ from typing import Any
 from .. import paths
 from . import cache
 from .assets import copy_plotly_js
+from .executors import Executor, get_executor
 from .plan import Job, Keys, NotebookResult, bank_entries, longest_first, plan_notebook
 from .pool import (
     KERNEL,
@@ -46,7 +49,6 @@ from .pool import (
     Progress,
     check_kernel,
     default_jobs,
-    execute_all,
     now,
     sigterm_as_interrupt,
 )
@@ -132,6 +134,7 @@ def run_reports(
     extras: Any = "default",
     on_event: EventCallback | None = None,
     build_bank: Callable[..., Any] | None | str = "default",
+    executor: Executor | str = "local",
 ) -> RunSummary:
     """Execute the technique notebooks and publish ``reports_dir/<profile>/`` atomically.
 
@@ -156,8 +159,12 @@ def run_reports(
             (``result`` set) and ``tick`` (about every 0.25 s while notebooks run), and
             ``bank`` (``result`` is ``None``; ``progress.bank`` holds the bank's own message).
         build_bank: ``callable(entries, jobs=..., progress=...)`` that builds missing model-bank
-            entries; ``"default"`` is ``workbench.bank.ensure`` when that module exists,
-            ``None`` skips the step.
+            entries; ``"default"`` is the executor's (``workbench.bank.ensure`` for the local
+            one, when that module exists), ``None`` skips the step.
+        executor: where bank builds and notebooks run: ``"local"`` (this machine's process
+            pool), ``"ray"`` (a local Ray instance or ``$RAY_ADDRESS``) or an executor object
+            (:mod:`.executors`; a :class:`~.executors.RayExecutor` for a cluster address).
+            One the runner creates from a name it also closes.
 
     Returns:
         The :class:`RunSummary`; ``summary.ok`` is false if a notebook failed, timed out or
@@ -174,7 +181,8 @@ def run_reports(
     )
     slugs = [t.slug for t in techniques]
     validate_options(profile, jobs=jobs, timeout=timeout, only=only, slugs=slugs)
-    jobs = default_jobs() if jobs is None else jobs
+    owned = isinstance(executor, str)
+    executor = get_executor(executor) if owned else executor
     # defaults looked up at call time, so tests can point the module constants elsewhere
     notebooks_dir = Path(notebooks_dir or paths.NOTEBOOKS_DIR).resolve()
     reports_dir = Path(reports_dir or paths.REPORTS_DIR).resolve()
@@ -184,7 +192,7 @@ def run_reports(
     reports_dir.mkdir(parents=True, exist_ok=True)
     published = reports_dir / profile
 
-    with sigterm_as_interrupt(), profile_lock(reports_dir, profile):
+    with sigterm_as_interrupt(), profile_lock(reports_dir, profile), _closing(executor, owned):
         recover(reports_dir, profile)
         previous = load_manifest(published)
         staging = new_staging(reports_dir, profile)
@@ -207,7 +215,10 @@ def run_reports(
             n_exec = sum(j.execute for j in todo)
             if n_exec:
                 check_kernel(kernel)
-            threads = max(1, default_jobs() // max(1, min(jobs, n_exec or 1)))
+            # a remote executor is contacted only when there is work for it
+            cores = executor.cores() if todo else default_jobs()
+            jobs = cores if jobs is None else jobs
+            threads = max(1, cores // max(1, min(jobs, n_exec or 1)))
             copy_plotly_js(staging / "assets")
             progress = Progress(
                 total=len(results),
@@ -215,6 +226,8 @@ def run_reports(
                 failed=sum(r.status != "ok" for r in results),
             )
             t0 = time.monotonic()
+            if build_bank == "default" and todo:
+                build_bank = executor.bank_builder() or "default"
             _build_bank(todo, build_bank, jobs, progress, on_event)
             bank_s = time.monotonic() - t0
 
@@ -223,7 +236,7 @@ def run_reports(
             t0 = time.monotonic()
             prepared = prepare_extras(staging, extras, cache_dir=reports_dir / ".cache")
             extras_s = time.monotonic() - t0
-            execute_all(todo, staging, profile, jobs, threads, timeout, progress, on_event)
+            executor.execute_all(todo, staging, profile, jobs, threads, timeout, progress, on_event)
 
             meta = {
                 "profile": profile,
@@ -231,6 +244,7 @@ def run_reports(
                 "jobs": jobs,
                 "threads_per_notebook": threads,
                 "kernel": kernel,
+                "executor": executor.name,
                 "package_fingerprint": keys.package,
                 "data_fingerprint": keys.data,
                 "bank_s": round(bank_s, 2),
@@ -263,6 +277,16 @@ def run_reports(
         bank_s=bank_s,
         extras_s=extras_s,
     )
+
+
+@contextlib.contextmanager
+def _closing(executor: Executor, owned: bool) -> Iterator[None]:
+    """Close ``executor`` at the end when the runner created it."""
+    try:
+        yield
+    finally:
+        if owned:
+            executor.close()
 
 
 def _build_bank(

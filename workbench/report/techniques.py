@@ -45,6 +45,10 @@ class Technique:
             returning ``workbench.bank.BankEntry`` objects, or a fixed tuple of them; empty when
             it trains nothing. Use the same package function the notebook uses to build its
             variants (e.g. ``lessons.mobile_convs.bank_entries``), so the two never disagree.
+        resources: what one run of the notebook needs on a cluster, as Ray resource names
+            (``{"num_cpus": 4, "num_gpus": 1}``); the Ray executor schedules the notebook's task
+            with them (default: the runner's threads per notebook, no GPU). The local executor
+            ignores them.
     """
 
     slug: str
@@ -54,6 +58,7 @@ class Technique:
     papers: tuple[str, ...] = ()
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
     bank: Callable[[Mapping[str, Any]], Iterable[Any]] | tuple = ()
+    resources: Mapping[str, float] = field(default_factory=dict)
 
     def parameters(self, profile: str) -> dict[str, Any]:
         """Parameter overrides for ``profile`` (``ValueError`` for an unknown profile)."""
