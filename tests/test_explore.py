@@ -109,7 +109,7 @@ def test_cost_predicted_latency_bar_and_measure_button():
     assert ex.costs().predicted_ms > 0
     ex._sliders["width_mult"].value = 2.0
     assert _bars(ex.figure)["latency (predicted)"] > 2.0
-    ex.widget.children[3].children[0].click()  # the "measure latency" button
+    ex._button.click()  # the "measure latency" button
     assert seen == [("InvertedResidual", (64, 56, 56), 1)]
     assert "2.5 ms" in ex._measured.value
     assert ex.measure() == 2.5
@@ -124,7 +124,7 @@ def test_cost_static_call_returns_a_plain_figure():
 
 def test_cost_source_one_click_away():
     ex = CostExplorer(block="inverted_residual", predictor=None, live=True)
-    acc = ex.widget.children[-1]
+    acc = ex._source
     assert acc.selected_index is None  # collapsed until clicked
     assert "InvertedResidual" in acc.children[0].value and "shortcut" in acc.children[0].value
 

@@ -52,3 +52,16 @@ def static_copy(fig: go.Figure) -> go.Figure:
 def choices_error(what: str, value, valid) -> ValueError:
     """The house ValueError: the bad value and the valid choices, on one line."""
     return ValueError(f"unknown {what} {value!r}; valid: {', '.join(map(str, valid))}")
+
+
+def show(parts, figure) -> None:
+    """Display an explorer: its widget ``parts`` one output each, or ``figure`` when static.
+
+    Each part is displayed on its own rather than inside one ``VBox``: plotly's anywidget
+    ``FigureWidget`` (plotly 6/7) draws no traces when it is a child of an ipywidgets container
+    (seen in Voila 0.5 and JupyterLab 4), while a top-level one draws and updates in place.
+    """
+    from IPython.display import display
+
+    for part in parts if parts is not None else [figure]:
+        display(part)

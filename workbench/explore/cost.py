@@ -34,7 +34,7 @@ from ..measure import (
     num_threads,
 )
 from ..models import create_model, model_entry
-from ._display import choices_error, is_static, new_figure, static_copy
+from ._display import choices_error, is_static, new_figure, show, static_copy
 
 # Blocks the explorer can build alone: the mobile blocks whose kernel and expansion matter most.
 BLOCKS: dict[str, type[nn.Module]] = {
@@ -306,7 +306,7 @@ class CostExplorer:
             self._sliders[k] = s
         self._summary = w.HTML(self._summary_html(self.base))
         self._summary.add_class("wb-summary")
-        button = w.Button(description="measure latency", icon="clock-o")
+        button = w.Button(description="measure latency")
         button.add_class("wb-measure")
         button.on_click(lambda _: self.measure())
         self._measured = w.HTML("")
@@ -314,13 +314,11 @@ class CostExplorer:
         src = w.Accordion(children=[w.HTML(show_source(target)._repr_html_())])
         src.set_title(0, f"source: {target.__qualname__}")
         src.selected_index = None
-        return w.VBox([w.VBox(list(self._sliders.values())), self._summary, self.figure,
-                       w.HBox([button, self._measured]), src])  # fmt: skip
+        self._button, self._source = button, src
+        return [w.VBox(list(self._sliders.values())), self._summary, self.figure, w.HBox([button, self._measured]), src]
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget if self.widget is not None else self.figure)
+        show(self.widget, self.figure)
 
 
 def cost(model: str | None = None, *, block: str | None = None, vary: Sequence[str] | None = None,

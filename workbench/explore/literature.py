@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..literature import load_catalogue, normalize_title
-from ._display import choices_error, is_static, new_figure, static_copy
+from ._display import choices_error, is_static, new_figure, show, static_copy
 
 ALL = "all"
 COVERAGE = (ALL, "covered", "uncovered")
@@ -181,12 +181,10 @@ class LiteratureExplorer:
             control(w.Checkbox(value=True, description="include undated"), "undated", "wb-lit-undated"),
         ])  # fmt: skip
         self._table = w.HTML(self.table_html())
-        return w.VBox([controls, years, self.figure, self._table])
+        return [controls, years, self.figure, self._table]
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget if self.widget is not None else self.figure)
+        show(self.widget, self.figure)
 
 
 def literature(techniques: Iterable | None = None, *, link: str = "{slug}.ipynb", static: bool | None = None):

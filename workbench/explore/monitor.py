@@ -15,7 +15,7 @@ import time
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ._display import is_static
+from ._display import is_static, show
 
 ACC_SERIES = ("train_acc", "test_acc")  # History lists drawn in the accuracy panel
 
@@ -58,7 +58,7 @@ class LiveMonitor:
         self._bar = w.IntProgress(value=0, min=0, max=1, description="training", layout=w.Layout(width="420px"))
         self._bar.add_class("wb-progress")
         self._label = w.HTML("")
-        return w.VBox([w.HBox([self._bar, self._label]), self.figure])
+        return [w.HBox([self._bar, self._label]), self.figure]
 
     # -- hooks (workbench.train.loop) ----------------------------------------------------------
     def on_fit_start(self, state) -> None:
@@ -66,9 +66,7 @@ class LiveMonitor:
         if self.widget is not None:
             self._bar.max = max(1, self.total_steps)
             if self.show:
-                from IPython.display import display
-
-                display(self.widget)
+                show(self.widget, self.figure)
 
     def on_step(self, state) -> None:
         self.steps.append(int(state.global_step) + 1)  # global_step counts the steps before this one

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 
 from ..models import MODELS, model_entry
 from ..plots.pareto import pareto_front
-from ._display import choices_error, is_static, new_figure, static_copy
+from ._display import choices_error, is_static, new_figure, show, static_copy
 
 # column -> axis label; an axis is offered only when the table has numbers in that column
 AXES: dict[str, str] = {
@@ -207,12 +207,10 @@ class ZooExplorer:
         self._profile.add_class("wb-profile")
         for trace in self.figure.data[:-1]:
             trace.on_click(lambda tr, pts, _sel: pts.point_inds and self.select(self.table.name[tr.customdata[pts.point_inds[0]]]))
-        return w.VBox([controls, self.figure, self._profile])
+        return [controls, self.figure, self._profile]
 
     def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget if self.widget is not None else self.figure)
+        show(self.widget, self.figure)
 
 
 def zoo(report: str | Path | None = None, names: Sequence[str] | None = None, *, x: str = "macs",
