@@ -93,6 +93,11 @@ def test_cost_model_knobs_from_the_entry_signature():
     assert half.input_size == (1, 28, 28)
 
 
+def test_cost_model_vary_a_knob_whose_default_is_none():
+    ex = CostExplorer("regnetx_002", vary=["width_mult"], predictor=None)  # width_mult=None: the paper's widths
+    assert ex.start["width_mult"] == 1.0 and 1.0 in ex.knobs["width_mult"][1]
+
+
 def test_cost_predicted_latency_bar_and_measure_button():
     class FakePredictor:
         def predict(self, info):
@@ -264,3 +269,10 @@ def test_literature_filters_and_links():
         ex.update(coverage="some")
     fig = wb.explore.literature(TECHS, static=True)
     assert type(fig) is go.Figure and fig.layout.barmode == "stack"
+
+
+def test_literature_starting_filters_reach_the_widgets():
+    ex = wb.explore.literature(TECHS, static=False, coverage="uncovered")
+    assert ex.filters["coverage"] == "uncovered"
+    assert ex.widget[0].children[2].value == "uncovered"
+    assert len(ex.rows()) > 0 and not ex.rows().covered_by.map(bool).any()

@@ -170,7 +170,9 @@ class CostExplorer:
         knobs = {}
         for k in names:
             label, values = KNOBS[k]
-            start = self.fixed.pop(k, defaults.get(k, values[len(values) // 2]))
+            start = self.fixed.pop(k, defaults.get(k))
+            if start is None:  # an entry whose default means "the paper's value": start at 1x / the middle
+                start = 1.0 if k.endswith("_mult") else values[len(values) // 2]
             knobs[k] = (label, _with(values, start), start)
         knobs["resolution"] = ("resolution (px)", res_values, res_start)
         return knobs

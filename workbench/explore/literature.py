@@ -187,17 +187,27 @@ class LiteratureExplorer:
         show(self.widget, self.figure)
 
 
-def literature(techniques: Iterable | None = None, *, link: str = "{slug}.ipynb", static: bool | None = None):
+def literature(techniques: Iterable | None = None, *, link: str = "{slug}.ipynb", static: bool | None = None,
+               **filters):  # fmt: skip
     """Literature explorer over the seed papers (see :class:`LiteratureExplorer`).
 
     Args:
         techniques: the technique registry's entries (``wb.list_techniques()``) for coverage.
         link: notebook URL pattern.
         static: ``None`` detects the front end.
+        **filters: starting filters (``family="quantization"``; see :meth:`LiteratureExplorer.update`).
 
     Returns:
         a live :class:`LiteratureExplorer`, or its static bar chart without a front end.
     """
     live = not is_static(static)
     ex = LiteratureExplorer(papers_table(techniques), link=link, live=live)
+    if filters:
+        ex.update(**filters)
+        if live:  # the dropdowns show the starting filters
+            for part in ex.widget[:2]:
+                for control in part.children:
+                    key = control.description if control.description in filters else None
+                    if key is not None and key != "years":
+                        control.value = filters[key]
     return ex if live else ex.static_figure()

@@ -214,12 +214,16 @@ class ZooExplorer:
 
 
 def zoo(report: str | Path | None = None, names: Sequence[str] | None = None, *, x: str = "macs",
-        y: str | None = None, memory: bool = False, static: bool | None = None):  # fmt: skip
-    """Zoo explorer (arguments of :func:`zoo_table` and :class:`ZooExplorer`).
+        y: str | None = None, memory: bool = False, static: bool | None = None, family: str = ALL,
+        task: str = ALL):  # fmt: skip
+    """Zoo explorer (arguments of :func:`zoo_table` and :class:`ZooExplorer`; ``family`` and
+    ``task`` are the starting filters).
 
     Returns:
         a live :class:`ZooExplorer`, or its static ``go.Figure`` without a front end.
     """
     live = not is_static(static)
     ex = ZooExplorer(zoo_table(report, names, memory=memory), x=x, y=y, live=live)
+    if (family, task) != (ALL, ALL):
+        ex.update(family=family, task=task)
     return ex if live else ex.static_figure()
