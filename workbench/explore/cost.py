@@ -81,6 +81,14 @@ class Costs:
                 "activation memory": self.activation_bytes / 2**20, "latency (predicted)": self.predicted_ms}  # fmt: skip
 
 
+def _si(value: float) -> str:
+    """``4350 -> '4.35 k'``, ``12.3e6 -> '12.3 M'``: counts at a glance."""
+    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {prefix}"
+    return f"{value:.3g}"
+
+
 def _resolutions(size: int) -> tuple[int, ...]:
     """Input sizes around ``size`` (multiples of 4, at least 8), ``size`` itself included."""
     return tuple(sorted({size, *(max(8, round(size * s / 4) * 4) for s in RESOLUTION_SCALES)}))
@@ -222,7 +230,6 @@ class CostExplorer:
         return f"{what}: {knobs}"
 
     def _bars(self, c: Costs) -> tuple[list[str], list[float], list[str]]:
-        units = {"params": "M", "MACs": "M", "activation memory": "MB", "latency (predicted)": "ms"}
         names, ratios, text = [], [], []
         base = self.base.values()
         for name, value in c.values().items():
@@ -230,7 +237,8 @@ class CostExplorer:
                 continue
             names.append(name)
             ratios.append(value / base[name])
-            text.append(f"{value:.3g} {units[name]}")
+            text.append({"params": _si(value * 1e6), "MACs": _si(value * 1e6),
+                         "activation memory": f"{value:.3g} MB"}.get(name, f"{value:.3g} ms"))  # fmt: skip
         return names, ratios, text
 
     def _draw(self, c: Costs) -> None:
@@ -291,7 +299,7 @@ class CostExplorer:
     # -- widgets ------------------------------------------------------------------------------
     def _summary_html(self, c: Costs) -> str:
         pred = "no latency table cached" if c.predicted_ms is None else f"{c.predicted_ms:.3g} ms predicted"
-        return (f"<b>{c.params / 1e6:.3g} M</b> params &middot; <b>{c.macs / 1e6:.3g} M</b> MACs "
+        return (f"<b>{_si(c.params)}</b> params &middot; <b>{_si(c.macs)}</b> MACs "
                 f"&middot; <b>{c.activation_bytes / 2**20:.3g} MB</b> peak activations &middot; {pred} "
                 f"&middot; input {c.input_size[0]}x{c.input_size[1]}x{c.input_size[2]}")  # fmt: skip
 
