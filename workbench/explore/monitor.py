@@ -5,6 +5,10 @@ per-epoch accuracies of the run's ``History``; live, it shows a progress bar and
 ``FigureWidget`` (loss per step, accuracy per epoch) the moment training starts and redraws it
 every ``every`` steps. Without a front end it only records, and :meth:`LiveMonitor.figure`
 is the finished plot (displayed once at the end of the run, so an executed notebook keeps it).
+
+Known limit: the redraws are plotly restyle messages, and a ``FigureWidget`` view the front end
+creates after they were sent starts from the initial (empty) traces. Seen in Voila 0.5 on a
+heavily loaded machine: the progress bar and its label were right (step 64/64), the curves empty.
 """
 
 from __future__ import annotations
