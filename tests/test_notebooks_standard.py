@@ -18,7 +18,8 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 ORDER = ["Learning goals", "Setup", "The idea", "Read the code", "Build", "Measure|Train", "Plot",
          "Record", "Exercises", "Takeaways", "Claim and verdict", "Try next"]  # fmt: skip
 ALLOWED = {"Learning goals", "Setup", "The idea", "Read the code", "Build", "Measure", "Train", "Plot",
-           "Record", "Exercises", "Takeaways", "Claim and verdict", "Try next"}  # fmt: skip
+           "Record", "Exercises", "Takeaways", "Claim and verdict", "Explore", "Try next"}  # fmt: skip
+# optional: '## Explore' directly before '## Try next', one markdown + one code cell using wb.explore
 PARAM_LINE = re.compile(r"^[a-z_][a-z0-9_]*: (int|float|str|bool|list|dict) = .+  # \S.*$")
 MAX_RECORD_LINES = 8
 
@@ -141,6 +142,7 @@ def check_notebook(nb) -> list[str]:
             c.cell_type == "markdown" and re.search(r"^\s*[-*] ", c.source, re.M) for c in cells
         ):
             errors.append(f"'## {name}' must not contain hand-written bullet points")
+    errors += _check_explore(nb, secs)
     idea = "\n".join(c.source for c in _section_cells(nb, "The idea") if c.cell_type == "markdown")
     if "$$" not in idea:
         errors.append("'## The idea' needs at least one display formula ($$...$$)")
@@ -157,6 +159,22 @@ def check_notebook(nb) -> list[str]:
         errors.append("answers must start collapsed (no <details open>)")
     if not re.search(r"predict.*run|run.*predict", ex, re.I | re.S) or "change" not in ex.lower():
         errors.append("at least one exercise must ask to change a parameter, predict, then run")
+    return errors
+
+
+def _check_explore(nb, secs: list[str]) -> list[str]:
+    """The optional '## Explore' section: right before '## Try next', one wb.explore call."""
+    if "Explore" not in secs:
+        return []
+    errors = []
+    if "Try next" in secs and secs.index("Explore") != secs.index("Try next") - 1:
+        errors.append("'## Explore' must come directly before '## Try next'")
+    cells = _section_cells(nb, "Explore")
+    code = [c for c in cells if c.cell_type == "code"]
+    if len(cells) != 2 or len(code) != 1:
+        errors.append("'## Explore' is one markdown cell and one code cell")
+    elif not any(call.startswith("wb.explore.") for call in _code_calls(code[0].source)):
+        errors.append("the '## Explore' code cell must call an explorer (wb.explore.cost/zoo/literature/live)")
     return errors
 
 
@@ -259,3 +277,19 @@ def test_checker_catches_missing_answers_and_hand_written_takeaways():
         nb.cells.insert(i + 1, nbformat.v4.new_markdown_cell("- Depthwise is always 3x faster."))
 
     assert any("hand-written" in e for e in _mutated(prose))
+
+
+def _with_explore(nb, code="wb.explore.cost(block='inverted_residual')", where="Try next"):
+    old = _section_cells(nb, "Explore")  # the notebook's own, if it has one
+    nb.cells = [c for c in nb.cells if not any(c is o for o in old)]
+    i = next(i for i, c in enumerate(nb.cells) if c.source.startswith(f"## {where}"))
+    nb.cells[i:i] = [nbformat.v4.new_markdown_cell("## Explore\nMove the sliders."), nbformat.v4.new_code_cell(code)]
+
+
+def test_checker_accepts_an_explore_section_before_try_next():
+    assert _mutated(_with_explore) == []
+
+
+def test_checker_catches_a_misplaced_or_empty_explore_section():
+    assert any("directly before '## Try next'" in e for e in _mutated(lambda nb: _with_explore(nb, where="Takeaways")))
+    assert any("must call an explorer" in e for e in _mutated(lambda nb: _with_explore(nb, code="1 + 1")))

@@ -66,3 +66,6 @@ __all__ = [
 
 # latency_prediction (issue 14): wb.search loads on first use like the other submodules
 _LAZY_MODULES.add("search")
+
+# explorers (issue 16): wb.explore loads on first use like the other submodules
+_LAZY_MODULES.add("explore")
