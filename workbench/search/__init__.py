@@ -38,3 +38,17 @@ __all__ = [
 from .evaluate import PREDICTORS, evaluate_latency_predictors, stacked_reports  # noqa: E402
 
 __all__ += ["PREDICTORS", "evaluate_latency_predictors", "stacked_reports"]
+
+# once_for_all (issue 14, item 3): the weight-sharing supernet, progressive shrinking
+from .supernet import (  # noqa: E402
+    PHASES,
+    ElasticInvertedResidual,
+    Supernet,
+    SupernetRecipe,
+    recalibrate_bn,
+    subnet_accuracy,
+    train_supernet,
+)
+
+__all__ += ["ElasticInvertedResidual", "PHASES", "Supernet", "SupernetRecipe", "recalibrate_bn", "subnet_accuracy",
+            "train_supernet"]  # fmt: skip
