@@ -19,7 +19,8 @@ from workbench.search.supernet import (
 )
 
 # a tiny space: 3 stages, every elastic dimension present, a forward pass in milliseconds
-SPACE = MBSpace(widths=(16, 24, 32), strides=(2, 2, 1), depths=((1, 2),) * 3, stem=8, first=8, head=64)
+SPACE = MBSpace(widths=(8, 16, 16), strides=(2, 2, 1), depths=((1, 2),) * 3, stem=8, first=8, head=32)
+PX = 12  # inputs of 12 x 12 px keep every test step at milliseconds on a shared CPU
 
 
 def _randomized(sn: Supernet) -> Supernet:
@@ -42,7 +43,7 @@ def _data(n: int = 96, batch: int = 32) -> DataBundle:
     g = torch.Generator().manual_seed(1)
     y = torch.arange(n) % 10
     # class-dependent brightness, so a few steps can learn something
-    x = (torch.rand(n, 1, 28, 28, generator=g) * 80 + y[:, None, None, None] * 17).to(torch.uint8)
+    x = (torch.rand(n, 1, PX, PX, generator=g) * 80 + y[:, None, None, None] * 17).to(torch.uint8)
     train = TensorLoader(x, y, batch_size=batch, shuffle=True, drop_last=True, mean=0.3, std=0.3)
     test = TensorLoader(x, y, batch_size=64, mean=0.3, std=0.3)
     return DataBundle(train, test, num_classes=10, class_names=tuple("0123456789"))
@@ -51,7 +52,7 @@ def _data(n: int = 96, batch: int = 32) -> DataBundle:
 def test_subnet_matches_supernet_and_is_a_standalone_zoo_model():
     torch.manual_seed(0)
     sn = _randomized(Supernet(SPACE, width_mult=1.0))
-    x = torch.randn(3, 1, 28, 28)
+    x = torch.randn(3, 1, PX, PX)
     outs = {}
     for seed in range(6):
         arch = sn.sample_active(seed)
@@ -87,7 +88,7 @@ def test_largest_child_is_the_zoo_largest_network():
     zoo = wb.create_model("mbv2_space", arch=SPACE.largest().key(), small_input=True, num_classes=10, in_chans=1)
     state = {k[4:]: v for k, v in sn.state_dict().items() if k.startswith("net.") and "ktrans" not in k}
     zoo.load_state_dict(state)
-    x = torch.randn(2, 1, 28, 28)
+    x = torch.randn(2, 1, PX, PX)
     with torch.no_grad():
         assert torch.allclose(zoo.eval()(x), sn.set_active(SPACE.largest())(x), atol=1e-5)
 
@@ -110,7 +111,7 @@ def test_kernel_transform_starts_as_centre_crop_and_is_learned():
 
 def test_sort_channels_keeps_the_function_and_orders_importance():
     sn = _randomized(Supernet(SPACE))
-    x = torch.randn(2, 1, 28, 28)
+    x = torch.randn(2, 1, PX, PX)
     with torch.no_grad():
         before = sn(x)
         sn.sort_channels()
@@ -124,12 +125,12 @@ def test_sort_channels_keeps_the_function_and_orders_importance():
 
 def test_set_active_rejects_archs_outside_the_space():
     sn = Supernet(SPACE)
-    other = MBSpace(widths=(16, 24, 40), strides=(2, 2, 1), depths=((1, 2),) * 3, stem=8, first=8, head=64).largest()
+    other = MBSpace(widths=(8, 16, 24), strides=(2, 2, 1), depths=((1, 2),) * 3, stem=8, first=8, head=32).largest()
     with pytest.raises(ValueError, match="not a member"):
         sn.set_active(other)
     with pytest.raises(ValueError, match="not a member"):
         sn.subnet(other)
-    too_deep = MBSpace(widths=SPACE.widths, strides=SPACE.strides, depths=((3,),) * 3, stem=8, first=8, head=64).largest()
+    too_deep = MBSpace(widths=SPACE.widths, strides=SPACE.strides, depths=((3,),) * 3, stem=8, first=8, head=32).largest()
     with pytest.raises(ValueError, match="not a member"):
         sn.set_active(too_deep.key())
     with pytest.raises(ValueError, match="space must be an MBSpace"):
@@ -138,11 +139,11 @@ def test_set_active_rejects_archs_outside_the_space():
 
 def test_depth_skips_blocks_and_expansion_slices_channels():
     sn = Supernet(SPACE)
-    arch = MBArch.from_key("stem8>8|16s2:k3e3|24s2:k5e4,k7e6|32s1:k7e3|head64")
+    arch = MBArch.from_key("stem8>8|8s2:k3e3|16s2:k5e4,k7e6|16s1:k7e3|head32")
     sn.set_active(arch)
     blocks = sn.blocks()
     assert [b.enabled for b in blocks[0]] == [True, False]
-    assert blocks[1][1].active_kernel == 7 and blocks[1][1].active_mid == 24 * 6
+    assert blocks[1][1].active_kernel == 7 and blocks[1][1].active_mid == 16 * 6
     assert blocks[0][0].active_mid == 8 * 3 and blocks[0][0].active_kernel == 3
 
 
@@ -152,7 +153,7 @@ def test_train_supernet_progressive_shrinking_history_and_errors():
     data = _data()
     start = {k: v.clone() for k, v in sn.state_dict().items()}
     train_supernet = wb.search.train_supernet
-    hist = train_supernet(sn, data, steps_per_phase=2, seed=0, lr=0.05)
+    hist = train_supernet(sn, data, steps_per_phase=2, seed=0, lr=0.05, threads=1)
     json.dumps(hist)
     assert [p["phase"] for p in hist["phases"]] == list(PHASES)
     assert hist["images"] == 4 * 2 * 32
@@ -172,7 +173,7 @@ def test_train_supernet_is_deterministic_and_kd_changes_the_result():
     def run(kd):
         torch.manual_seed(0)
         sn = Supernet(SPACE)
-        wb.search.train_supernet(sn, _data(), phases=("largest", "kernel"), steps_per_phase=2, seed=3, kd=kd)
+        wb.search.train_supernet(sn, _data(), phases=("largest", "kernel"), steps_per_phase=2, seed=3, kd=kd, threads=1)
         return sn.state_dict()
 
     a, b, c = run(True), run(True), run(False)
@@ -184,7 +185,7 @@ def test_subnet_accuracy_recalibrates_bn_on_a_copy():
     torch.manual_seed(0)
     sn = Supernet(SPACE)
     data = _data()
-    wb.search.train_supernet(sn, data, phases=("largest",), steps_per_phase=3)
+    wb.search.train_supernet(sn, data, phases=("largest",), steps_per_phase=3, threads=1)
     before = {k: v.clone() for k, v in sn.state_dict().items()}
     arch = SPACE.smallest()
     acc = wb.search.subnet_accuracy(sn, arch, data, bn_batches=2)
