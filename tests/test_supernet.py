@@ -214,3 +214,76 @@ def test_recipe_trains_once_through_cached_train(tmp_path):
     assert isinstance(r2.model, Supernet) and r2.history == r1.history
     other = SupernetRecipe(space=SPACE, subset=100, batch_size=20, steps_per_phase=(1, 1, 1, 2), threads=1)
     assert other.cache_kwargs()["settings"] != kw["settings"]
+
+
+def test_budget_search_picks_the_best_scored_child_under_each_budget():
+    torch.manual_seed(0)
+    sn = Supernet(SPACE)
+    data = _data()
+
+    def fake_latency(arch):  # a deterministic stand-in for the predictor: total kernel x expansion
+        return float(sum(k * e for st in arch.stages for k, e in zip(st.kernels, st.expansions, strict=True)))
+
+    small, large = fake_latency(SPACE.smallest()), fake_latency(SPACE.largest())
+    budgets = [small - 1, (small + large) / 2, large]
+    search = wb.search.budget_search(sn, data, fake_latency, budgets, candidates=10, evaluate=2, bn_batches=1)
+    assert (search.latency <= search.budget).all()
+    assert set(search.budget) == set(budgets[1:])  # nothing fits under the smallest child's latency
+    assert search.groupby("budget").chosen.sum().tolist() == [1, 1]
+    for _, g in search.groupby("budget"):
+        assert g.loc[g.chosen, "accuracy"].iloc[0] == g.accuracy.max()
+    assert SPACE.largest().key() in set(search[search.budget == large].arch)  # the slowest under the budget first
+    with pytest.raises(ValueError, match="candidates"):
+        wb.search.budget_search(sn, data, fake_latency, budgets, candidates=0)
+
+
+def _budgets(ofa_acc, scratch, std, seeds=2):
+    import pandas as pd
+
+    return pd.DataFrame({
+        "budget_pct": [40, 60, 80], "arch": ["a", "b", "c"], "predicted_ratio": [0.4, 0.6, 0.8],
+        "measured_ratio": [0.45, 0.62, 0.85], "ofa_accuracy": ofa_acc, "scratch_accuracy": scratch,
+        "scratch_std": [std] * 3, "seeds": [seeds] * 3,
+    })  # fmt: skip
+
+
+def test_once_for_all_verdict_rule():
+    conclude = wb.lessons.once_for_all.conclude
+    kw = dict(supernet_images=50_000, supernet_seconds=200.0, scratch_images=20_000, test_images=5000)
+    assert conclude(_budgets([88.0, 89.0, 90.0], [88.2, 89.1, 89.5], 0.3), **kw).verdict == "supported"
+    assert conclude(_budgets([84.0, 85.0, 86.0], [88.2, 89.1, 89.5], 0.3), **kw).verdict == "not supported"
+    assert conclude(_budgets([84.0, 89.0, 90.0], [88.2, 89.1, 89.5], 0.3), **kw).verdict == "partly supported"
+    # the binomial noise of 5000 test images (~0.45 points at 88 %) sets the tolerance when seeds agree
+    assert conclude(_budgets([87.5, 89.0, 90.0], [88.2, 89.1, 89.5], 0.0), **kw).verdict == "supported"
+    one = conclude(_budgets([88.0, 89.0, 90.0], [88.2, 89.1, 89.5], float("nan"), seeds=1), **kw)
+    assert one.verdict == "inconclusive" and "1 seed, no spread" in one.evidence
+    short = conclude(_budgets([60.0, 61.0, 62.0], [70.0, 71.0, 72.0], 0.3), **kw)
+    assert short.verdict == "inconclusive" and "too short" in short.evidence
+    lesson = conclude(_budgets([88.0, 89.0, 90.0], [88.2, 89.1, 89.5], 0.3), **kw, largest_accuracy=91.0)
+    recs = lesson.records()
+    assert set(recs) == {"key_numbers", "claim_result"}
+    assert any("rank the chosen children as the budgets do" in t for t in lesson.takeaways)
+    with pytest.raises(ValueError, match="at least one budget"):
+        conclude(_budgets([], [], 0.3).iloc[:0], **kw)
+
+
+def test_budget_table_joins_search_scratch_and_measurements():
+    import pandas as pd
+
+    search = pd.DataFrame({"budget": [4.0, 4.0, 8.0], "arch": ["a", "b", "c"], "latency": [3.0, 3.5, 7.0],
+                           "accuracy": [80.0, 82.0, 85.0], "chosen": [False, True, True]})  # fmt: skip
+    t = wb.lessons.once_for_all.budget_table(search, [40, 80], 10.0, {"b": [81.0, 83.0], "c": [86.0]}, {"b": 0.3})
+    assert list(t.arch) == ["b", "c"]
+    assert t.predicted_ratio.tolist() == [0.35, 0.7]
+    assert t.scratch_accuracy.tolist() == [82.0, 86.0] and t.seeds.tolist() == [2, 1]
+    assert t.scratch_std.iloc[0] == pytest.approx(2**0.5) and t.scratch_std.isna().iloc[1]
+    assert t.measured_ratio.iloc[0] == 0.3 and t.measured_ratio.isna().iloc[1]
+
+
+def test_supernet_entry_params_key_the_recipe():
+    ofa = wb.lessons.once_for_all
+    p = dict(width_mult=0.5, train_images=1000, batch_size=32, steps_per_phase=[1, 1, 1, 1], lr=0.05, kd=True, seed=0)
+    r = ofa.recipe(p)
+    assert r.mb_space() == ofa.SPACE and not r.small_input
+    assert ofa.recipe({**p, "threads": 2}).settings() == r.settings()  # threads change speed, not the entry
+    assert ofa.recipe({**p, "lr": 0.1}).settings() != r.settings()

@@ -54,3 +54,6 @@ from . import (  # noqa: E402, F401  (wb.lessons.pruning, wb.lessons.low_rank_pe
     low_rank_peft,
     pruning,
 )
+
+# once_for_all notebook (issue 14, item 3)
+from . import once_for_all  # noqa: E402, F401  (wb.lessons.once_for_all)

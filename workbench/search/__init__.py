@@ -45,10 +45,11 @@ from .supernet import (  # noqa: E402
     ElasticInvertedResidual,
     Supernet,
     SupernetRecipe,
+    budget_search,
     recalibrate_bn,
     subnet_accuracy,
     train_supernet,
 )
 
-__all__ += ["ElasticInvertedResidual", "PHASES", "Supernet", "SupernetRecipe", "recalibrate_bn", "subnet_accuracy",
+__all__ += ["ElasticInvertedResidual", "PHASES", "Supernet", "SupernetRecipe", "budget_search", "recalibrate_bn", "subnet_accuracy",
             "train_supernet"]  # fmt: skip

@@ -36,10 +36,11 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -50,8 +51,8 @@ from ..models import create_model
 from ..models.mb_space import MBArch, MBSpace, create_mbnet
 
 __all__ = [
-    "PHASES", "ElasticInvertedResidual", "Supernet", "SupernetRecipe", "recalibrate_bn", "subnet_accuracy",
-    "train_supernet",
+    "PHASES", "ElasticInvertedResidual", "Supernet", "SupernetRecipe", "budget_search", "recalibrate_bn",
+    "subnet_accuracy", "train_supernet",
 ]  # fmt: skip
 
 #: progressive-shrinking phases, in OFA's order
@@ -480,8 +481,11 @@ class SupernetRecipe:
         batch_size: images per step.
         phases, steps_per_phase: progressive shrinking (see :func:`train_supernet`).
         lr, kd: as :func:`train_supernet`.
-        threads: training threads.
+        small_input: stride-1 stem and first downsampling (``False``: stride-2 stem, the first
+            searched stage at 14 px on 28 px images -- 4x cheaper to train).
+        test_subset: test images of :meth:`data` (stratified; for :func:`subnet_accuracy`).
         seed: initialisation, batch order and child sampling.
+        threads: training threads (not keyed: it changes the speed, not the weights).
     """
 
     space: dict = field(default_factory=lambda: asdict(MBSpace()))
@@ -492,8 +496,10 @@ class SupernetRecipe:
     steps_per_phase: tuple[int, ...] = (100, 100, 100, 100)
     lr: float = 0.05
     kd: bool = True
-    threads: int | None = 2
+    small_input: bool = True
+    test_subset: int | None = 5000
     seed: int = 0
+    threads: int | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.space, MBSpace):
@@ -508,13 +514,13 @@ class SupernetRecipe:
 
     def build(self) -> Supernet:
         """The untrained supernet."""
-        return Supernet(self.mb_space(), width_mult=self.width_mult, small_input=True, num_classes=10, in_chans=1)
+        return Supernet(self.mb_space(), width_mult=self.width_mult, small_input=self.small_input, num_classes=10, in_chans=1)
 
     def data(self):
         """The Fashion-MNIST bundle it trains on (28 px, this subset and batch size)."""
         from ..data import fashion_mnist
 
-        return fashion_mnist(subset=self.subset, batch_size=self.batch_size)
+        return fashion_mnist(subset=self.subset, test_subset=self.test_subset, batch_size=self.batch_size, seed=self.seed)
 
     def train(self, sn: Supernet) -> dict:
         """Train ``sn`` with this recipe (the ``train=`` of ``wb.bank.cached_train``)."""
@@ -525,9 +531,70 @@ class SupernetRecipe:
 
     def settings(self) -> dict:
         """The JSON settings to key the bank entry on (the recipe and the data version)."""
-        return {**asdict(self), "phases": list(self.phases), "steps_per_phase": list(self.steps_per_phase),
+        keyed = {k: v for k, v in asdict(self).items() if k != "threads"}
+        return {**keyed, "phases": list(self.phases), "steps_per_phase": list(self.steps_per_phase),
                 "data": self.data().version}  # fmt: skip
 
     def cache_kwargs(self, name: str = "ofa_supernet") -> dict:
         """The arguments of ``wb.bank.cached_train(**recipe.cache_kwargs())`` that train this supernet once."""
         return {"name": name, "build": self.build, "train": self.train, "settings": self.settings(), "seed": self.seed}
+
+
+def budget_search(
+    sn: Supernet,
+    data,
+    latency: Callable[[MBArch], float],
+    budgets: Sequence[float],
+    *,
+    candidates: int = 300,
+    evaluate: int = 4,
+    bn_batches: int = 4,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """A small random search per latency budget: the best child by :func:`subnet_accuracy`.
+
+    ``candidates`` random children (plus the smallest and the largest) get a latency from
+    ``latency(arch)`` (a predictor: thousands per second); per budget the ``evaluate``
+    fastest-growing ones -- the children with the HIGHEST latency under the budget, since more
+    latency buys more capacity -- are scored with :func:`subnet_accuracy` and the best kept.
+
+    Args:
+        sn: the trained supernet.
+        data: a :class:`~workbench.data.DataBundle` (``train`` for BN, ``test`` for accuracy).
+        latency: ``latency(arch) -> ms`` (predicted or measured; any unit, compared with ``budgets``).
+        budgets: latency limits in the unit of ``latency``.
+        candidates: random children drawn (duplicates dropped).
+        evaluate: children scored per budget.
+        bn_batches: BatchNorm recalibration batches per child.
+        seed: the sampling seed.
+
+    Returns:
+        One row per scored child: ``budget, arch, latency, accuracy`` (in %), ``chosen`` (the
+        best of its budget); a budget below the smallest child's latency gets no row.
+
+    Raises:
+        ValueError: ``candidates`` or ``evaluate`` < 1, or no budget given.
+    """
+    if not isinstance(candidates, int) or candidates < 1 or not isinstance(evaluate, int) or evaluate < 1:
+        raise ValueError(f"candidates and evaluate must be ints >= 1, got {candidates!r}, {evaluate!r}")
+    if not len(budgets):
+        raise ValueError("budgets must hold at least one latency limit")
+    rng = np.random.default_rng(seed)
+    pool = {a.key(): a for a in (sn.space.smallest(), sn.space.largest())}
+    for _ in range(candidates):
+        a = MBArch.sample(rng, sn.space)
+        pool.setdefault(a.key(), a)
+    lat = {k: float(latency(a)) for k, a in pool.items()}
+    rows, scored = [], {}
+    for b in budgets:
+        under = sorted((k for k in pool if lat[k] <= b), key=lambda k: -lat[k])[:evaluate]
+        best = None
+        for k in under:
+            if k not in scored:
+                scored[k] = 100 * subnet_accuracy(sn, k, data, bn_batches=bn_batches, seed=seed)
+            rows.append({"budget": float(b), "arch": k, "latency": lat[k], "accuracy": scored[k], "chosen": False})
+            if best is None or scored[k] > rows[best]["accuracy"]:
+                best = len(rows) - 1
+        if best is not None:
+            rows[best]["chosen"] = True
+    return pd.DataFrame(rows, columns=["budget", "arch", "latency", "accuracy", "chosen"])
