@@ -264,7 +264,7 @@ def test_once_for_all_verdict_rule():
     assert set(recs) == {"key_numbers", "claim_result"}
     assert any("rank the chosen children as the budgets do" in t for t in lesson.takeaways)
     with pytest.raises(ValueError, match="at least one budget"):
-        conclude(_budgets([], [], 0.3).iloc[:0], **kw)
+        conclude(_budgets([88.0, 89.0, 90.0], [88.2, 89.1, 89.5], 0.3).iloc[:0], **kw)
 
 
 def test_budget_table_joins_search_scratch_and_measurements():
