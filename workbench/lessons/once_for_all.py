@@ -79,13 +79,13 @@ def deploy_model(arch: MBArch | str, width_mult: float) -> Any:
     return create_model("mbv2_space", arch=key, width_mult=width_mult, small_input=False, in_chans=3, num_classes=1000)
 
 
-def latency_of(predictor, width_mult: float):
-    """``latency(arch) -> ms``: ``predictor``'s estimate for ``arch`` deployed at 224 px (see :func:`deploy_model`)."""
-    return functools.partial(_predicted_ms, predictor, width_mult=width_mult)
+def latency_of(predictor, width_mult: float, px: int = 224):
+    """``latency(arch) -> ms``: ``predictor``'s estimate for ``arch`` deployed at ``px`` pixels (see :func:`deploy_model`)."""
+    return functools.partial(_predicted_ms, predictor, width_mult=width_mult, px=px)
 
 
-def _predicted_ms(predictor, arch: MBArch | str, width_mult: float) -> float:
-    return float(predictor.predict(deploy_model(arch, width_mult), (3, 224, 224)))
+def _predicted_ms(predictor, arch: MBArch | str, width_mult: float, px: int) -> float:
+    return float(predictor.predict(deploy_model(arch, width_mult), (3, px, px)))
 
 
 def scratch_kwargs(arch: MBArch | str, width_mult: float) -> dict:

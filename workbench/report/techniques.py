@@ -469,7 +469,7 @@ register_technique(
             "smoke": {
                 "train_images": 1000, "test_images": 500, "batch_size": 64, "steps_per_phase": [3, 3, 3, 3],
                 "candidates": 20, "evaluate_per_budget": 1, "bn_batches": 1, "scratch_recipe": "smoke", "seeds": [0],
-                "latency_rounds": 2,
+                "latency_rounds": 2, "latency_px": 64,
             },
             "default": {},
             "full": {"train_images": 60000, "steps_per_phase": [600, 500, 500, 800],
