@@ -293,3 +293,20 @@ _register(Recipe(
         "weight_decay": "the DeiT / MetaFormer AdamW value",
     },
 ))  # fmt: skip
+
+# once_for_all notebook (issue 14, item 3): the same architectures as the supernet's children,
+# trained from scratch on a short schedule (3 budgets x 2 seeds must fit a few CPU-minutes)
+_register(Recipe(
+    name="ofa_scratch", summary="once_for_all: 10k images x 2 epochs per searched subnet, trained from scratch",
+    subset=10_000, test_subset=5_000, augment=False, lr=0.1, epochs=2, batch_size=128,
+    weight_decay=5e-5, precision=_DEFAULT_PRECISION, **_COMMON,
+    reasons=_REASONS | {
+        "subset": "six depthwise subnets (3 budgets x 2 seeds) at a few hundred images/s must fit ~3 CPU-minutes",
+        "test_subset": "the same 5k test images the supernet's children are scored on",
+        "augment": "off: 2 epochs are too few for crop+flip to pay off",
+        "lr": "the usual peak for SGD + BN at batch 128",
+        "epochs": "2 passes: short on purpose, the card compares it with the supernet's images",
+        "batch_size": "156 steps at 10k x 2",
+        "weight_decay": "OFA's 3e-5 to 4e-5 range for mobile nets (no strong regularisation at 2 epochs)",
+    },
+))  # fmt: skip

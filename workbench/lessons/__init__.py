@@ -61,3 +61,6 @@ __all__ += [
     "architecture_search", "conditional_computation", "detection", "distillation", "latency_prediction", "low_rank_peft",
     "pruning", "segmentation",
 ]  # fmt: skip
+__all__ += ["once_for_all"]  # once_for_all notebook (issue 14, item 3); a statement between import blocks keeps ruff from merging them
+
+from . import once_for_all  # noqa: E402

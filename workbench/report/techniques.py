@@ -528,3 +528,29 @@ register_technique(
         bank=lessons.conditional_computation.bank_entries,
     )
 )
+
+# once_for_all notebook (issue 14, item 3)
+register_technique(
+    Technique(
+        slug="once_for_all",
+        title="Once-for-all: one elastic supernet, sub-networks for three latency budgets without retraining",
+        claim=lessons.once_for_all.CLAIM,
+        families=("nas",),
+        papers=(
+            "Once-for-All: Train One Network and Specialize it for Efficient Deployment",
+            "BigNAS: Scaling Up Neural Architecture Search with Big Single-Stage Models",
+            "DεpS: Delayed ε-Shrinking for Faster Once-For-All Training",
+        ),
+        profiles={
+            "smoke": {
+                "train_images": 1000, "test_images": 500, "batch_size": 64, "steps_per_phase": [3, 3, 3, 3],
+                "candidates": 20, "evaluate_per_budget": 1, "bn_batches": 1, "scratch_recipe": "smoke", "seeds": [0],
+                "latency_rounds": 2, "latency_px": 64,
+            },
+            "default": {},
+            "full": {"train_images": 60000, "steps_per_phase": [600, 500, 500, 800],
+                     "candidates": 1000, "evaluate_per_budget": 8, "scratch_recipe": "fmnist_small", "seeds": [0, 1, 2]},
+        },  # fmt: skip
+        bank=lessons.once_for_all.bank_entries,
+    )
+)

@@ -52,3 +52,18 @@ from .nas import (  # noqa: E402
 __all__ += ["ArchLatency", "SearchResult", "evolutionary_search", "random_search", "rank_agreement", "search_table"]
 # --- conditional_computation notebook (issue 14, item 4): exits, oracle, cascades ---
 from . import conditional  # noqa: E402, F401
+
+# once_for_all (issue 14, item 3): the weight-sharing supernet, progressive shrinking
+from .supernet import (  # noqa: E402
+    PHASES,
+    ElasticInvertedResidual,
+    Supernet,
+    SupernetRecipe,
+    budget_search,
+    recalibrate_bn,
+    subnet_accuracy,
+    train_supernet,
+)
+
+__all__ += ["ElasticInvertedResidual", "PHASES", "Supernet", "SupernetRecipe", "budget_search", "recalibrate_bn", "subnet_accuracy",
+            "train_supernet"]  # fmt: skip
