@@ -159,3 +159,17 @@ def test_hand_arch_is_the_mobilenetv2_rule_inside_the_space():
     assert [s.depth for s in lesson.hand_arch(MBSpace()).stages] == [3, 3, 3, 3, 3, 1]
     with pytest.raises(ValueError, match="kernel 3 and expansion 6"):
         lesson.hand_arch(MBSpace(kernels=(5, 7)))
+
+
+@pytest.mark.parametrize("profile", ["smoke", "default", "full"])
+def test_architecture_search_shares_the_once_for_all_supernet(profile):
+    """Both notebooks must key the same supernet bank entry in every profile (trained once)."""
+    from workbench.report.plan import notebook_parameters
+    from workbench.report.techniques import get_technique
+
+    keys = []
+    for slug in ("once_for_all", "architecture_search"):
+        params = {**notebook_parameters(wb.paths.REPO_ROOT / "notebooks" / f"{slug}.ipynb"), **get_technique(slug).parameters(profile)}
+        params["threads"] = None  # not keyed
+        keys.append(wb.lessons.once_for_all.recipe(params).settings())
+    assert keys[0] == keys[1]

@@ -554,3 +554,32 @@ register_technique(
         bank=lessons.once_for_all.bank_entries,
     )
 )
+# architecture_search notebook (issue 14, item 2): shares the once_for_all supernet (same settings per profile)
+register_technique(
+    Technique(
+        slug="architecture_search",
+        title="Architecture search: a latency budget of this machine, a supernet, random vs evolution",
+        claim=lessons.architecture_search.CLAIM,
+        families=("nas", "edge_systems"),
+        papers=(
+            "MnasNet: Platform-Aware Neural Architecture Search for Mobile",
+            "ProxylessNAS: Direct Neural Architecture Search on Target Task and Hardware",
+            "FBNet: Hardware-Aware Efficient ConvNet Design via Differentiable Neural Architecture Search",
+            "Once-for-All: Train One Network and Specialize it for Efficient Deployment",
+            "Single Path One-Shot Neural Architecture Search with Uniform Sampling",
+            "NAS evaluation is frustratingly hard",
+        ),
+        profiles={
+            "smoke": {
+                "train_images": 1000, "test_images": 500, "batch_size": 64, "steps_per_phase": [3, 3, 3, 3],
+                "latency_size": [3, 64, 64], "fit_archs": 2, "n_predict": 40, "evaluations": 4, "population": 2,
+                "spread": 1, "recipe": "smoke", "eval_images": 128, "bn_batches": 1, "overhead": "none", "table_rounds": 1,
+                "model_rounds": 2,
+            },
+            "default": {},
+            "full": {"train_images": 60000, "steps_per_phase": [600, 500, 500, 800], "evaluations": 120, "population": 20,
+                     "spread": 10, "eval_images": 5000, "bn_batches": 8, "model_rounds": 20},
+        },  # fmt: skip
+        bank=(),
+    )
+)
