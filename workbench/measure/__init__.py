@@ -38,3 +38,8 @@ __all__ += ["conv_activations", "effective_receptive_field", "erf_area"]
 from .sequence import decode_scaling, fit_exponent, resolution_scaling, sequence_scaling  # noqa: E402
 
 __all__ += ["decode_scaling", "fit_exponent", "resolution_scaling", "sequence_scaling"]
+
+# contention (issue 19): probe the machine around latency experiments, flag a busy one
+from .probe import BUSY_FRACTION, Contention, Probe, contention, probe_environment  # noqa: E402
+
+__all__ += ["BUSY_FRACTION", "Contention", "Probe", "contention", "probe_environment"]
