@@ -1,0 +1,267 @@
+"""Verdicts that survive a busy machine (issue 19): probe, adaptive intervals, contention verdicts.
+
+The machine these tests run on is shared, so nothing here asserts an absolute speed: the one
+real-load test compares a run under a self-imposed busy process with a run without it, both
+judged against an idle reference measured by the test itself. Everything else runs on a fake
+clock or on synthetic data.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import time
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from workbench.measure import latency as lat
+from workbench.measure import probe as probe_mod
+from workbench.measure import stats
+from workbench.measure.latency import compare_latency
+from workbench.measure.peak import MachinePeak
+from workbench.measure.probe import BUSY_FRACTION, Probe, contention, probe_environment
+
+
+def _probe(gflops: float, load1: float = 0.5) -> Probe:
+    return Probe(gflops, 20.0, load1, 0.4, 2, 2, 2, "2026-11-29T00:00:00+00:00", 0.3)
+
+
+# ---------------------------------------------------------------------------------------------
+# probe and contention
+# ---------------------------------------------------------------------------------------------
+def test_probe_reports_throughput_load_and_time_within_its_budget():
+    p = probe_environment(duration_s=0.1, threads=1)
+    assert p.gemm_gflops > 0 and p.copy_gbs > 0 and p.threads == 1 and p.cores >= 1
+    assert p.runnable >= 1  # this process is running while it reads /proc/stat
+    assert p.load1 >= 0 and p.load5 >= 0
+    assert p.seconds < 5  # a budget of 0.1 s, generous for a loaded machine
+    assert p.timestamp.endswith("+00:00")
+
+
+@pytest.mark.parametrize("duration", [0, -1, float("nan"), "0.3"])
+def test_probe_refuses_a_bad_duration(duration):
+    with pytest.raises(ValueError, match="duration_s"):
+        probe_environment(duration_s=duration)
+
+
+def test_contention_takes_the_worse_probe_against_the_idle_peak():
+    c = contention(_probe(90.0, load1=1.5), _probe(43.0, load1=2.1), idle=100.0)
+    assert c.fraction == pytest.approx(0.43)
+    assert c.busy and c.threshold == BUSY_FRACTION
+    assert c.sentence().startswith("machine at 43 % of its idle GEMM throughput (busy")
+    assert "load 2.1 on 2 cores" in c.sentence()
+    d = c.to_dict()
+    assert d["busy"] is True and d["after"]["gemm_gflops"] == 43.0 and d["sentence"] == c.sentence()
+
+
+def test_contention_at_the_threshold_is_quiet_and_a_fast_probe_caps_at_one():
+    idle = MachinePeak(gemm_gflops=200.0, bandwidth_gbs=40.0, threads=2)
+    assert not contention(_probe(BUSY_FRACTION * 200.0), idle=idle).busy
+    assert contention(_probe(BUSY_FRACTION * 200.0 - 1), idle=idle).busy
+    c = contention(_probe(260.0), idle=idle)  # the cached peak was measured on a busy day
+    assert c.fraction == 1.0 and not c.busy and "quiet" in c.sentence()
+
+
+def test_contention_defaults_to_the_cached_machine_peak(monkeypatch):
+    seen = []
+    monkeypatch.setattr(probe_mod, "machine_peak", lambda t: seen.append(t) or MachinePeak(100.0, 40.0, t))
+    assert contention(_probe(50.0)).fraction == pytest.approx(0.5)
+    assert seen == [2]  # the probe's thread count
+
+
+@pytest.mark.parametrize("kwargs, match", [({"threshold": 0}, "threshold"), ({"threshold": 1.5}, "threshold"),
+                                           ({"idle": 0.0}, "idle peak"), ({"idle": float("nan")}, "idle peak")])
+def test_contention_refuses_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        contention(_probe(50.0), **{"idle": 100.0, **kwargs})
+
+
+# ---------------------------------------------------------------------------------------------
+# bootstrap intervals on synthetic data
+# ---------------------------------------------------------------------------------------------
+def test_bootstrap_ci_is_seeded_and_brackets_the_median():
+    x = np.random.default_rng(0).lognormal(0, 0.1, size=40)
+    lo, hi = stats.bootstrap_ci(x)
+    assert lo < np.median(x) < hi
+    assert (lo, hi) == stats.bootstrap_ci(x)  # same data, same seed, same interval
+    assert stats.bootstrap_ci([2.0]) == (2.0, 2.0)
+    assert all(math.isnan(v) for v in stats.bootstrap_ci([]))
+
+
+def _ci_width(fn, n: int, seed: int) -> float:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    y = 0.6 * x + 0.8 * rng.normal(size=n)  # population Pearson 0.6, Spearman ~0.58
+    rho, lo, hi = fn(x, y)
+    return rho, lo, hi
+
+
+def test_spearman_ci_matches_pandas_contains_the_truth_and_shrinks_with_n():
+    import pandas as pd
+
+    true_rho = 6 / math.pi * math.asin(0.6 / 2)  # Spearman of a bivariate normal with r = 0.6
+    covered, widths = 0, {30: [], 300: []}
+    for seed in range(10):
+        for n in widths:
+            rho, lo, hi = _ci_width(stats.spearman_ci, n, seed)
+            widths[n].append(hi - lo)
+            covered += n == 30 and lo <= true_rho <= hi
+    assert covered >= 8  # 95 % intervals: 10 of 10 expected, 8 allows two unlucky seeds
+    assert np.median(widths[300]) < 0.5 * np.median(widths[30])  # ~1/sqrt(10) in theory
+    x, y = [1, 2, 3, 4, 5, 5], [2, 1, 4, 3, 6, 6]  # with ties
+    assert stats.spearman_ci(x, y)[0] == pytest.approx(pd.Series(x).corr(pd.Series(y), method="spearman"))
+    assert all(math.isnan(v) for v in stats.spearman_ci([1, 2], [2, 1]))
+    with pytest.raises(ValueError, match="pair up"):
+        stats.spearman_ci([1, 2, 3], [1, 2])
+
+
+def test_exponent_ci_contains_the_true_exponent_and_shrinks_with_n():
+    rng = np.random.default_rng(3)
+    widths = {}
+    for n in (6, 60):
+        size = np.geomspace(16, 1024, n)
+        value = 3.0 * size**2 * rng.lognormal(0, 0.1, size=n)
+        k, lo, hi = stats.exponent_ci(size, value)
+        assert lo <= 2.0 <= hi and lo <= k <= hi
+        widths[n] = hi - lo
+    assert widths[60] < 0.5 * widths[6]
+    assert stats.exponent_ci([1, 2], [1, 4]) == pytest.approx((2.0, 2.0, 2.0))  # two points: a line
+    assert all(math.isnan(v) for v in stats.exponent_ci([4, 4, 4], [1, 2, 3]))
+
+
+@pytest.mark.parametrize("kwargs", [{"level": 1.0}, {"level": 0}, {"n_boot": 0}, {"n_boot": 2.5}])
+def test_bootstrap_refuses_bad_level_or_resamples(kwargs):
+    with pytest.raises(ValueError, match="level|n_boot"):
+        stats.bootstrap_ci([1.0, 2.0], **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# adaptive interleaving on a fake clock
+# ---------------------------------------------------------------------------------------------
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class Scripted(nn.Module):
+    """Each forward advances the fake clock by the next duration (ms); the script cycles."""
+
+    def __init__(self, clock: FakeClock, script_ms) -> None:
+        super().__init__()
+        self.clock, self.script, self.n = clock, list(script_ms), 0
+        self.weight = nn.Parameter(torch.ones(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.clock.t += self.script[self.n % len(self.script)] / 1000
+        self.n += 1
+        return x
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    c = FakeClock()
+    monkeypatch.setattr(lat, "_clock", c)
+    return c
+
+
+def _compare(clock, other_script, **kw):
+    models = {"base": Scripted(clock, [10]), "other": Scripted(clock, other_script)}
+    return compare_latency(models, (1, 2, 2), sample_ms=10, warmup_s=0, **kw)
+
+
+def test_fixed_rounds_keep_the_old_behaviour_and_add_an_interval(clock):
+    df = _compare(clock, [20, 30], rounds=6)
+    assert df.rounds.tolist() == [6, 6]
+    assert df.attrs["ci"]["converged"] is None and df.attrs["ci"]["target"] is None
+    assert "contention" not in df.attrs
+    assert df.ratio_lo[0] == df.ratio_hi[0] == 1.0  # the baseline against itself
+    assert df.ratio_lo[1] <= df.ratio[1] <= df.ratio_hi[1]
+    assert 2.0 - 1e-9 <= df.ratio_lo[1] < df.ratio_hi[1] <= 3.0 + 1e-9
+
+
+def test_a_steady_ratio_converges_at_the_minimum_rounds(clock):
+    df = _compare(clock, [25], rounds=2, target_ci=0.03)
+    assert df.attrs["ci"]["converged"] is True
+    assert df.rounds[0] == lat.MIN_ADAPTIVE_ROUNDS  # never judged on fewer rounds
+    assert df.ratio_lo[1] == pytest.approx(2.5) and df.ratio_hi[1] == pytest.approx(2.5)
+
+
+def test_a_noisy_ratio_adds_rounds_until_its_interval_is_narrow(clock):
+    # 8 noisy rounds (ratio 1.5 or 3.5), then steady at 2.5: the interval closes once the steady
+    # rounds outnumber the noisy ones enough for every resampled median to be 2.5 +- 3 %.
+    script = [15, 35] * 4 + [25] * 200
+    df = _compare(clock, [25, 25, 25] + script, rounds=5, target_ci=0.03, max_seconds=100)
+    ci = df.attrs["ci"]
+    assert ci["converged"] is True and ci["rounds"] > 8
+    lo, hi, r = df.ratio_lo[1], df.ratio_hi[1], df.ratio[1]
+    assert (hi - lo) / 2 <= 0.03 * r
+
+
+def test_a_ratio_that_never_settles_stops_at_the_time_cap(clock):
+    df = _compare(clock, [20, 30], rounds=5, target_ci=0.01, max_seconds=1.0)
+    ci = df.attrs["ci"]
+    assert ci["converged"] is False
+    # a round takes 10 ms + 20 or 30 ms of fake time (35 ms on average): the cap of 1 s stops it at ~29
+    assert 27 <= ci["rounds"] <= 30 and ci["seconds"] >= 1.0
+    assert df.ratio_hi[1] - df.ratio_lo[1] > 0.02 * df.ratio[1]  # reported wide, not hidden
+
+
+@pytest.mark.parametrize("kwargs, match", [({"target_ci": 0}, "target_ci"), ({"target_ci": float("inf")}, "target_ci"),
+                                           ({"target_ci": 0.03, "max_seconds": -1}, "max_seconds"),
+                                           ({"max_seconds": 5}, "give target_ci")])
+def test_adaptive_arguments_are_checked(clock, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        _compare(clock, [20], rounds=3, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# a real busy process
+# ---------------------------------------------------------------------------------------------
+def _burn() -> None:  # pragma: no cover - runs in the child
+    while True:
+        pass
+
+
+class _Net(nn.Module):
+    """A depthwise (memory-bound) and a dense (compute-bound) path: contention skews their ratio."""
+
+    def __init__(self, depthwise: bool) -> None:
+        super().__init__()
+        c = 64
+        self.conv = nn.Conv2d(c, c, 3, padding=1, groups=c if depthwise else 1)
+        self.default_input_size = (c, 28, 28)
+
+    def forward(self, x):
+        return self.conv(x).relu()
+
+
+def test_a_busy_process_is_detected_recorded_and_widens_the_interval(monkeypatch):
+    torch.manual_seed(0)
+    models = {"dense": _Net(False), "depthwise": _Net(True)}
+    # The idle reference is this test's own best probe, not a cached peak from another day.
+    idle = max(probe_environment(0.2, threads=2).gemm_gflops for _ in range(2))
+    monkeypatch.setattr(probe_mod, "machine_peak", lambda t: MachinePeak(idle, 1.0, t))
+    kw = dict(threads=2, rounds=5, sample_ms=5, warmup_s=0.05, target_ci=0.01, max_seconds=1.5, probe=True)
+    quiet = compare_latency(models, **kw)
+    procs = [mp.get_context("fork").Process(target=_burn, daemon=True)]
+    try:
+        procs[0].start()
+        time.sleep(0.1)
+        busy = compare_latency(models, **kw)
+    finally:
+        for p in procs:
+            p.kill()
+            p.join(5)
+    qc, bc = quiet.attrs["contention"], busy.attrs["contention"]
+    assert bc["busy"] and "busy" in bc["sentence"]
+    assert bc["fraction"] < qc["fraction"]
+    assert bc["before"]["runnable"] >= 2  # the burner and this process
+    width = {n: (d.ratio_hi[1] - d.ratio_lo[1]) / d.ratio[1] for n, d in (("quiet", quiet), ("busy", busy))}
+    hit_cap = busy.attrs["ci"]["converged"] is False and quiet.attrs["ci"]["converged"] is True
+    assert width["busy"] > width["quiet"] or hit_cap, (width, quiet.attrs["ci"], busy.attrs["ci"])
