@@ -35,6 +35,8 @@ ADAPTIVE_MAX_S = 30.0
 #: An adaptive comparison never judges its intervals on fewer rounds: a bootstrap over 2-4
 #: values cannot show their spread.
 MIN_ADAPTIVE_ROUNDS = 5
+#: Fewer rounds than this give NaN ratio intervals (unknown), not the zero width of one value.
+MIN_CI_ROUNDS = 3
 
 # The clock every timed block reads; a seam so tests can drive a fake clock and check the
 # statistics exactly instead of against a noisy machine.
@@ -272,7 +274,8 @@ def compare_latency(
     Returns:
         DataFrame, one row per model: ``name, median_ms, iqr_ms, ratio`` (median of per-round
         ratios to the baseline), ``ratio_q1, ratio_q3`` (quartiles of the per-round ratios),
-        ``ratio_lo, ratio_hi`` (bootstrap interval of the median ratio over rounds), ``rounds,
+        ``ratio_lo, ratio_hi`` (bootstrap interval of the median ratio over rounds; NaN for
+        fewer than :data:`MIN_CI_ROUNDS` rounds), ``rounds,
         baseline, batch_size, threads``. ``df.attrs['env']`` holds the environment,
         ``df.attrs['ci']`` ``{level, target, converged, rounds, seconds}`` (``converged`` is
         ``None`` without a target, ``False`` when the time cap stopped the rounds) and, with
@@ -324,7 +327,8 @@ def compare_latency(
         ratios = _ratios(times, name, base)
         q1, med, q3 = _quartiles(times[name])
         r1, rmed, r3 = _quartiles(ratios)
-        lo, hi = bootstrap_ci(ratios, level=level, seed=seed)
+        # fewer rounds show no spread: an unknown interval, never a zero-width one
+        lo, hi = bootstrap_ci(ratios, level=level, seed=seed) if r >= MIN_CI_ROUNDS else (math.nan, math.nan)
         rows.append(
             {
                 "name": name,
