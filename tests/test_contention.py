@@ -353,3 +353,68 @@ def test_cost_model_rho_part_uses_its_interval():
     busy = contention(_probe(40.0), idle=100.0)
     out = cm.conclude(*_cm_tables(np.arange(14.0), macs, dw=150.0), rho_level=0.95, contention=busy)
     assert out.verdict == "not supported" and out.reliability == UNRELIABLE and "wholly above" in out.evidence
+
+
+# ---------------------------------------------------------------------------------------------
+# the report: warn at start, show it on the index and the card, --wait-idle
+# ---------------------------------------------------------------------------------------------
+def test_wait_for_idle_polls_until_quiet_or_the_limit():
+    from workbench.report.idle import wait_for_idle
+
+    t = [0.0]
+    states = iter([{"busy": True, "sentence": "s1"}, {"busy": True, "sentence": "s2"}, {"busy": False, "sentence": "ok"}])
+    seen = []
+    s, waited = wait_for_idle(60, poll_s=5, state=lambda: next(states), sleep=lambda d: t.__setitem__(0, t[0] + d),
+                              clock=lambda: t[0], on_wait=lambda st, w: seen.append((st["sentence"], w)))
+    assert s["sentence"] == "ok" and waited == 10.0 and seen == [("s1", 0.0), ("s2", 5.0)]
+    t[0] = 0.0
+    s, waited = wait_for_idle(12, poll_s=5, state=lambda: {"busy": True, "sentence": "x"},
+                              sleep=lambda d: t.__setitem__(0, t[0] + d), clock=lambda: t[0])
+    assert s["busy"] and waited == 12.0  # the last sleep is cut to the limit, then one last probe
+    with pytest.raises(ValueError, match="wait limit"):
+        wait_for_idle(-1)
+
+
+def test_cli_wait_idle_parses_and_warns_on_a_busy_machine(monkeypatch, capsys):
+    import argparse
+
+    from workbench.cli import report as cli_report
+    from workbench.report import idle
+
+    parser = argparse.ArgumentParser()
+    cli_report.register(parser.add_subparsers())
+    assert parser.parse_args(["report"]).wait_idle is None
+    assert parser.parse_args(["report", "--wait-idle"]).wait_idle == 600.0
+    assert parser.parse_args(["report", "--wait-idle", "30"]).wait_idle == 30.0
+    busy = contention(_probe(30.0), idle=100.0).to_dict()
+    monkeypatch.setattr(idle, "machine_state", lambda threads=None: busy)
+    assert cli_report._check_machine(None) == busy
+    err = capsys.readouterr().err
+    assert "warning: the machine is busy: machine at 30 % of its idle GEMM throughput" in err
+
+
+def test_environment_and_reliability_reach_the_card_and_the_index(tmp_path, monkeypatch):
+    from workbench.report import index, record
+    from workbench.report.plan import NotebookResult
+
+    with pytest.raises(ValueError, match="environment must be a dict"):
+        record.record("environment", {"sentence": "x"})
+    with pytest.raises(ValueError, match="reliability"):
+        record.record("claim_result", {"verdict": "supported", "evidence": "e", "reliability": 1})
+    rec = tmp_path / "records" / "cm"
+    monkeypatch.setenv(record.ENV_DIR, str(rec))
+    busy = contention(_probe(43.0), idle=100.0)
+    lesson = mark_contention(_lesson(), busy)
+    for k, v in {**lesson.records(), "environment": busy.to_dict()}.items():
+        record.record(k, v)
+    meta = {"profile": "smoke", "created_at": "2026-11-29T18:00:00", "jobs": 1, "threads_per_notebook": 2,
+            "kernel": "python3", "package_fingerprint": "p" * 12, "data_fingerprint": "d" * 12,
+            "contention": busy.to_dict()}
+    html = index.build_index(tmp_path, [NotebookResult("cm", "Cost model", "ok")], meta=meta, extras=None).read_text()
+    assert "unreliable: machine under contention</span>" in html
+    assert "machine at 43 % of its idle GEMM throughput (busy" in html and "during this notebook" in html
+    assert "<b>Busy machine.</b>" in html
+    md = (tmp_path / "index.md").read_text()
+    assert "**Busy machine:**" in md and "*Machine:* machine at 43 %" in md
+    meta["contention"] = contention(_probe(99.0), idle=100.0).to_dict()
+    assert "Busy machine" not in index.build_index(tmp_path, [NotebookResult("cm", "Cost model", "ok")], meta=meta, extras=None).read_text()

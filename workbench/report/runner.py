@@ -132,6 +132,7 @@ def run_reports(
     extras: Any = "default",
     on_event: EventCallback | None = None,
     build_bank: Callable[..., Any] | None | str = "default",
+    machine: dict[str, Any] | None = None,
 ) -> RunSummary:
     """Execute the technique notebooks and publish ``reports_dir/<profile>/`` atomically.
 
@@ -158,6 +159,9 @@ def run_reports(
         build_bank: ``callable(entries, jobs=..., progress=...)`` that builds missing model-bank
             entries; ``"default"`` is ``workbench.bank.ensure`` when that module exists,
             ``None`` skips the step.
+        machine: the machine's state at start (:func:`workbench.report.idle.machine_state`,
+            as ``workbench report`` probes it); stored in the manifest and, when busy, shown as
+            a warning on the index. ``None``: not probed.
 
     Returns:
         The :class:`RunSummary`; ``summary.ok`` is false if a notebook failed, timed out or
@@ -235,6 +239,7 @@ def run_reports(
                 "data_fingerprint": keys.data,
                 "bank_s": round(bank_s, 2),
                 "extras_s": round(extras_s, 2),
+                "contention": machine,  # issue 19: was the machine busy at start?
             }
             index_html = build_index(
                 staging, results, meta=meta, techniques=techniques, prepared=prepared
