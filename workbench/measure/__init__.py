@@ -43,3 +43,6 @@ __all__ += ["decode_scaling", "fit_exponent", "resolution_scaling", "sequence_sc
 from .probe import BUSY_FRACTION, Contention, Probe, contention, probe_environment  # noqa: E402
 
 __all__ += ["BUSY_FRACTION", "Contention", "Probe", "contention", "probe_environment"]
+from .stats import bootstrap_ci, exponent_ci, spearman_ci  # noqa: E402
+
+__all__ += ["bootstrap_ci", "exponent_ci", "spearman_ci"]
