@@ -35,6 +35,12 @@ from workbench.measure.probe import BUSY_FRACTION, Probe, contention, probe_envi
 from workbench.report.record import _check_claim_result
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    """Probes remember the fastest GEMM they saw: keep that out of the user's cache."""
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
+
+
 def _probe(gflops: float, load1: float = 0.5) -> Probe:
     return Probe(gflops, 20.0, load1, 0.4, 2, 2, 2, "2026-11-29T00:00:00+00:00", 0.3)
 
@@ -80,6 +86,16 @@ def test_contention_defaults_to_the_cached_machine_peak(monkeypatch):
     monkeypatch.setattr(probe_mod, "machine_peak", lambda t: seen.append(t) or MachinePeak(100.0, 40.0, t))
     assert contention(_probe(50.0)).fraction == pytest.approx(0.5)
     assert seen == [2]  # the probe's thread count
+
+
+def test_a_peak_remeasured_under_load_does_not_lower_the_idle_reference(monkeypatch):
+    monkeypatch.setattr(probe_mod, "machine_peak", lambda t: MachinePeak(50.0, 40.0, t))  # refreshed while busy
+    assert contention(_probe(60.0)).fraction == 1.0  # nothing better known yet
+    probe_mod._remember_best(_probe(200.0))  # a probe once saw the machine idle
+    probe_mod._remember_best(_probe(120.0))  # a slower one does not replace it
+    assert probe_mod.idle_gflops(2) == 200.0
+    c = contention(_probe(60.0))
+    assert c.fraction == pytest.approx(0.3) and c.busy and c.idle_gflops == 200.0
 
 
 @pytest.mark.parametrize("kwargs, match", [({"threshold": 0}, "threshold"), ({"threshold": 1.5}, "threshold"),
@@ -256,11 +272,17 @@ def test_busy_processes_are_detected_recorded_and_widen_the_interval(monkeypatch
     torch.manual_seed(0)
     models = {"dense": _Net(False), "depthwise": _Net(True)}
     # The idle reference is this test's own best probe, not a cached peak from another day.
-    idle = max(probe_environment(0.2, threads=2).gemm_gflops for _ in range(2))
+    first = [probe_environment(0.2, threads=2) for _ in range(2)]
+    cores = first[0].cores
+    if min(p.runnable for p in first) > 2 * cores:
+        # already saturated by others (8 jobs on 2 cores): two more busy processes change a
+        # process's share of the CPU by less than the others' own fluctuation
+        pytest.skip(f"machine already saturated ({first[0].runnable} runnable on {cores} cores)")
+    idle = max(p.gemm_gflops for p in first)
     monkeypatch.setattr(probe_mod, "machine_peak", lambda t: MachinePeak(idle, 1.0, t))
-    kw = dict(threads=2, rounds=5, sample_ms=5, warmup_s=0.05, target_ci=0.01, max_seconds=1.5, probe=True)
+    kw = dict(threads=2, rounds=5, sample_ms=2, warmup_s=0.05, target_ci=0.01, max_seconds=1.5, probe=True)
     quiet = compare_latency(models, **kw)
-    procs = [mp.get_context("fork").Process(target=_burn, daemon=True) for _ in range(2)]
+    procs = [mp.get_context("fork").Process(target=_burn, daemon=True) for _ in range(cores)]
     try:
         for p in procs:
             p.start()

@@ -40,9 +40,9 @@ from .sequence import decode_scaling, fit_exponent, resolution_scaling, sequence
 __all__ += ["decode_scaling", "fit_exponent", "resolution_scaling", "sequence_scaling"]
 
 # contention (issue 19): probe the machine around latency experiments, flag a busy one
-from .probe import BUSY_FRACTION, Contention, Probe, contention, probe_environment  # noqa: E402
+from .probe import BUSY_FRACTION, Contention, Probe, contention, idle_gflops, probe_environment  # noqa: E402
 
-__all__ += ["BUSY_FRACTION", "Contention", "Probe", "contention", "probe_environment"]
+__all__ += ["BUSY_FRACTION", "Contention", "Probe", "contention", "idle_gflops", "probe_environment"]
 from .stats import bootstrap_ci, exponent_ci, spearman_ci  # noqa: E402
 
 __all__ += ["bootstrap_ci", "exponent_ci", "spearman_ci"]

@@ -11,6 +11,8 @@ cached by :func:`workbench.measure.machine_peak` and says whether the machine wa
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
+import json
 import math
 import os
 import statistics
@@ -19,6 +21,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from ..paths import atomic_write, cache_dir
+from .env import environment
 from .latency import num_threads
 from .peak import machine_peak
 
@@ -125,7 +129,7 @@ def probe_environment(duration_s: float = 0.3, threads: int | None = None) -> Pr
         load1, load5, _ = os.getloadavg()
     except OSError:
         load1 = load5 = math.nan
-    return Probe(
+    probe = Probe(
         gemm_gflops=2 * _GEMM_N**3 / statistics.median(gemm) / 1e9,
         copy_gbs=2 * src.numel() * 4 / statistics.median(copy) / 1e9,
         load1=load1,
@@ -136,6 +140,47 @@ def probe_environment(duration_s: float = 0.3, threads: int | None = None) -> Pr
         timestamp=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         seconds=time.perf_counter() - start,
     )
+    _remember_best(probe)
+    return probe
+
+
+def _best_path(threads: int):
+    env = environment(threads)
+    key = json.dumps({k: env[k] for k in ("cpu", "isa", "torch", "threads", "cores")}, sort_keys=True)
+    return cache_dir() / f"probe_best-{hashlib.sha1(key.encode()).hexdigest()[:12]}.json"
+
+
+def _best_seen(threads: int) -> float:
+    try:
+        return float(json.loads(_best_path(threads).read_text())["gemm_gflops"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0
+
+
+def _remember_best(p: Probe) -> None:
+    """Keep the fastest GEMM any probe has seen on this machine and thread count."""
+    if p.gemm_gflops <= _best_seen(p.threads):
+        return
+    try:
+        atomic_write(_best_path(p.threads), lambda tmp: tmp.write_text(json.dumps({"gemm_gflops": p.gemm_gflops, "timestamp": p.timestamp})))
+    except OSError:  # a read-only cache only loses the improvement
+        pass
+
+
+def idle_gflops(threads: int | None = None) -> float:
+    """The idle GEMM throughput a probe is judged against, GFLOP/s.
+
+    The higher of :func:`machine_peak`'s cached peak and the fastest probe ever seen on this
+    machine (same CPU, ISA, torch, thread count). A peak re-measured while the machine was busy
+    (``machine_peak(refresh=True)`` under load) would otherwise lower the bar and hide the
+    contention it should reveal. If the machine was never seen idle, contention is
+    under-estimated, never over-estimated.
+
+    Args:
+        threads: intra-op threads (default: current).
+    """
+    with num_threads(threads) as t:
+        return max(machine_peak(t).gemm_gflops, _best_seen(t))
 
 
 @dataclass(frozen=True)
@@ -195,8 +240,7 @@ def contention(
         before: probe taken before the experiment.
         after: probe taken after it (optional); the worse of the two decides.
         idle: idle GEMM throughput in GFLOP/s, or a :class:`~workbench.measure.MachinePeak`;
-            default :func:`machine_peak` for the probe's thread count (cached per machine;
-            measured once, a few seconds, when there is no cache yet).
+            default :func:`idle_gflops` for the probe's thread count.
         threshold: busy below this fraction of the idle peak (0 < threshold <= 1).
 
     Returns:
@@ -208,11 +252,11 @@ def contention(
     if not (isinstance(threshold, int | float) and 0 < threshold <= 1):
         raise ValueError(f"threshold must be a fraction in (0, 1], got {threshold!r}")
     if idle is None:
-        idle = machine_peak(before.threads)
-    idle_gflops = float(getattr(idle, "gemm_gflops", idle))
-    if not (math.isfinite(idle_gflops) and idle_gflops > 0):
+        idle = idle_gflops(before.threads)
+    ref = float(getattr(idle, "gemm_gflops", idle))
+    if not (math.isfinite(ref) and ref > 0):
         raise ValueError(f"idle peak must be GFLOP/s > 0, got {idle!r}")
     gflops = min(p.gemm_gflops for p in (before, after) if p is not None)
     # a probe can beat a peak measured under load: cap at 1 so "idle" reads as 100 %
-    fraction = min(1.0, gflops / idle_gflops)
-    return Contention(fraction, fraction < threshold, float(threshold), idle_gflops, before, after)
+    fraction = min(1.0, gflops / ref)
+    return Contention(fraction, fraction < threshold, float(threshold), ref, before, after)
