@@ -318,7 +318,7 @@ def test_a_busy_machine_marks_the_verdict_but_keeps_it():
     busy = contention(_probe(43.0), idle=100.0)
     out = mark_contention(_lesson(), busy)
     assert out.verdict == "supported" and out.reliability == UNRELIABLE
-    assert out.evidence.startswith("Unreliable: machine under contention (machine at 43 % of its idle GEMM")
+    assert out.evidence.startswith("Unreliable: machine under contention (machine at 43 % of its idle GEMM throughput); ")
     assert out.evidence.endswith("give 'supported': rho 0.45 among 14 models.")
     assert out.key_numbers == {"rho": 0.45, MACHINE_LABEL: "43 % of idle GEMM throughput (busy)"}
     assert out.claim_result()["reliability"] == UNRELIABLE and "busy" in out.takeaways[0]
@@ -434,7 +434,7 @@ def test_environment_and_reliability_reach_the_card_and_the_index(tmp_path, monk
             "contention": busy.to_dict()}
     html = index.build_index(tmp_path, [NotebookResult("cm", "Cost model", "ok")], meta=meta, extras=None).read_text()
     assert "unreliable: machine under contention</span>" in html
-    assert "machine at 43 % of its idle GEMM throughput (busy" in html and "during this notebook" in html
+    assert "During this notebook's latency runs: machine at 43 % of its idle GEMM throughput (busy" in html
     assert "<b>Busy machine.</b>" in html
     md = (tmp_path / "index.md").read_text()
     assert "**Busy machine:**" in md and "*Machine:* machine at 43 %" in md

@@ -196,10 +196,10 @@ def mark_contention(lesson: Lesson, contention: Any, *, latency_dependent: bool 
     if not (d["busy"] and latency_dependent):
         return replace(lesson, key_numbers=numbers)
     evidence = (
-        f"{UNRELIABLE[0].upper()}{UNRELIABLE[1:]} ({d['sentence']}); "
+        f"{UNRELIABLE[0].upper()}{UNRELIABLE[1:]} (machine at {100 * float(d['fraction']):.0f} % of its idle GEMM throughput); "
         f"the measurements as taken give '{lesson.verdict}': {lesson.evidence}"
     )
-    takeaways = (f"The machine was busy during the latency runs: {d['sentence']}. Re-run on a quiet machine (workbench report --wait-idle) before trusting the verdict.", *lesson.takeaways)
+    takeaways = (f"The machine was busy during the latency runs, {d['sentence']}. Re-run on a quiet machine (workbench report --wait-idle) before trusting the verdict.", *lesson.takeaways)
     return replace(lesson, evidence=evidence, takeaways=takeaways, key_numbers=numbers, reliability=UNRELIABLE)
 
 
