@@ -373,7 +373,7 @@ def test_cost_model_rho_part_uses_its_interval():
     assert cm.conclude(*_cm_tables(shuffled, macs), rho_level=0.95).verdict == "supported"
     # a faithful ranking and a depthwise that keeps up -> not supported, and busy keeps it
     busy = contention(_probe(40.0), idle=100.0)
-    out = cm.conclude(*_cm_tables(np.arange(14.0), macs, dw=150.0), rho_level=0.95, contention=busy)
+    out = cm.conclude(*_cm_tables(np.arange(1.0, 15.0), macs, dw=150.0), rho_level=0.95, contention=busy)
     assert out.verdict == "not supported" and out.reliability == UNRELIABLE and "wholly above" in out.evidence
 
 
