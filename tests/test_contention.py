@@ -440,3 +440,18 @@ def test_environment_and_reliability_reach_the_card_and_the_index(tmp_path, monk
     assert "**Busy machine:**" in md and "*Machine:* machine at 43 %" in md
     meta["contention"] = contention(_probe(99.0), idle=100.0).to_dict()
     assert "Busy machine" not in index.build_index(tmp_path, [NotebookResult("cm", "Cost model", "ok")], meta=meta, extras=None).read_text()
+
+
+def test_profile_many_and_with_traffic_carry_the_intervals_and_the_probes(monkeypatch):
+    import workbench as wb
+
+    monkeypatch.setattr(probe_mod, "machine_peak", lambda t: MachinePeak(100.0, 40.0, t))
+    models = {"dense": _Net(False), "depthwise": _Net(True)}
+    df = wb.profile_many(models, rounds=3, threads=1, sample_ms=1, warmup_s=0.01, peak=False, probe=True)
+    df = wb.measure.with_traffic(df, models)
+    assert {"latency_ratio_ci_lo", "latency_ratio_ci_hi"} <= set(df.columns)
+    assert df.latency_ratio_ci_lo[0] == df.latency_ratio_ci_hi[0] == 1.0
+    assert df.attrs["ci"]["rounds"] == 3 and "sentence" in df.attrs["contention"]
+    fig = wb.plots.ratio_bars(df)  # error bars from the interval columns
+    bar = fig.data[0]
+    assert list(bar.error_y.array) == pytest.approx(list(df.latency_ratio_ci_hi - df.latency_ratio))
