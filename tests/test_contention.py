@@ -455,3 +455,14 @@ def test_profile_many_and_with_traffic_carry_the_intervals_and_the_probes(monkey
     fig = wb.plots.ratio_bars(df)  # error bars from the interval columns
     bar = fig.data[0]
     assert list(bar.error_y.array) == pytest.approx(list(df.latency_ratio_ci_hi - df.latency_ratio))
+
+
+def test_cost_model_card_says_how_well_the_zoo_ratios_are_known():
+    zoo, layers, guide, conv = _cm_tables(np.arange(1.0, 15.0), np.geomspace(50e6, 390e6, 14))
+    zoo["latency_ratio"] = 2.0
+    zoo["latency_ratio_ci_lo"], zoo["latency_ratio_ci_hi"] = 1.9, 2.1
+    zoo.loc[3, ["latency_ratio_ci_lo", "latency_ratio_ci_hi"]] = [1.8, 2.2]
+    zoo.attrs["ci"] = {"target": 0.03, "converged": False, "rounds": 9}
+    kn = cm.conclude(zoo, layers, guide, conv).key_numbers
+    assert kn["widest zoo latency-ratio interval"] == {"value": 10.0, "unit": "% (+-, 95 %)"}
+    assert kn["zoo ratios to +-3 %"] == "not reached (time cap) after 9 rounds"

@@ -123,6 +123,21 @@ def conv_sentence(conv: Mapping[str, Any], cpu: str = "") -> str:
     return head + why
 
 
+def _interval_numbers(zoo: pd.DataFrame) -> dict[str, Any]:
+    """How well the zoo's latency ratios are known: the widest interval and whether the adaptive
+    comparison reached its target (``profile_many``'s ``ci`` attrs), when recorded."""
+    out: dict[str, Any] = {}
+    if {"latency_ratio_ci_lo", "latency_ratio_ci_hi", "latency_ratio"} <= set(zoo.columns):
+        half = 100 * (zoo.latency_ratio_ci_hi - zoo.latency_ratio_ci_lo) / 2 / zoo.latency_ratio
+        if half.notna().any():
+            out["widest zoo latency-ratio interval"] = {"value": round(float(half.max()), 1), "unit": "% (+-, 95 %)"}
+    ci = zoo.attrs.get("ci") or {}
+    if ci.get("target"):
+        state = "reached" if ci.get("converged") else "not reached (time cap)"
+        out[f"zoo ratios to +-{100 * ci['target']:.0f} %"] = f"{state} after {ci.get('rounds')} rounds"
+    return out
+
+
 def conclude(
     zoo: pd.DataFrame,
     layers: pd.DataFrame,
@@ -250,6 +265,7 @@ def conclude(
             key_numbers[f"rho {label}: {100 * rho_level:.0f} % interval"] = (
                 f"[{lo:.2f}, {hi:.2f}]" if finite(lo) and finite(hi) else "n/a"
             )
+    key_numbers.update(_interval_numbers(zoo))
     if not g4.empty:
         key_numbers["ReLU + shortcut share of bottleneck time (G4)"] = {
             "value": round(100 * (1 - float(g4.latency_ratio.iloc[0])), 1),
