@@ -237,6 +237,9 @@ def test_a_ratio_that_never_settles_stops_at_the_time_cap(clock):
     # a round takes 10 ms + 20 or 30 ms of fake time (35 ms on average): the cap of 1 s stops it at ~29
     assert 27 <= ci["rounds"] <= 30 and ci["seconds"] >= 1.0
     assert df.ratio_hi[1] - df.ratio_lo[1] > 0.02 * df.ratio[1]  # reported wide, not hidden
+    # the cap never cuts the minimum rounds: 8 rounds of 35 ms exceed a 0.1 s cap but all run
+    slow = _compare(clock, [20, 30], rounds=8, target_ci=0.01, max_seconds=0.1)
+    assert slow.attrs["ci"]["converged"] is False and slow.rounds[0] == 8
 
 
 @pytest.mark.parametrize("kwargs, match", [({"target_ci": 0}, "target_ci"), ({"target_ci": float("inf")}, "target_ci"),

@@ -264,7 +264,8 @@ def compare_latency(
             interval has a half-width within this fraction of the ratio (0.03 = +-3 %) or
             ``max_seconds`` is hit. ``None`` (default) runs exactly ``rounds`` rounds.
         max_seconds: time cap (s) of the timed rounds of an adaptive comparison (default
-            :data:`ADAPTIVE_MAX_S`); only with ``target_ci``.
+            :data:`ADAPTIVE_MAX_S`); only with ``target_ci``. The minimum ``rounds`` always
+            run, so a very slow machine can exceed it.
         probe: probe the machine (:func:`workbench.measure.probe_environment`, ~0.3 s each)
             before and after, and judge the contention against the idle peak.
         level: coverage of the ratio intervals (0.95 = 2.5th-97.5th percentile).
@@ -314,8 +315,8 @@ def compare_latency(
             if r >= max(rounds, MIN_ADAPTIVE_ROUNDS) and _within(times, base, target_ci, level, seed):
                 converged = True
                 break
-            if _clock() - t_start >= max_seconds:
-                converged = False
+            if r >= rounds and _clock() - t_start >= max_seconds:
+                converged = False  # the minimum rounds always run: never fewer than without a target
                 break
         seconds = _clock() - t_start
         after = _probe(t) if probe else None
