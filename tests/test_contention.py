@@ -277,7 +277,7 @@ def test_busy_processes_are_detected_recorded_and_widen_the_interval(monkeypatch
     # The idle reference is this test's own best probe, not a cached peak from another day.
     first = [probe_environment(0.2, threads=2) for _ in range(2)]
     cores = first[0].cores
-    if min(p.runnable for p in first) > 2 * cores:
+    if min(p.runnable - p.threads for p in first) > 2 * cores:  # the probe's own threads run too
         # already saturated by others (8 jobs on 2 cores): two more busy processes change a
         # process's share of the CPU by less than the others' own fluctuation
         pytest.skip(f"machine already saturated ({first[0].runnable} runnable on {cores} cores)")
@@ -304,8 +304,12 @@ def test_busy_processes_are_detected_recorded_and_widen_the_interval(monkeypatch
         assert bc["busy"] and "busy" in bc["sentence"], (idle, qc, bc)
     # an interval from too few rounds is NaN: unknown, as wide as it gets
     width = {n: np.nan_to_num((d.ratio_hi[1] - d.ratio_lo[1]) / d.ratio[1], nan=np.inf) for n, d in (("quiet", quiet), ("busy", busy))}
-    hit_cap = busy.attrs["ci"]["converged"] is False and quiet.attrs["ci"]["converged"] is True
-    assert width["busy"] > width["quiet"] or hit_cap, (width, quiet.attrs["ci"], busy.attrs["ci"])
+    # Under load the comparison says so instead of shifting silently: it stops at the cap with
+    # fewer rounds, or a wider interval, than the run without the busy processes. (Widths alone
+    # are heavy-tailed on a machine others share: one preempted block widens a quiet run too.)
+    qci, bci = quiet.attrs["ci"], busy.attrs["ci"]
+    assert bci["converged"] is False, bci
+    assert width["busy"] > width["quiet"] or bci["rounds"] < qci["rounds"], (width, qci, bci)
 
 
 # ---------------------------------------------------------------------------------------------
