@@ -51,6 +51,17 @@ def register(subparsers) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="print only the final summary")
     add_executor_options(p)
+    # --- issue 19: a busy machine shifts latency verdicts; probe at start, optionally wait ---
+    p.add_argument(
+        "--wait-idle",
+        nargs="?",
+        type=float,
+        const=600.0,
+        default=None,
+        metavar="SECONDS",
+        help="wait until the machine is quiet (GEMM probe above the busy fraction of its idle "
+        "peak), at most SECONDS (default 600), then run anyway with a warning",
+    )
     p.add_argument("--notebooks-dir", default=None, help=argparse.SUPPRESS)
     p.add_argument("--reports-dir", default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=run)
@@ -107,12 +118,14 @@ def run(args: argparse.Namespace) -> int:
         only=args.only,
         slugs=list(runner.TECHNIQUES),
     )
+    machine = _check_machine(args.wait_idle)
     from ..report.executors import ExecutorUnavailableError
 
     executor = executor_from_args(args)
     progress = None if args.no_progress else ConsoleProgress()
     try:
         summary = runner.run_reports(
+            machine=machine,
             profile=args.profile,
             only=args.only,
             jobs=args.jobs,
@@ -130,6 +143,35 @@ def run(args: argparse.Namespace) -> int:
             progress.close()
     print(format_summary(summary))
     return 0 if summary.ok else 1
+
+
+def _check_machine(wait_idle: float | None) -> dict | None:
+    """Probe the machine (and wait for a quiet one when asked); warn on stderr when busy."""
+    import sys
+
+    from ..report import idle
+
+    if wait_idle is not None and not (wait_idle >= 0 and wait_idle != float("inf")):
+        raise UsageError(f"--wait-idle takes a finite number of seconds >= 0, got {wait_idle}")
+    try:
+        if wait_idle is None:
+            state, waited = idle.machine_state(), 0.0
+        else:
+            state, waited = idle.wait_for_idle(
+                wait_idle,
+                on_wait=lambda s, t: print(f"waiting for a quiet machine ({t:.0f} s): {s['sentence']}", file=sys.stderr),
+            )
+    except Exception as e:  # noqa: BLE001 - a failed probe must not stop the report
+        print(f"warning: machine probe failed ({type(e).__name__}: {e})", file=sys.stderr)
+        return None
+    if state["busy"]:
+        limit = f" after waiting {waited:.0f} s" if wait_idle is not None else ""
+        print(
+            f"warning: the machine is busy{limit}: {state['sentence']}; latency ratios and verdicts may differ "
+            "from a quiet run (cards say so); --wait-idle [SECONDS] waits for a quiet machine",
+            file=sys.stderr,
+        )
+    return state
 
 
 def format_summary(summary) -> str:

@@ -8,6 +8,14 @@ models under ``lightweight_macs``; a rank correlation needs at least :data:`MIN_
 * partly supported -- one of the two;
 * not supported -- neither;
 * inconclusive -- fewer than :data:`MIN_MODELS` models in the band.
+
+With ``rho_level`` (the notebook passes 0.95) the rho part uses its bootstrap interval over
+models instead of the point value: it holds when the whole interval lies below
+:data:`RHO_MISPREDICTS`, fails when it lies wholly above, and is undecided when it straddles
+the threshold (then the depthwise gap alone decides between partly supported and not
+supported, :func:`~workbench.lessons.verdicts.combine_parts`). A rho that moves with background
+load from 0.84 to 0.45 then no longer flips the verdict by itself. A verdict measured on a busy
+machine is marked by :func:`~workbench.lessons.verdicts.mark_contention` (``contention``).
 """
 
 from __future__ import annotations
@@ -17,7 +25,8 @@ from typing import Any
 
 import pandas as pd
 
-from .verdicts import Lesson, finite, times
+from ..measure.stats import spearman_ci
+from .verdicts import Lesson, combine_parts, finite, interval_part, mark_contention, times
 
 CLAIM = (
     "MACs alone mispredict CPU latency: depthwise and memory-bound layers run far below peak, "
@@ -114,6 +123,21 @@ def conv_sentence(conv: Mapping[str, Any], cpu: str = "") -> str:
     return head + why
 
 
+def _interval_numbers(zoo: pd.DataFrame) -> dict[str, Any]:
+    """How well the zoo's latency ratios are known: the widest interval and whether the adaptive
+    comparison reached its target (``profile_many``'s ``ci`` attrs), when recorded."""
+    out: dict[str, Any] = {}
+    if {"latency_ratio_ci_lo", "latency_ratio_ci_hi", "latency_ratio"} <= set(zoo.columns):
+        half = 100 * (zoo.latency_ratio_ci_hi - zoo.latency_ratio_ci_lo) / 2 / zoo.latency_ratio
+        if half.notna().any():
+            out["widest zoo latency-ratio interval"] = {"value": round(float(half.max()), 1), "unit": "% (+-, 95 %)"}
+    ci = zoo.attrs.get("ci") or {}
+    if ci.get("target"):
+        state = "reached" if ci.get("converged") else "not reached (time cap)"
+        out[f"zoo ratios to +-{100 * ci['target']:.0f} %"] = f"{state} after {ci.get('rounds')} rounds"
+    return out
+
+
 def conclude(
     zoo: pd.DataFrame,
     layers: pd.DataFrame,
@@ -124,6 +148,8 @@ def conclude(
     dram_gbs: float | None = None,
     cache_gbs: float | None = None,
     cpu: str = "",
+    rho_level: float | None = None,
+    contention: Any = None,
 ) -> Lesson:
     """The cost-model notebook's verdict and takeaways from its recorded tables.
 
@@ -137,6 +163,10 @@ def conclude(
         lightweight_macs: upper MAC bound of the band where mobile models compete.
         dram_gbs, cache_gbs: measured DRAM and cache copy bandwidth (GB/s), optional.
         cpu: CPU model string (for the explanation of '> 100 % of peak').
+        rho_level: coverage of the bootstrap intervals of rho (e.g. 0.95) that then decide the
+            rho part of the verdict; ``None`` uses the point values.
+        contention: :func:`workbench.measure.contention` around the latency runs (or its
+            ``to_dict()``); a busy machine marks the verdict unreliable without changing it.
     """
     c = _conv_dict(conv)
     light = zoo[zoo.macs < lightweight_macs]
@@ -150,13 +180,23 @@ def conclude(
     if len(light) < MIN_MODELS:
         verdict = "inconclusive"
         evidence = f"Only {len(light)} models under {lightweight_macs / 1e6:.0f} M MACs: a rank correlation needs at least {MIN_MODELS} (depthwise runs {gap:.1f}x below dense in GFLOP/s)."
-    else:
+    elif rho_level is None:
         mis, slow = rho_light < RHO_MISPREDICTS, gap >= DEPTHWISE_GAP
         verdict = (
             "supported" if mis and slow else "partly supported" if mis or slow else "not supported"
         )
         evidence = (
             f"Spearman rho(MACs, latency) = {rho_light:.2f} among {band} ({rho:.2f} over all {len(zoo)}); "
+            f"a depthwise 3x3 at C={width} runs at {dw.achieved_gflops:.3g} GFLOP/s vs {dense.achieved_gflops:.3g} for a dense 3x3 ({gap:.1f}x)."
+        )
+    else:
+        _, lo, hi = spearman_ci(light.macs, light.latency_ms, level=rho_level)
+        rho_part = interval_part(lo, hi, RHO_MISPREDICTS)
+        verdict = combine_parts([rho_part, "holds" if gap >= DEPTHWISE_GAP else "fails"])
+        reading = {"holds": "wholly below", "fails": "wholly above", "untestable": "straddling"}[rho_part]
+        evidence = (
+            f"Spearman rho(MACs, latency) = {rho_light:.2f} among {band}, {100 * rho_level:.0f} % interval "
+            f"[{lo:.2f}, {hi:.2f}] {reading} {RHO_MISPREDICTS} ({rho:.2f} over all {len(zoo)}); "
             f"a depthwise 3x3 at C={width} runs at {dw.achieved_gflops:.3g} GFLOP/s vs {dense.achieved_gflops:.3g} for a dense 3x3 ({gap:.1f}x)."
         )
 
@@ -219,9 +259,16 @@ def conclude(
         "dense 3x3 algorithm (oneDNN)": f"{c['implementation']} / {c.get('algorithm') or 'unknown'}",
         "dense 3x3 vs fresh GEMM peak": {"value": round(c["pct_of_fresh_peak"], 0), "unit": "%"},
     }
+    if rho_level is not None:
+        for label, df in (("all", zoo), (f"within < {lightweight_macs / 1e6:.0f} M MACs", light)):
+            r, lo, hi = spearman_ci(df.macs, df.latency_ms, level=rho_level)
+            key_numbers[f"rho {label}: {100 * rho_level:.0f} % interval"] = (
+                f"[{lo:.2f}, {hi:.2f}]" if finite(lo) and finite(hi) else "n/a"
+            )
+    key_numbers.update(_interval_numbers(zoo))
     if not g4.empty:
         key_numbers["ReLU + shortcut share of bottleneck time (G4)"] = {
             "value": round(100 * (1 - float(g4.latency_ratio.iloc[0])), 1),
             "unit": "%",
         }
-    return Lesson(CLAIM, verdict, evidence, tuple(takeaways), key_numbers)
+    return mark_contention(Lesson(CLAIM, verdict, evidence, tuple(takeaways), key_numbers), contention)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 #: Verdicts a claim can get (the same strings as ``workbench.report.record.VERDICTS``).
@@ -27,6 +27,9 @@ class Lesson:
         evidence: one sentence with the numbers that decided the verdict (its reason).
         takeaways: sentences built from this run's numbers.
         key_numbers: label -> number, string or ``{"value": x, "unit": str}`` for the card.
+        reliability: ``""`` when nothing is known against the verdict, else why it is not to be
+            trusted (e.g. :data:`UNRELIABLE`); the verdict itself is kept (see
+            :func:`mark_contention`).
     """
 
     claim: str
@@ -34,14 +37,19 @@ class Lesson:
     evidence: str
     takeaways: tuple[str, ...]
     key_numbers: dict[str, Any] = field(default_factory=dict)
+    reliability: str = ""
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict {self.verdict!r} is not one of {', '.join(VERDICTS)}")
 
     def claim_result(self) -> dict[str, str]:
-        """``{"verdict", "evidence"}`` as ``wb.record("claim_result", ...)`` expects."""
-        return {"verdict": self.verdict, "evidence": self.evidence}
+        """``{"verdict", "evidence"}`` as ``wb.record("claim_result", ...)`` expects, plus
+        ``"reliability"`` when the verdict is marked unreliable."""
+        out = {"verdict": self.verdict, "evidence": self.evidence}
+        if self.reliability:
+            out["reliability"] = self.reliability
+        return out
 
     def records(self) -> dict[str, Any]:
         """``{record key: value}`` for the report card: ``key_numbers`` and ``claim_result``."""
@@ -53,8 +61,9 @@ class Lesson:
 
     def verdict_view(self) -> Text:
         """Claim, verdict and evidence as three short paragraphs."""
+        verdict = self.verdict.upper() + (f" ({self.reliability})" if self.reliability else "")
         return Text(
-            (self.claim, self.verdict.upper(), self.evidence),
+            (self.claim, verdict, self.evidence),
             bullets=False,
             labels=("Claim", "Verdict", "Evidence"),
         )
@@ -137,3 +146,73 @@ def combine_parts(parts, *, inconclusive: bool = False) -> str:
     if not any(s == "holds" for s in testable):
         return "not supported"
     return "partly supported"
+
+
+# --- contention (issue 19): a verdict measured on a busy machine is marked, never flipped -----
+
+#: The mark a latency-dependent verdict gets when the machine was busy while it was measured.
+UNRELIABLE = "unreliable: machine under contention"
+#: The card's key-number label of the machine's state during the latency runs.
+MACHINE_LABEL = "machine during latency runs"
+
+
+def _contention_dict(contention: Any) -> dict[str, Any] | None:
+    if contention is None:
+        return None
+    d = contention.to_dict() if hasattr(contention, "to_dict") else dict(contention)
+    missing = {"busy", "fraction", "sentence"} - set(d)
+    if missing:
+        raise KeyError(f"contention lacks {', '.join(sorted(missing))}; valid: workbench.measure.contention(...) or its to_dict()")
+    return d
+
+
+def mark_contention(lesson: Lesson, contention: Any, *, latency_dependent: bool = True) -> Lesson:
+    """``lesson`` with the machine's state on its card; marked :data:`UNRELIABLE` when busy.
+
+    The verdict is never changed: on a busy machine memory-bound operators slow down more
+    than GEMM-bound ones, so latency rankings shift and a verdict could flip with background
+    load. The reader gets the verdict the evidence gives, the mark, and the machine's state
+    (from :func:`workbench.measure.contention`) to judge it.
+
+    Args:
+        lesson: the verdict computed from the measurements.
+        contention: a :class:`workbench.measure.Contention`, its ``to_dict()``, or ``None``
+            (no probe: ``lesson`` is returned unchanged).
+        latency_dependent: whether the verdict rests on latency measurements (a verdict on
+            accuracy or parameter counts is not marked, but still shows the machine's state).
+
+    Returns:
+        A new :class:`Lesson`: key number :data:`MACHINE_LABEL` added; when busy and
+        ``latency_dependent``, ``reliability`` set and the evidence prefixed with the mark.
+
+    Raises:
+        KeyError: ``contention`` without ``busy``, ``fraction`` and ``sentence``.
+    """
+    d = _contention_dict(contention)
+    if d is None:
+        return lesson
+    state = f"{100 * float(d['fraction']):.0f} % of idle GEMM throughput" + (" (busy)" if d["busy"] else "")
+    numbers = {**lesson.key_numbers, MACHINE_LABEL: state}
+    if not (d["busy"] and latency_dependent):
+        return replace(lesson, key_numbers=numbers)
+    evidence = (
+        f"{UNRELIABLE[0].upper()}{UNRELIABLE[1:]} (machine at {100 * float(d['fraction']):.0f} % of its idle GEMM throughput); "
+        f"the measurements as taken give '{lesson.verdict}': {lesson.evidence}"
+    )
+    takeaways = (f"The machine was busy during the latency runs, {d['sentence']}. Re-run on a quiet machine (workbench report --wait-idle) before trusting the verdict.", *lesson.takeaways)
+    return replace(lesson, evidence=evidence, takeaways=takeaways, key_numbers=numbers, reliability=UNRELIABLE)
+
+
+def interval_part(lo: float, hi: float, threshold: float, *, below: bool = True) -> str:
+    """A part of a claim decided by an interval: ``"holds"`` when the whole interval is on the
+    claimed side of ``threshold`` (below it when ``below``), ``"fails"`` when it is wholly on the
+    other side, ``"untestable"`` when it straddles the threshold or is not finite.
+
+    >>> interval_part(0.2, 0.7, 0.8), interval_part(0.85, 0.99, 0.8), interval_part(0.5, 0.9, 0.8)
+    ('holds', 'fails', 'untestable')
+    """
+    if not (finite(lo) and finite(hi)):
+        return "untestable"
+    if below:
+        return "holds" if hi < threshold else "fails" if lo >= threshold else "untestable"
+    return "holds" if lo > threshold else "fails" if hi <= threshold else "untestable"

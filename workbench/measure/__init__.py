@@ -43,3 +43,10 @@ __all__ += ["decode_scaling", "fit_exponent", "resolution_scaling", "sequence_sc
 from .dense import detection_map, evaluate_detector, evaluate_segmenter, mean_iou, pipeline_latency  # noqa: E402
 
 __all__ += ["detection_map", "evaluate_detector", "evaluate_segmenter", "mean_iou", "pipeline_latency"]
+# contention (issue 19): probe the machine around latency experiments, flag a busy one
+from .probe import BUSY_FRACTION, Contention, Probe, contention, idle_gflops, probe_environment  # noqa: E402
+
+__all__ += ["BUSY_FRACTION", "Contention", "Probe", "contention", "idle_gflops", "probe_environment"]
+from .stats import bootstrap_ci, exponent_ci, spearman_ci  # noqa: E402
+
+__all__ += ["bootstrap_ci", "exponent_ci", "spearman_ci"]

@@ -27,8 +27,16 @@ from torch import nn
 
 from ._inputs import make_input
 from .env import environment
+from .stats import bootstrap_ci
 
 BACKENDS = ("eager", "compile")
+#: Default time cap (s) of the timed rounds of an adaptive :func:`compare_latency`.
+ADAPTIVE_MAX_S = 30.0
+#: An adaptive comparison never judges its intervals on fewer rounds: a bootstrap over 2-4
+#: values cannot show their spread.
+MIN_ADAPTIVE_ROUNDS = 5
+#: Fewer rounds than this give NaN ratio intervals (unknown), not the zero width of one value.
+MIN_CI_ROUNDS = 3
 
 # The clock every timed block reads; a seam so tests can drive a fake clock and check the
 # statistics exactly instead of against a noisy machine.
@@ -233,6 +241,11 @@ def compare_latency(
     device: str = "cpu",
     sample_ms: float = 20.0,
     warmup_s: float = 0.3,
+    target_ci: float | None = None,
+    max_seconds: float | None = None,
+    probe: bool = False,
+    level: float = 0.95,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Latency of several models measured interleaved, as ratios to the first one.
 
@@ -245,40 +258,78 @@ def compare_latency(
         models: ``{name: module}``, or a list of modules / registry names (names are built with
             :func:`workbench.create_model`). The first is the baseline.
         input_size: shared input ``(C, H, W)``; ``None`` uses each model's default input size.
-        rounds: number of round-robin rounds (samples per model, >= 1).
+        rounds: number of round-robin rounds (samples per model, >= 1); with ``target_ci``
+            the minimum number of rounds.
+        target_ci: adaptive interleaving: keep adding rounds until every ratio's bootstrap
+            interval has a half-width within this fraction of the ratio (0.03 = +-3 %) or
+            ``max_seconds`` is hit. ``None`` (default) runs exactly ``rounds`` rounds.
+        max_seconds: time cap (s) of the timed rounds of an adaptive comparison (default
+            :data:`ADAPTIVE_MAX_S`); only with ``target_ci``. The minimum ``rounds`` always
+            run, so a very slow machine can exceed it.
+        probe: probe the machine (:func:`workbench.measure.probe_environment`, ~0.3 s each)
+            before and after, and judge the contention against the idle peak.
+        level: coverage of the ratio intervals (0.95 = 2.5th-97.5th percentile).
+        seed: seed of the bootstrap (the intervals of the same rounds are reproducible).
         Other arguments as :func:`measure_latency`.
 
     Returns:
         DataFrame, one row per model: ``name, median_ms, iqr_ms, ratio`` (median of per-round
-        ratios to the baseline), ``ratio_q1, ratio_q3, rounds, baseline, batch_size, threads``;
-        ``df.attrs['env']`` holds the environment.
+        ratios to the baseline), ``ratio_q1, ratio_q3`` (quartiles of the per-round ratios),
+        ``ratio_lo, ratio_hi`` (bootstrap interval of the median ratio over rounds; NaN for
+        fewer than :data:`MIN_CI_ROUNDS` rounds), ``rounds,
+        baseline, batch_size, threads``. ``df.attrs['env']`` holds the environment,
+        ``df.attrs['ci']`` ``{level, target, converged, rounds, seconds}`` (``converged`` is
+        ``None`` without a target, ``False`` when the time cap stopped the rounds) and, with
+        ``probe``, ``df.attrs['contention']`` the :meth:`Contention.to_dict` of the probes.
     """
     _check_timing_args(sample_ms=sample_ms, warmup_s=warmup_s, rounds=rounds)
+    _check_adaptive_args(target_ci, max_seconds)
+    if target_ci is not None and max_seconds is None:
+        max_seconds = ADAPTIVE_MAX_S
     named = _as_named(models)
     if not named:
         raise ValueError("compare_latency needs at least one model")
     states = {n: m.training for n, m in named.items()}
+    names = list(named)
+    base = names[0]
     with num_threads(threads) as t, torch.inference_mode():
+        before = _probe(t) if probe else None
         prepared, inputs, iters = {}, {}, {}
         for name, model in named.items():
             prepared[name] = _prepare(model, backend, channels_last, device)
             inputs[name] = make_input(model, input_size, batch_size, channels_last=channels_last).to(device)
             iters[name] = _calibrate(prepared[name], inputs[name], device, warmup_s, sample_ms / 1000)
-        names = list(named)
         times: dict[str, list[float]] = {n: [] for n in names}
-        for r in range(rounds):
+        converged = None
+        t_start = _clock()
+        r = 0
+        while True:
             order = names[r % len(names) :] + names[: r % len(names)]
             for name in order:
                 times[name].append(1000 * _time_block(prepared[name], inputs[name], iters[name], device))
+            r += 1
+            if target_ci is None:
+                if r >= rounds:
+                    break
+                continue
+            if r >= max(rounds, MIN_ADAPTIVE_ROUNDS) and _within(times, base, target_ci, level, seed):
+                converged = True
+                break
+            if r >= rounds and _clock() - t_start >= max_seconds:
+                converged = False  # the minimum rounds always run: never fewer than without a target
+                break
+        seconds = _clock() - t_start
+        after = _probe(t) if probe else None
         env = environment(t, device)
     for n, m in named.items():
         m.train(states[n])
-    base = names[0]
     rows = []
     for name in names:
-        ratios = [a / b for a, b in zip(times[name], times[base], strict=True)]
+        ratios = _ratios(times, name, base)
         q1, med, q3 = _quartiles(times[name])
         r1, rmed, r3 = _quartiles(ratios)
+        # fewer rounds show no spread: an unknown interval, never a zero-width one
+        lo, hi = bootstrap_ci(ratios, level=level, seed=seed) if r >= MIN_CI_ROUNDS else (math.nan, math.nan)
         rows.append(
             {
                 "name": name,
@@ -287,7 +338,9 @@ def compare_latency(
                 "ratio": rmed,
                 "ratio_q1": r1,
                 "ratio_q3": r3,
-                "rounds": rounds,
+                "ratio_lo": lo,
+                "ratio_hi": hi,
+                "rounds": r,
                 "baseline": base,
                 "batch_size": inputs[name].shape[0],
                 "threads": t,
@@ -295,7 +348,42 @@ def compare_latency(
         )
     df = pd.DataFrame(rows)
     df.attrs["env"] = env
+    df.attrs["ci"] = {"level": level, "target": target_ci, "converged": converged, "rounds": r, "seconds": seconds}
+    if probe:
+        from .probe import contention  # probe imports this module: import when asked
+
+        df.attrs["contention"] = contention(before, after).to_dict()
     return df
+
+
+def _check_adaptive_args(target_ci: float | None, max_seconds: float | None) -> None:
+    for name, value in (("target_ci", target_ci), ("max_seconds", max_seconds)):
+        if value is not None and not (isinstance(value, numbers.Real) and math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be None or a finite number > 0, got {value!r}")
+    if max_seconds is not None and target_ci is None:
+        raise ValueError("max_seconds caps an adaptive comparison: give target_ci too (e.g. target_ci=0.03)")
+
+
+def _probe(threads: int):
+    from .probe import probe_environment  # probe imports this module: import when asked
+
+    return probe_environment(threads=threads)
+
+
+def _ratios(times: Mapping[str, list[float]], name: str, base: str) -> list[float]:
+    return [a / b for a, b in zip(times[name], times[base], strict=True)]
+
+
+def _within(times: Mapping[str, list[float]], base: str, target: float, level: float, seed: int) -> bool:
+    """Whether every ratio's bootstrap interval has a half-width within ``target`` of the ratio."""
+    for name in times:
+        if name == base:
+            continue
+        ratios = _ratios(times, name, base)
+        lo, hi = bootstrap_ci(ratios, level=level, seed=seed)
+        if not (hi - lo) / 2 <= target * statistics.median(ratios):
+            return False
+    return True
 
 
 def _as_named(models) -> dict[str, nn.Module]:

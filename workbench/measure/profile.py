@@ -32,7 +32,7 @@ class ProfileRow:
         latency_ms, latency_iqr_ms, latency_cv: median forward latency and spread (NaN if not
             measured); latency_ratio/baseline: median per-round ratio to the baseline from an
             interleaved :func:`compare_latency` (profile_many only), with its quartiles
-            latency_ratio_q1/q3.
+            latency_ratio_q1/q3 and the bootstrap interval of the median latency_ratio_ci_lo/_ci_hi.
         achieved_gflops: flops / latency; pct_of_peak: that as % of the measured GEMM peak.
         arithmetic_intensity: MACs per byte of params + peak activations (roofline x-axis proxy).
         unsupported_ops: operators the counter could not handle (must be empty to trust macs).
@@ -53,6 +53,8 @@ class ProfileRow:
     latency_ratio: float = math.nan
     latency_ratio_q1: float = math.nan
     latency_ratio_q3: float = math.nan
+    latency_ratio_ci_lo: float = math.nan
+    latency_ratio_ci_hi: float = math.nan
     baseline: str = ""
     achieved_gflops: float = math.nan
     pct_of_peak: float = math.nan
@@ -165,8 +167,11 @@ def profile_many(
     The first model is the latency baseline: ``latency_ratio`` is each model's median per-round
     ratio to it, the figure to trust on a machine whose speed drifts.
 
+    ``latency_kwargs`` go to :func:`compare_latency` (e.g. ``target_ci=0.03, probe=True``).
+
     Returns:
-        DataFrame with the :class:`ProfileRow` fields as columns, one row per model.
+        DataFrame with the :class:`ProfileRow` fields as columns, one row per model; its
+        ``attrs`` carry the comparison's ``ci`` and, when probed, ``contention``.
     """
     if isinstance(models, Mapping):
         named = dict(models)
@@ -191,9 +196,13 @@ def profile_many(
             row.update(
                 latency_ms=r.median_ms, latency_iqr_ms=r.iqr_ms, latency_ratio=r.ratio,
                 latency_ratio_q1=r.ratio_q1, latency_ratio_q3=r.ratio_q3, baseline=r.baseline, env=cmp.attrs["env"],
+                latency_ratio_ci_lo=r.ratio_lo, latency_ratio_ci_hi=r.ratio_hi,
             )  # fmt: skip
             _with_latency(row, r.median_ms, r.threads, gemm)
-    return pd.DataFrame([ProfileRow(**r).to_dict() for r in rows.values()])
+    df = pd.DataFrame([ProfileRow(**r).to_dict() for r in rows.values()])
+    if latency:
+        df.attrs.update({k: v for k, v in cmp.attrs.items() if k in ("ci", "contention")})
+    return df
 
 
 def multiplier_grid(

@@ -84,6 +84,7 @@ def with_traffic(
         columns=[c for c in ("weight_bytes", "activation_bytes", "traffic_bytes") if c in table]
     ).merge(pd.DataFrame(rows), on="name")
     out["arithmetic_intensity"] = out.macs / out.traffic_bytes
+    out.attrs = dict(table.attrs)  # keep profile_many's interval and contention records
     return out
 
 

@@ -82,9 +82,18 @@ def roofline(df: pd.DataFrame, gemm_gflops: float, bandwidth_gbs: float, *, colo
     return fig
 
 
-def ratio_bars(df: pd.DataFrame, x: str = "name", y: str = "latency_ratio", *, low: str | None = "latency_ratio_q1", high: str | None = "latency_ratio_q3", color: str | None = None, facet: str | None = None, title: str | None = None) -> go.Figure:
-    """Bars of a ratio with its inter-quartile range as error bars (1.0 = baseline)."""
+def ratio_bars(df: pd.DataFrame, x: str = "name", y: str = "latency_ratio", *, low: str | None = "auto", high: str | None = "auto", color: str | None = None, facet: str | None = None, title: str | None = None) -> go.Figure:
+    """Bars of a ratio with error bars (1.0 = baseline).
+
+    ``low``/``high`` name the columns of the bar ends; ``"auto"`` takes the bootstrap interval
+    of the median (``<y>_lo/_hi`` or ``<y>_ci_lo/_ci_hi``, from ``compare_latency`` /
+    ``profile_many``) when present, else the inter-quartile range ``<y>_q1/_q3``; ``None``
+    draws no error bars.
+    """
     d = df.copy()
+    if low == "auto" or high == "auto":
+        pairs = [(f"{y}_lo", f"{y}_hi"), (f"{y}_ci_lo", f"{y}_ci_hi"), (f"{y}_q1", f"{y}_q3")]
+        low, high = next(((a, b) for a, b in pairs if a in d and b in d and d[a].notna().any()), (None, None))
     kw = {}
     if low in d and high in d:
         d["_plus"], d["_minus"] = d[high] - d[y], d[y] - d[low]

@@ -276,6 +276,8 @@ def _card(r: Any, recs: dict[str, Any], tech: Any) -> dict[str, Any]:
         "papers": tech.papers if tech else (),
         "verdict": claim_result.get("verdict"),
         "evidence": claim_result.get("evidence"),
+        "reliability": claim_result.get("reliability"),
+        "environment": (recs.get("environment") or {}) if isinstance(recs.get("environment"), dict) else {},
         "numbers": numbers,
         "figures": figs,
         "records": sorted(recs),

@@ -26,6 +26,12 @@ Well-known keys, validated at record time (``ValueError`` names the problem):
 ``claim_result``
     dict ``{"verdict": one of VERDICTS, "evidence": "one sentence with the numbers"}``:
     the card's answer to the technique's claim.
+    An optional ``"reliability"`` string (e.g. ``"unreliable: machine under contention"``)
+    is shown as a warning badge next to the verdict.
+``environment``
+    dict with at least ``{"sentence": str, "busy": bool}``: the machine's state during the
+    notebook's latency runs (``workbench.measure.contention(...).to_dict()``), one line on the
+    card.
 ``key_numbers``
     dict ``label -> value`` shown on the card, in insertion order. A value is a number, a
     string, or ``{"value": number, "unit": str}``; units ``"params"``, ``"macs"``, ``"flops"``
@@ -161,6 +167,8 @@ def _encode(key: str, value: Any) -> tuple[str, Any]:
         _check_key_numbers(data)
     elif key == "claim_result":
         _check_claim_result(data)
+    elif key == "environment":
+        _check_environment(data)
     elif key == "models":
         raise ValueError(
             "record key 'models' takes a pandas DataFrame (columns: "
@@ -235,6 +243,15 @@ def _check_claim_result(data: Any) -> None:
     ):
         raise ValueError(
             f"claim_result must be {{'verdict': one of {', '.join(VERDICTS)}, 'evidence': str}}, got {data!r}"
+        )
+    if not isinstance(data.get("reliability", ""), str):
+        raise ValueError(f"claim_result['reliability'] must be a string, got {data['reliability']!r}")
+
+
+def _check_environment(data: Any) -> None:
+    if not (isinstance(data, dict) and isinstance(data.get("sentence"), str) and isinstance(data.get("busy"), bool)):
+        raise ValueError(
+            f"environment must be a dict with 'sentence' (str) and 'busy' (bool), e.g. workbench.measure.contention(...).to_dict(); got {data!r}"
         )
 
 

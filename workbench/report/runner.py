@@ -135,6 +135,7 @@ def run_reports(
     on_event: EventCallback | None = None,
     build_bank: Callable[..., Any] | None | str = "default",
     executor: Executor | str = "local",
+    machine: dict[str, Any] | None = None,
 ) -> RunSummary:
     """Execute the technique notebooks and publish ``reports_dir/<profile>/`` atomically.
 
@@ -165,6 +166,9 @@ def run_reports(
             pool), ``"ray"`` (a local Ray instance or ``$RAY_ADDRESS``) or an executor object
             (:mod:`.executors`; a :class:`~.executors.RayExecutor` for a cluster address).
             One the runner creates from a name it also closes.
+        machine: the machine's state at start (:func:`workbench.report.idle.machine_state`,
+            as ``workbench report`` probes it); stored in the manifest and, when busy, shown as
+            a warning on the index. ``None``: not probed.
 
     Returns:
         The :class:`RunSummary`; ``summary.ok`` is false if a notebook failed, timed out or
@@ -249,6 +253,7 @@ def run_reports(
                 "data_fingerprint": keys.data,
                 "bank_s": round(bank_s, 2),
                 "extras_s": round(extras_s, 2),
+                "contention": machine,  # issue 19: was the machine busy at start?
             }
             index_html = build_index(
                 staging, results, meta=meta, techniques=techniques, prepared=prepared

@@ -107,7 +107,7 @@ register_technique(
         profiles={
             "smoke": {
                 "models": ["mobilenetv2_100", "lcnet_100", "mobilenetv3_small_100", "shufflenetv2_100", "efficientvit_m0"],
-                "rounds": 2, "layer_widths": [32, 128], "guideline_blocks": 2,
+                "rounds": 2, "layer_widths": [32, 128], "guideline_blocks": 2, "max_seconds": 3.0,
             },
             "default": {},
             "full": {"rounds": 30, "feature_size": 56},
