@@ -40,6 +40,7 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     ("accuracy", rf"{NUM}{PCT}\s*(?:[\w-]+\s){{0,2}}?{_ABS_ACC}"),
     ("accuracy", rf"{_ABS_ACC}(?:\s+(?:accuracy|accuracies|score))?\s*(?:of|:|=|is|reaches|achieves)?\s*(?:ranging\s+from\s+)?{NUM}{PCT}"),
     ("accuracy", rf"{NUM}\s*(?P<metric>mAP|mIoU|AP|box AP|mask AP|top-?1)\b"),
+    ("accuracy", rf"{NUM}{PCT}\s+more\s+accurate\b"),  # always a gain
     ("accuracy", rf"(?P<metric>PSNR)\b[^.;]{{0,40}}?{NUM}\s*(?P<unit>dB)"),
     ("accuracy", rf"{NUM}\s*(?P<unit>dB)\b"),
     ("accuracy", rf"{NUM}\s*(?P<metric>PSNR)\b"),
@@ -79,8 +80,11 @@ _BOUND_BEFORE = (
 )
 # One earlier item of a list or range sharing the matched number's unit: "25.2, 31.3 and 41 mAP",
 # "2.78/3.83/5.62 ms", "1.3-2.4x", "from 75.2% to 79%".
-_ITEM = re.compile(r"(?<![\w.\-+])(?P<val>\d+(?:\.\d+)?)\s*(?P<suffix>\\?%|x|×)?\s*"
-                   r"(?P<sep>,\s*and\s+|,\s*|\s*/\s*|\s+and\s+|\s+to\s+|\s*[-–]\s*)$")
+_ITEM = re.compile(r"(?<![\w.\-+])(?P<val>\d+(?:\.\d+)?)\s*(?P<suffix>\\?%|x|×|times)?\s*"
+                   r"(?P<sep>,\s*and\s+|,\s*|\s*[/|]\s*|\s+and\s+|\s+to\s+|\s*[-–]\s*)$")
+# Later items of a list of percentages after the matched one: "of 93.05%, 70.15% and 67.71%",
+# "75.15%|82.03%"; each must print its own % sign.
+_NEXT_PCT = re.compile(r"\s*(?:,\s*and\s+|,\s*|\s*/\s*|\s*\|\s*|\s+and\s+)(?P<val>\d+(?:\.\d+)?)\s*\\?%")
 
 
 @dataclass(frozen=True)
@@ -168,7 +172,7 @@ def _list_items(sentence: str, vs: int, unit: str) -> list[tuple[int, int, bool]
     items, end = [], vs
     while (m := _ITEM.search(sentence[:end])) is not None:
         suffix = (m["suffix"] or "").replace("\\", "")
-        if suffix and suffix != unit.replace("\\", "") and not (suffix in "x×" and unit == "x"):
+        if suffix and suffix != unit and not (suffix in ("x", "×", "times") and unit == "x"):
             break
         is_range = m["sep"].strip() in ("to", "-", "–")
         items.append((m.start("val"), m.end("val"), is_range))
@@ -207,7 +211,8 @@ def extract_claims(text: str, flops_convention: str | None = None) -> list[Claim
                 vs, ve = m.span("val")
                 if any(vs < b and a < ve for a, b in used):
                     continue
-                if sentence[max(0, vs - 1) : vs].isalpha() or sentence[max(0, vs - 1) : vs] in ".-":
+                prev = sentence[max(0, vs - 1) : vs]
+                if prev.isalpha() or (prev and prev in ".-"):
                     continue  # part of a name such as "YOLOv9" or "x4"; not a measured value
                 gd = m.groupdict()
                 metric = (gd.get("metric") or "").strip() or _DEFAULTS[kind][0]
@@ -238,6 +243,11 @@ def extract_claims(text: str, flops_convention: str | None = None) -> list[Claim
                 in_range = any(r for _, _, r in items)
                 spans = [(a, b, "~" if r else "") for a, b, r in items if not any(a < d and c < b for c, d in used)]
                 spans.append((vs, ve, "~" if in_range else _bound(sentence, vs, ve)))
+                end = m.end()
+                ends_with_pct = unit == "%" and sentence[ve:end].strip() in ("%", "\\%")
+                while ends_with_pct and (n := _NEXT_PCT.match(sentence, end)):
+                    spans.append((n.start("val"), n.end("val"), ""))
+                    end = n.end()
                 for a, b, bound in spans:
                     if bound == "" and (a, b) != (vs, ve):
                         bound = _bound(sentence, a, b)
