@@ -174,6 +174,10 @@ def _list_items(sentence: str, vs: int, unit: str) -> list[tuple[int, int, bool]
         suffix = (m["suffix"] or "").replace("\\", "")
         if suffix and suffix != unit and not (suffix in ("x", "×", "times") and unit == "x"):
             break
+        if m["sep"].strip() == "and" and not suffix and not re.search(r"\d\s*,\s*$", sentence[: m.start()]):
+            break  # "GTX 1080 and 1.3 ms": a bare "and" joins items that print their unit or end a comma list
+        if re.search(r"[A-Z0-9][\w-]*\s+$", sentence[max(0, m.start() - 20) : m.start()]):
+            break  # "iPhone 12, 1.6 ms": a number after a name or model is part of that name
         is_range = m["sep"].strip() in ("to", "-", "–")
         items.append((m.start("val"), m.end("val"), is_range))
         end = m.start()
