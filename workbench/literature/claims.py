@@ -48,7 +48,7 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     ("throughput", rf"{NUM}\s*(?P<unit>FPS|fps|frames per second|frames/s|images/s|img/s|tokens?/s)"),
     ("speedup", rf"{NUM}\s*{TIMES}\s*(?:times\s+)?(?P<metric>faster|speed-?ups?|acceleration|fewer|smaller|less|lower|reduction|compression|higher throughput)"),
     ("speedup", rf"(?P<metric>speed-?ups?|acceleration|compression(?: ratio)?)\s*(?:of|by|up to)*\s*{NUM}\s*{TIMES}"),
-    ("speedup", rf"(?P<metric>speed-?ups?)\s+of\s+(?:up\s+to\s+)?{NUM}(?!\s*[%\w])"),  # "a speedup of 2.33": a ratio
+    ("speedup", rf"(?P<metric>speed-?ups?)\s+of\s+(?:up\s+to\s+)?{NUM}(?![.\d])(?!\s*\\?%)"),  # "a speedup of 2.33": a ratio
     ("speedup", rf"{NUM}\s*{TIMES}\s*(?P<metric>)"),
     ("memory", rf"{NUM}\s*(?P<unit>[KMGkT]i?B)\b"),
     ("reduction", rf"(?P<metric>reduc\w*|cut\w*|sav\w*|lower\w*|decreas\w*)\s+(?:\w+\s+){{0,4}}?by\s+(?:up to\s+)?{NUM}{PCT}"),
@@ -57,7 +57,7 @@ PATTERNS: tuple[tuple[str, str], ...] = (
 )
 _DEFAULTS = {
     "params": ("params", ""), "compute": ("FLOPs", ""), "accuracy": ("accuracy", "%"),
-    "latency": ("latency", "ms"), "throughput": ("throughput", ""), "speedup": ("speed-up", "x"),
+    "latency": ("latency", "ms"), "throughput": ("throughput", ""), "speedup": ("ratio", "x"),
     "memory": ("memory", "MB"), "reduction": ("reduction", "%"),
 }
 _SCALE_TO_M = {"k": 1e-3, "m": 1.0, "million": 1.0, "b": 1e3, "billion": 1e3, "g": 1e3, "t": 1e6, "": 1e-6}
@@ -74,9 +74,9 @@ _MAC_WORDS = {"MACs", "MAdds", "Mult-Adds", "multiply-adds"}
 FLOPS_CONVENTIONS = ("macs", "flops")
 # Words just before a number that make it a bound or an approximation, not a measured value.
 _BOUND_BEFORE = (
-    ("<", re.compile(r"(?:<|≤|\\leq?|\bless than|\bfewer than|\bunder|\bbelow|\bup to|\bat most|\bwithin)\s*\(?\s*$", re.I)),
-    (">", re.compile(r"(?:>|≥|\\geq?|\bmore than|\bover|\babove|\bat least|\bexceeding|\bupward of)\s*\(?\s*$", re.I)),
-    ("~", re.compile(r"(?:~|≈|\\sim|\\approx|\bapproximately|\babout|\baround|\bnearly|\broughly|\balmost)\s*\(?\s*$", re.I)),
+    ("<", re.compile(r"(?:<|≤|\\?\bleq?|\bless than|\bfewer than|\bunder|\bbelow|\bup to|\bat most|\bwithin)(?:\s+an?)?\s*\(?\s*$", re.I)),
+    (">", re.compile(r"(?:>|≥|\\?\bgeq?|\bmore than|\bover|\babove|\bat least|\bexceeding|\bupward of)(?:\s+an?)?\s*\(?\s*$", re.I)),
+    ("~", re.compile(r"(?:~|≈|\\sim|\\approx|\bapproximately|\babout|\baround|\bnearly|\broughly|\balmost)(?:\s+an?)?\s*\(?\s*$", re.I)),
 )
 # One earlier item of a list or range sharing the matched number's unit: "25.2, 31.3 and 41 mAP",
 # "2.78/3.83/5.62 ms", "1.3-2.4x", "from 75.2% to 79%".
