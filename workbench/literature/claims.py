@@ -94,7 +94,7 @@ class Claim:
     Attributes:
         kind: params, compute, accuracy, latency, throughput, speedup, memory or reduction.
         metric: the paper's word ("FLOPs", "MAdds", "top-1", "mAP", "PSNR", "faster", ...);
-            accuracy deltas ("+2.1% top-1") get the suffix " (gain)".
+            accuracy or error-rate deltas ("+2.1% top-1") get the suffix " (gain)".
         value: the number as printed.
         unit: unit as printed ("M", "G", "%", "dB", "ms", "FPS", "x", "MB", "" for raw counts).
         norm: value in the kind's canonical unit (params / compute: millions, latency: ms,
@@ -235,15 +235,16 @@ def extract_claims(text: str, flops_convention: str | None = None) -> list[Claim
                     continue  # a year ("VOC 2007 mAP") or a count, not a percentage
                 if kind == "params" and unit == "" and value < 1000:
                     continue  # "3 parameters" is a count of hyper-parameters, not a model size
+                items = _list_items(sentence, vs, unit)
+                first = min([vs, m.start()] + [a for a, _, _ in items])  # a list's context precedes its first item
                 gain = kind == "accuracy" and unit == "%" and bool(
-                    _RELATIVE.search(sentence[: m.start()]) or _GAIN_IN_MATCH.search(m.group(0) + sentence[m.end() : m.end() + 24])
+                    _RELATIVE.search(sentence[:first]) or _GAIN_IN_MATCH.search(m.group(0) + sentence[m.end() : m.end() + 24])
                     or sentence[max(0, vs - 1) : vs] == "+"
                 )
-                if gain and metric != "error":
+                if gain:
                     metric += " (gain)"
                 if kind == "memory" and not _MEMORY_CONTEXT.search(sentence):
                     continue  # "MB" with no memory/size word nearby is usually a data size
-                items = _list_items(sentence, vs, unit)
                 in_range = any(r for _, _, r in items)
                 spans = [(a, b, "~" if r else "") for a, b, r in items if not any(a < d and c < b for c, d in used)]
                 spans.append((vs, ve, "~" if in_range else _bound(sentence, vs, ve)))

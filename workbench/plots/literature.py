@@ -42,7 +42,7 @@ def task_figure(records: list[dict]) -> go.Figure:
 
 
 def _is_absolute_accuracy(c: dict) -> bool:
-    return c["kind"] == "accuracy" and c["unit"] == "%" and "(gain)" not in c["metric"] and c["metric"] != "error"
+    return c["kind"] == "accuracy" and c["unit"] == "%" and "(gain)" not in c["metric"] and not c["metric"].startswith("error")
 
 
 def accuracy_compute_pairs(records: list[dict]) -> list[dict]:
