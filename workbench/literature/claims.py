@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 
 NUM = r"(?P<val>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)"
 SCALE = r"(?P<unit>[KkMBGT]|[Mm]illion|[Bb]illion)"
-TIMES = r"(?:x|×|\\times|\$\\times\$|times)(?!\s*\d)"
+TIMES = r"(?:x|×|\\times|\$\\times\$|times)(?![a-z])(?!\s*\d)(?!\s*[-–]\s*\d)"  # not "3x3", "timestep", a range start
 PCT = r"\s*(?P<unit>\\?%)"  # LaTeX abstracts write "80.0\%"
 _ABS_ACC = r"\b(?P<metric>top-?1|top-?5|mAP|mIoU|box AP|mask AP|AP(?:50|75)?|accurac(?:y|ies)|mAcc)\b"
 _COMPUTE = r"(?:G?FLOPs?|MACs|MAdds|Mult-Adds|multiply-adds|computation)"
@@ -45,10 +45,10 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     ("accuracy", rf"{NUM}\s*(?P<unit>dB)\b"),
     ("accuracy", rf"{NUM}\s*(?P<metric>PSNR)\b"),
     ("latency", rf"{NUM}\s*(?P<unit>ms|milliseconds?|µs|us)\b"),
-    ("throughput", rf"{NUM}\s*(?P<unit>FPS|fps|frames per second|frames/s|images/s|img/s|tokens?/s)"),
+    ("throughput", rf"{NUM}\+?\s*(?P<unit>FPS|fps|frames per second|frames/s|images/s|img/s|tokens?/s)"),
     ("speedup", rf"{NUM}\s*{TIMES}\s*(?:times\s+)?(?P<metric>faster|speed-?ups?|acceleration|fewer|smaller|less|lower|reduction|compression|higher throughput)"),
     ("speedup", rf"(?P<metric>speed-?ups?|acceleration|compression(?: ratio)?)\s*(?:of|by|up to)*\s*{NUM}\s*{TIMES}"),
-    ("speedup", rf"(?P<metric>speed-?ups?)\s+of\s+(?:up\s+to\s+)?{NUM}(?![.\d])(?!\s*\\?%)"),  # "a speedup of 2.33": a ratio
+    ("speedup", rf"(?P<metric>speed-?ups?)\s+of\s+(?:up\s+to\s+)?{NUM}(?![.\d])(?!\s*\\?%)(?!\s*[-–]\s*\d)"),  # "a speedup of 2.33": a ratio
     ("speedup", rf"{NUM}\s*{TIMES}\s*(?P<metric>)"),
     ("memory", rf"{NUM}\s*(?P<unit>[KMGkT]i?B)\b"),
     ("reduction", rf"(?P<metric>reduc\w*|cut\w*|sav\w*|lower\w*|decreas\w*)\s+(?:\w+\s+){{0,4}}?by\s+(?:up to\s+)?{NUM}{PCT}"),
@@ -82,6 +82,9 @@ _BOUND_BEFORE = (
 # "2.78/3.83/5.62 ms", "1.3-2.4x", "from 75.2% to 79%".
 _ITEM = re.compile(r"(?<![\w.\-+])(?P<val>\d+(?:\.\d+)?)\s*(?P<suffix>\\?%|x|×|times)?\s*"
                    r"(?P<sep>,\s*and\s+|,\s*|\s*[/|]\s*|\s+and\s+|\s+to\s+|\s*[-–]\s*)$")
+# "1.3-" before a number: the number ends a range (unlike "ResNet-" or "MobileNetV2-").
+_RANGE_START = re.compile(r"(?<![\w.])\d+(?:\.\d+)?\s*(?:x|×|times|\\?%)?-$")
+_RANGE_NEXT = re.compile(r"\s*(?:\\?%|x|×|dB)?\s*(?:to|[-–~])\s*\d")
 # Later items of a list of percentages after the matched one: "of 93.05%, 70.15% and 67.71%",
 # "75.15%|82.03%"; each must print its own % sign.
 _NEXT_PCT = re.compile(r"\s*(?:,\s*and\s+|,\s*|\s*/\s*|\s*\|\s*|\s+and\s+)(?P<val>\d+(?:\.\d+)?)\s*\\?%")
@@ -150,6 +153,8 @@ def _bound(sentence: str, vs: int, ve: int) -> str:
     for sign, pattern in _BOUND_BEFORE:
         if pattern.search(before):
             return sign
+    if _RANGE_NEXT.match(sentence, ve):
+        return "~"  # "from 76.5% to 80.9%": the start of a range
     return ">" if sentence[ve : ve + 1] == "+" else ""
 
 
@@ -216,8 +221,8 @@ def extract_claims(text: str, flops_convention: str | None = None) -> list[Claim
                 if any(vs < b and a < ve for a, b in used):
                     continue
                 prev = sentence[max(0, vs - 1) : vs]
-                if prev.isalpha() or (prev and prev in ".-"):
-                    continue  # part of a name such as "YOLOv9" or "x4"; not a measured value
+                if prev.isalpha() or prev == "." or (prev == "-" and not _RANGE_START.search(sentence[:vs])):
+                    continue  # part of a name such as "YOLOv9", "x4" or "ResNet-50"; not a measured value
                 gd = m.groupdict()
                 metric = (gd.get("metric") or "").strip() or _DEFAULTS[kind][0]
                 unit = (gd.get("unit") or _DEFAULTS[kind][1]).strip().replace("\\%", "%")
@@ -237,7 +242,7 @@ def extract_claims(text: str, flops_convention: str | None = None) -> list[Claim
                     continue  # "3 parameters" is a count of hyper-parameters, not a model size
                 items = _list_items(sentence, vs, unit)
                 first = min([vs, m.start()] + [a for a, _, _ in items])  # a list's context precedes its first item
-                gain = kind == "accuracy" and unit == "%" and bool(
+                gain = kind == "accuracy" and unit in ("%", "dB") and bool(
                     _RELATIVE.search(sentence[:first]) or _GAIN_IN_MATCH.search(m.group(0) + sentence[m.end() : m.end() + 24])
                     or sentence[max(0, vs - 1) : vs] == "+"
                 )
