@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from .claims import extract_claims
+from .claims import FLOPS_CONVENTIONS, extract_claims
 from .dates import paper_year
 from .families import FAMILY_SLUGS
 from .parse import RawEntry, normalize_title, paper_id, parse_sources
@@ -32,6 +32,7 @@ DATA_DIR = Path(__file__).resolve().parents[2] / "datasets" / "literature"
 SOURCES_DIR = DATA_DIR / "sources"
 OVERRIDES_PATH = DATA_DIR / "overrides.csv"
 CATALOGUE_PATH = DATA_DIR / "catalogue.jsonl"
+FLOPS_CONVENTION_PATH = DATA_DIR / "flops_convention.csv"
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,27 @@ def load_overrides(path: str | Path = OVERRIDES_PATH) -> dict[str, Override]:
     return out
 
 
+def load_flops_conventions(path: str | Path = FLOPS_CONVENTION_PATH) -> dict[str, str]:
+    """Paper id -> what its "FLOPs" count (``macs`` or ``flops``), from ``flops_convention.csv``.
+
+    Columns ``id,title,convention,evidence``; only papers whose convention is justified by their
+    own words or reference table are listed, the rest stay unknown.
+
+    Raises:
+        ValueError: if a row's convention is not ``macs`` / ``flops`` or its evidence is empty.
+    """
+    out = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row["convention"] not in FLOPS_CONVENTIONS:
+                raise ValueError(f"flops_convention {row['id']}: convention {row['convention']!r}; "
+                                 f"valid: {', '.join(FLOPS_CONVENTIONS)}")
+            if not row["evidence"].strip():
+                raise ValueError(f"flops_convention {row['id']}: empty evidence")
+            out[row["id"]] = row["convention"]
+    return out
+
+
 def dedupe(entries: list[RawEntry]) -> dict[str, list[RawEntry]]:
     """Group raw entries by normalized title, keeping page order within each group."""
     groups: dict[str, list[RawEntry]] = defaultdict(list)
@@ -109,7 +131,7 @@ def dedupe(entries: list[RawEntry]) -> dict[str, list[RawEntry]]:
     return dict(groups)
 
 
-def _record(group: list[RawEntry], override: Override | None) -> dict:
+def _record(group: list[RawEntry], override: Override | None, flops: str | None = None) -> dict:
     first = group[0]
     # Metadata only exists on the 001 page; take the first entry that has it.
     meta = next((e for e in group if e.n_authors is not None), first)
@@ -146,16 +168,18 @@ def _record(group: list[RawEntry], override: Override | None) -> dict:
         "task": override.task if override and override.task else rule_task,
         "relevance": relevance,
         "override": override.reason if override else None,
-        "claims": [c.to_dict() for c in extract_claims(first.abstract)],
+        "claims": [c.to_dict() for c in extract_claims(first.abstract, flops)],
+        "flops_convention": flops,
     }
 
 
 def build_catalogue(sources_dir: str | Path = SOURCES_DIR,
-                    overrides_path: str | Path = OVERRIDES_PATH) -> list[dict]:
+                    overrides_path: str | Path = OVERRIDES_PATH,
+                    flops_path: str | Path = FLOPS_CONVENTION_PATH) -> list[dict]:
     """Parse, de-duplicate, tag and extract claims; one dict per unique paper, sorted by id.
 
     Raises:
-        ValueError: if an override names a paper id that is not in the sources.
+        ValueError: if an override or a FLOPs-convention row names a paper id that is not in the sources.
     """
     groups = dedupe(parse_sources(sources_dir))
     overrides = load_overrides(overrides_path)
@@ -163,7 +187,11 @@ def build_catalogue(sources_dir: str | Path = SOURCES_DIR,
     unknown = sorted(set(overrides) - ids)
     if unknown:
         raise ValueError(f"overrides name unknown paper ids: {', '.join(unknown)}")
-    records = [_record(g, overrides.get(paper_id(g[0].title))) for g in groups.values()]
+    flops = load_flops_conventions(flops_path)
+    unknown = sorted(set(flops) - ids)
+    if unknown:
+        raise ValueError(f"flops_convention names unknown paper ids: {', '.join(unknown)}")
+    records = [_record(g, overrides.get(paper_id(g[0].title)), flops.get(paper_id(g[0].title))) for g in groups.values()]
     return sorted(records, key=lambda r: r["id"])
 
 

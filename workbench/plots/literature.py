@@ -7,17 +7,13 @@ the literature page of the report (:mod:`workbench.report.literature_page`) show
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 import plotly.graph_objects as go
 
 from ..literature.families import FAMILIES
 
-__all__ = ["family_figure", "task_figure", "claims_figure", "claim_kinds_figure"]
-
-_ABSOLUTE_ACC = ("top-1", "top1", "accuracy")
-
+__all__ = ["family_figure", "task_figure", "claims_figure", "accuracy_compute_pairs", "claim_kinds_figure"]
 
 def _bar(labels: list[str], values: list[int], title: str, hover: list[str] | None = None) -> go.Figure:
     fig = go.Figure(go.Bar(x=values, y=labels, orientation="h", hovertext=hover, marker_color="#4c78a8"))
@@ -45,33 +41,68 @@ def task_figure(records: list[dict]) -> go.Figure:
     return fig
 
 
-def claims_figure(records: list[dict]) -> go.Figure:
-    """Scatter of stated accuracy vs stated compute, one point per (accuracy, compute) pair.
+def _is_absolute_accuracy(c: dict) -> bool:
+    return c["kind"] == "accuracy" and c["unit"] == "%" and "(gain)" not in c["metric"] and not c["metric"].startswith("error")
 
-    A pair is an absolute accuracy claim (top-1 / accuracy %, or mAP; gains excluded) whose
-    sentence fragment also names a MAC/FLOP claim of the same paper ("74.1% top-1 accuracy
-    with 295M FLOPs"); x is the compute as stated, in millions (FLOPs are not converted to
-    MACs: the abstracts do not say which convention they use).
+
+def accuracy_compute_pairs(records: list[dict]) -> list[dict]:
+    """(accuracy, compute) pairs a reader can trust, one per qualifying sentence.
+
+    A sentence qualifies when it holds exactly one absolute accuracy claim (a percentage, not
+    a gain or an error rate) and exactly one compute claim, and that compute claim is a value,
+    not a bound or range end ("< 1 GFLOP", "up to", "1-2 GFLOPs"). Lists ("25.2, 31.3 and 41
+    mAP for 0.66, 1.47 and 8.4 GFLOPs") never qualify: which number goes with which is a guess.
+
+    Returns:
+        Dicts with ``id``, ``title``, ``task``, ``accuracy`` (%), ``metric``, ``macs`` (millions
+        or None), ``stated`` (compute as stated, millions), ``compute_text`` ("295M FLOPs").
     """
-    pts: dict[str, list] = {"top-1 / accuracy (%)": [], "mAP / AP": []}
+    out = []
     for r in records:
-        comps = [c for c in r["claims"] if c["kind"] == "compute"]
-        for acc in (c for c in r["claims"] if c["kind"] == "accuracy" and c["unit"] == "%"):
-            comp = next((c for c in comps if re.search(rf"(?<![\d.]){c['value']:g}(?!\d|\.\d)", acc["text"])), None)
-            if comp is None or "(gain)" in acc["metric"]:
+        by_sentence: dict[int, list[dict]] = {}
+        for c in r["claims"]:
+            by_sentence.setdefault(c.get("sentence", 0), []).append(c)
+        for _, cs in sorted(by_sentence.items()):
+            accs = [c for c in cs if _is_absolute_accuracy(c)]
+            comps = [c for c in cs if c["kind"] == "compute"]
+            if len(accs) != 1 or len(comps) != 1 or comps[0].get("bound", ""):
                 continue
-            key = "mAP / AP" if acc["metric"] in ("mAP", "AP", "box AP", "mask AP") else "top-1 / accuracy (%)"
-            if key == "top-1 / accuracy (%)" and acc["metric"].lower() not in _ABSOLUTE_ACC:
-                continue
-            pts[key].append((comp["norm"], acc["value"], r["title"], f"{comp['value']:g}{comp['unit']} {comp['metric']}"))
+            acc, comp = accs[0], comps[0]
+            out.append({"id": r["id"], "title": r["title"], "task": r.get("task", ""), "accuracy": acc["value"],
+                        "metric": acc["metric"], "macs": comp.get("macs"), "stated": comp["norm"],
+                        "compute_text": f"{comp['value']:g}{comp['unit']} {comp['metric']}"})
+    return out
+
+
+def claims_figure(records: list[dict]) -> go.Figure:
+    """Scatter of stated accuracy vs stated compute, one point per qualifying sentence.
+
+    Pairs come from :func:`accuracy_compute_pairs` (one sentence, one accuracy, one non-bound
+    compute claim). Colour = the paper's task. x is multiply-adds in millions where the
+    convention is known (the paper says MACs / MAdds, or its FLOPs convention is recorded in
+    ``flops_convention.csv``); other points form separate "FLOPs as stated" traces (open
+    markers), since their x may be twice too large.
+    """
+    pairs = accuracy_compute_pairs(records)
+    tasks = sorted({p["task"] for p in pairs})
+    palette = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d")
     fig = go.Figure()
-    for (name, p), sym in zip(pts.items(), ("circle", "diamond"), strict=True):
-        fig.add_scatter(x=[q[0] for q in p], y=[q[1] for q in p], mode="markers", name=f"{name} ({len(p)})",
-                        marker=dict(size=9, symbol=sym), text=[f"{q[2]}<br>{q[3]}" for q in p],
-                        hovertemplate="%{text}<br>accuracy %{y}<extra></extra>")
-    fig.update_layout(title="Stated accuracy vs stated compute (abstract claims)", xaxis_type="log",
-                      xaxis_title="MACs / FLOPs as stated (millions, log)", yaxis_title="accuracy (%)",
-                      height=450, margin=dict(l=10, r=10, t=40, b=40))
+    for i, task in enumerate(tasks):
+        for known in (True, False):
+            p = [q for q in pairs if q["task"] == task and (q["macs"] is not None) == known]
+            if not p:
+                continue
+            x = [q["macs"] if known else q["stated"] for q in p]
+            fig.add_scatter(
+                x=x, y=[q["accuracy"] for q in p], mode="markers",
+                name=f"{task}: {'MACs' if known else 'FLOPs as stated'} ({len(p)})",
+                marker=dict(size=10, color=palette[i % len(palette)], symbol="circle" if known else "circle-open",
+                            line=dict(width=2, color=palette[i % len(palette)])),
+                text=[f"{q['title']}<br>{q['compute_text']} ({q['metric']})" for q in p],
+                hovertemplate="%{text}<br>x %{x:g} M<br>accuracy %{y}%<extra></extra>")
+    fig.update_layout(title=f"Stated accuracy vs compute, {len(pairs)} one-sentence pairs (abstract claims)",
+                      xaxis_type="log", xaxis_title="multiply-adds (millions, log); open markers: FLOPs as stated",
+                      yaxis_title="accuracy / mAP (%)", height=450, margin=dict(l=10, r=10, t=40, b=40))
     return fig
 
 
