@@ -67,7 +67,7 @@ class XLSR(nn.Module):
         self.root_mix = nn.Conv2d(chs, chs, 1)
         self.blocks = nn.Sequential(*[GBlock(chs, groups) for _ in range(num_blocks)])
         self.skip = conv3x3(in_chans, skip_chs)
-        self.fuse = nn.Sequential(nn.Conv2d(chs + skip_chs, chs, 1), nn.ReLU(inplace=True))
+        self.merge = nn.Sequential(nn.Conv2d(chs + skip_chs, chs, 1), nn.ReLU(inplace=True))
         self.tail = conv3x3(chs, in_chans * scale * scale)
         self.shuffle = nn.PixelShuffle(scale)
         self.out_act = ClippedReLU(1.0) if clip else nn.Identity()
@@ -84,7 +84,7 @@ class XLSR(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         fea = self.blocks(self.root_mix(torch.cat([b(x) for b in self.root], dim=1)))
-        fea = self.fuse(torch.cat([fea, self.skip(x)], dim=1))
+        fea = self.merge(torch.cat([fea, self.skip(x)], dim=1))
         return self.out_act(self.shuffle(self.tail(fea)))
 
 
