@@ -56,6 +56,5 @@ from . import (  # noqa: E402, F401  (wb.lessons.pruning, wb.lessons.low_rank_pe
 )
 
 # efficient_sr notebook (issue 15, item 1)
-from . import efficient_sr  # noqa: E402, F401  (wb.lessons.efficient_sr)
-
 __all__ += ["efficient_sr"]
+from . import efficient_sr  # noqa: E402, F401  (wb.lessons.efficient_sr)

@@ -257,7 +257,7 @@ def combine(trained: pd.DataFrame, cost: pd.DataFrame) -> pd.DataFrame:
     missing = sorted(set(trained.family) - set(cost.name))
     if missing:
         raise KeyError(f"trained families {missing} have no cost row; cost rows: {', '.join(cost.name)}")
-    c = cost.drop(columns=["output_hw"], errors="ignore").rename(columns={"name": "family"})
+    c = cost.rename(columns={"name": "family"})
     return trained.merge(c, on="family", how="left")
 
 
@@ -330,7 +330,8 @@ def conclude(table: pd.DataFrame, int8: pd.DataFrame | None = None, *, clipped: 
     if "latency_ratio" in table and table.latency_ratio.notna().sum() >= 2:
         t = table.dropna(subset=["latency_ratio"])
         a, b = t.loc[t.macs.idxmin()], t.loc[t.macs.idxmax()]
-        takeaways.append(f"At 720p, {b['name']} has {b.macs / a.macs:.0f}x the MACs of {a['name']} and "
+        where = f"the {t.output_hw.iloc[0]} output" if "output_hw" in t else "the timed size"
+        takeaways.append(f"At {where}, {b['name']} has {b.macs / a.macs:.0f}x the MACs of {a['name']} and "
                          f"{b.latency_ratio / a.latency_ratio:.1f}x its latency (deploy form, interleaved).")  # fmt: skip
     drop_clip = drop_noclip = math.nan
     if int8 is None or int8.empty or clipped not in set(int8.name):
