@@ -331,7 +331,7 @@ def conclude(table: pd.DataFrame, int8: pd.DataFrame | None = None, *, clipped: 
         t = table.dropna(subset=["latency_ratio"])
         a, b = t.loc[t.macs.idxmin()], t.loc[t.macs.idxmax()]
         where = f"the {t.output_hw.iloc[0]} output" if "output_hw" in t else "the timed size"
-        takeaways.append(f"At {where}, {b['name']} has {b.macs / a.macs:.0f}x the MACs of {a['name']} and "
+        takeaways.append(f"At {where}, {b['name']} has {b.macs / a.macs:.1f}x the MACs of {a['name']} and "
                          f"{b.latency_ratio / a.latency_ratio:.1f}x its latency (deploy form, interleaved).")  # fmt: skip
     drop_clip = drop_noclip = math.nan
     if int8 is None or int8.empty or clipped not in set(int8.name):
