@@ -3,8 +3,9 @@ Resolution for Mobile Devices", CVPR Workshops 2021, Mobile AI challenge winner)
 
 Conventions as every SR model (:mod:`workbench.models.sr`). The seed abstract gives the design
 ("building block inspired from root modules", "Clipped ReLU at the last layer" for uint8
-robustness, "30x fewer parameters than VDSR"); the layer sizes follow the paper's network figure
-as the challenge's public baseline re-implements it: at x3 the model has 21,947 parameters, and
+robustness, "30x fewer parameters than VDSR"); the full paper is not in the seeds, so the layer
+sizes follow a public PyTorch re-implementation of the paper's network (a Mobile AI challenge
+XLSR baseline), checked only against the abstract: at x3 the model has 21,947 parameters, and
 VDSR's 665K (as printed in CARN's comparison table) / 21,947 = 30.3, the abstract's "30x".
 """
 
