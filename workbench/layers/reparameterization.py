@@ -261,7 +261,9 @@ _DEPLOY_METHODS = ("reparameterize", "switch_to_deploy")  # ours/RepViT; timm Gh
 
 def _reparameterize_children(module: nn.Module) -> None:
     for name, child in module.named_children():
-        if callable(getattr(child, "fuse", None)) and not isinstance(child, nn.Sequential):
+        fuse = getattr(child, "fuse", None)
+        # a *method* fuse(); a submodule named `fuse` (IMDN's IMDB 1x1 conv) is not one
+        if callable(fuse) and not isinstance(fuse, nn.Module) and not isinstance(child, nn.Sequential):
             # timm's Conv2d_BN-style modules (LeViT, RepViT) return their fused replacement
             setattr(module, name, child.fuse())
             child = getattr(module, name)

@@ -304,3 +304,47 @@ class IMDB(nn.Module):
         d3, r3 = torch.split(self.act(self.c3(r2)), split, dim=1)
         d4 = self.c4(r3)
         return self.fuse(self.attn(torch.cat([d1, d2, d3, d4], dim=1))) + x
+
+
+# --- efficient_sr notebook (issue 15, item 1): XLSR's blocks ---
+
+
+class ClippedReLU(nn.Module):
+    """``clamp(x, 0, max_value)``: XLSR's output activation (Ayazoglu, CVPRW 2021 Mobile AI).
+
+    The network's output is an image in [0, 1]; clipping it there means the int8 quantizer of
+    the last layer only has to cover [0, 1] instead of whatever range the unclipped output
+    drifts to, so its step is as fine as 8 bits allow (the paper's "quantization robust" claim).
+    """
+
+    def __init__(self, max_value: float = 1.0) -> None:
+        super().__init__()
+        if not max_value > 0:
+            raise ValueError(f"max_value must be > 0, got {max_value}")
+        self.max_value = float(max_value)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.clamp(0.0, self.max_value)
+
+    def extra_repr(self) -> str:
+        return f"max_value={self.max_value}"
+
+
+class GBlock(nn.Module):
+    """XLSR's Gblock: ``conv1x1(relu(grouped conv3x3(x)))``, ``chs -> chs``, no residual.
+
+    The grouped 3x3 conv (``groups=4`` in XLSR) mixes space inside each group at a quarter of a
+    dense conv's cost; the 1x1 conv mixes the groups again (as in ResNeXt/ShuffleNet units).
+    Cost per pixel: ``9 C^2 / g + C^2`` MACs.
+    """
+
+    def __init__(self, chs: int, groups: int = 4) -> None:
+        super().__init__()
+        if chs % groups:
+            raise ValueError(f"channels ({chs}) must be divisible by groups ({groups})")
+        self.conv = conv3x3(chs, chs, groups=groups)
+        self.act = nn.ReLU(inplace=True)
+        self.mix = nn.Conv2d(chs, chs, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mix(self.act(self.conv(x)))

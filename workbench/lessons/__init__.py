@@ -64,3 +64,6 @@ __all__ += [
 __all__ += ["once_for_all"]  # once_for_all notebook (issue 14, item 3); a statement between import blocks keeps ruff from merging them
 
 from . import once_for_all  # noqa: E402
+# efficient_sr notebook (issue 15, item 1)
+__all__ += ["efficient_sr"]
+from . import efficient_sr  # noqa: E402, F401  (wb.lessons.efficient_sr)

@@ -579,6 +579,32 @@ register_technique(
             "default": {},
             "full": {"train_images": 60000, "steps_per_phase": [600, 500, 500, 800], "evaluations": 120, "population": 20,
                      "spread": 10, "eval_images": 5000, "bn_batches": 8, "model_rounds": 20},
+    )
+)
+
+# efficient_sr notebook (issue 15, item 1)
+register_technique(
+    Technique(
+        slug="efficient_sr",
+        title="Efficient super-resolution: quality per MAC, 720p cost and int8 robustness",
+        claim=lessons.efficient_sr.CLAIM,
+        families=("efficient_sr_restoration",),
+        papers=(
+            "Real-Time Single Image and Video Super-Resolution Using an Efficient Sub-Pixel Convolutional Neural Network",
+            "Fast, Accurate, and Lightweight Super-Resolution with Cascading Residual Network",
+            "Efficient Image Super-Resolution Using Pixel Attention",
+            "Extremely Lightweight Quantization Robust Real-Time Single-Image Super Resolution for Mobile Devices",
+        ),
+        profiles={
+            "smoke": {
+                "families": ["fsrcnn", "espcn", "xlsr", "carn_m"], "latency_families": ["xlsr", "espcn", "carn_m"],
+                "train_families": ["espcn", "xlsr"], "steps": 4, "evals": 1, "batch_size": 4,
+                "latency_input": [45, 80], "rounds": 1, "int8_crop": 48, "gallery_size": 24,
+            },
+            "default": {},
+            "full": {"train_families": ["srcnn", "fsrcnn", "espcn", "xlsr", "carn_m", "pan", "imdn"],
+                     "latency_families": ["xlsr", "espcn", "fsrcnn", "srcnn", "carn_m", "pan", "imdn"],
+                     "steps": 3000, "evals": 5, "rounds": 5},
         },  # fmt: skip
         bank=(),
     )

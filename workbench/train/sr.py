@@ -23,7 +23,7 @@ from .loop import (
     run_epochs,
 )
 
-__all__ = ["SR_LOSSES", "SRHistory", "evaluate_sr", "fit_sr"]
+__all__ = ["SR_LOSSES", "SRHistory", "center_crops", "evaluate_sr", "fit_sr", "train_sr"]
 
 
 def _sr_channels(model: nn.Module, channels: str | None) -> str:
@@ -232,3 +232,90 @@ def fit_sr(
         seed=seed, threads=threads, callbacks=callbacks, progress=progress, desc="fit_sr",
     )  # fmt: skip
     return hist
+
+
+# --- efficient_sr notebook (issue 15, item 1): the training function of wb.bank.cached_train ---
+
+
+def train_sr(
+    model: nn.Module,
+    *,
+    scale: int = 2,
+    steps: int = 300,
+    evals: int = 3,
+    batch_size: int = 16,
+    lr_patch: int = 24,
+    lr: float = 1e-3,
+    loss: str = "l1",
+    seed: int = 0,
+    threads: int | None = None,
+) -> dict:
+    """Train ``model`` in place with L1 + Adam on photo patches; a JSON history for ``cached_train``.
+
+    :func:`fit_sr` with AdamW at weight decay 0 (= Adam, as EDSR/CARN/IMDN/XLSR train), a cosine
+    schedule and ``evals`` evaluation points spread over ``steps`` (the PSNR curve). Meant to be
+    passed as ``functools.partial(train_sr, scale=..., steps=...)`` to
+    :func:`workbench.bank.cached_train`, whose key includes this function's code.
+
+    Args:
+        model: LR (B, C, h, w) in [0, 1] -> HR (B, C, h*scale, w*scale).
+        scale: 2, 3 or 4.
+        steps: optimizer steps in total (>= evals).
+        evals: evaluation points (each one a pass over the evaluation photos).
+        batch_size: patches per step; lr_patch: LR patch side (px); lr: peak learning rate.
+        loss: ``'l1'`` or ``'mse'``; seed: patch and torch RNG seed; threads: intra-op threads.
+
+    Returns:
+        ``{"step", "train_loss", "psnr", "ssim", "seconds"}`` lists (one entry per evaluation,
+        PSNR/SSIM in dB / unitless on Y with a ``scale``-pixel border crop), ``bicubic_psnr``,
+        ``bicubic_ssim``, ``train_seconds`` (wall time, evaluations included), ``patches_per_s``
+        and ``settings``.
+
+    Raises:
+        ValueError: ``evals`` not in 1..steps, or a bad argument of :func:`fit_sr`.
+    """
+    check_positive_int("steps", steps)
+    if not 1 <= evals <= steps:
+        raise ValueError(f"evals must be in 1..steps ({steps}), got {evals}")
+    per = steps // evals
+    hist = fit_sr(
+        model, scale, epochs=evals, steps_per_epoch=per, batch_size=batch_size, lr_patch=lr_patch, lr=lr,
+        optimizer="adamw", weight_decay=0.0, loss=loss, seed=seed, threads=threads, progress=False, device="cpu",
+    )  # fmt: skip
+    return {
+        "step": [e * per for e in hist.epoch],
+        "train_loss": hist.train_loss,
+        "psnr": hist.psnr,
+        "ssim": hist.ssim,
+        "seconds": hist.seconds,
+        "bicubic_psnr": hist.bicubic_psnr,
+        "bicubic_ssim": hist.bicubic_ssim,
+        "train_seconds": float(sum(hist.seconds)),
+        "patches_per_s": float(np.median(hist.patches_per_s)),
+        "settings": {k: v for k, v in hist.meta.items() if k != "device"},
+    }
+
+
+def center_crops(eval_set, lr_size: int) -> tuple:
+    """The evaluation images centre-cropped to ``lr_size`` x ``lr_size`` LR pixels (HR: x scale).
+
+    For runtimes compiled for one input shape (ONNX int8): every image then has the same LR
+    size. The bicubic baseline is cropped from the full image's bicubic upscale, so it is the
+    same pixels as before, not a re-upscale of the crop.
+
+    Raises:
+        ValueError: an image smaller than ``lr_size``.
+    """
+    from ..data.sr_images import SRImage
+
+    out = []
+    for im in eval_set:
+        h, w = im.lr.shape[:2]
+        if min(h, w) < lr_size:
+            raise ValueError(f"image {im.name} is {h}x{w} LR px, smaller than lr_size={lr_size}")
+        top, left, s = (h - lr_size) // 2, (w - lr_size) // 2, im.scale
+        hr_sl = (slice(top * s, (top + lr_size) * s), slice(left * s, (left + lr_size) * s))
+        out.append(SRImage(
+            im.name, s, im.hr[hr_sl], im.lr[top : top + lr_size, left : left + lr_size], im.bicubic[hr_sl],
+        ))  # fmt: skip
+    return tuple(out)
