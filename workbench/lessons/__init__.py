@@ -51,19 +51,12 @@ from . import (  # noqa: E402
     conditional_computation,
     detection,
     distillation,
+    efficient_sr,
     latency_prediction,
     low_rank_peft,
+    once_for_all,
     pruning,
     segmentation,
 )
 
-__all__ += [
-    "architecture_search", "conditional_computation", "detection", "distillation", "latency_prediction", "low_rank_peft",
-    "pruning", "segmentation",
-]  # fmt: skip
-__all__ += ["once_for_all"]  # once_for_all notebook (issue 14, item 3); a statement between import blocks keeps ruff from merging them
-
-from . import once_for_all  # noqa: E402
-# efficient_sr notebook (issue 15, item 1)
-__all__ += ["efficient_sr"]
-from . import efficient_sr  # noqa: E402, F401  (wb.lessons.efficient_sr)
+__all__ += ["architecture_search", "conditional_computation", "detection", "distillation", "efficient_sr", "latency_prediction", "low_rank_peft", "once_for_all", "pruning", "segmentation"]  # fmt: skip
