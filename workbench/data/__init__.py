@@ -68,3 +68,8 @@ def fetch(
 from .pairs import PAIRS_CLASSES, fmnist_pairs, pair_canvases  # noqa: E402
 
 __all__ += ["PAIRS_CLASSES", "fmnist_pairs", "pair_canvases"]
+
+# tiny_lm notebook (issue 15, item 4): the seed abstracts as a character-level corpus, split by paper
+from .text import TEXT_CORPUS_VERSION, TextCorpus, text_corpus  # noqa: E402
+
+__all__ += ["TEXT_CORPUS_VERSION", "TextCorpus", "text_corpus"]

@@ -103,3 +103,8 @@ __all__ += ["LinearAttention", "SelectiveSSM", "SoftmaxAttention", "WindowAttent
 from .fbnet import IRFBlock  # noqa: E402
 
 __all__ += ["IRFBlock"]
+
+# tiny_lm notebook (issue 15, item 4): causal decoder blocks with MHA/GQA/MQA and a KV cache
+from .lm import CausalSelfAttention, DecoderBlock, KVCache, RMSNorm  # noqa: E402
+
+__all__ += ["CausalSelfAttention", "DecoderBlock", "KVCache", "RMSNorm"]

@@ -38,3 +38,9 @@ __all__ += ["conv_activations", "effective_receptive_field", "erf_area"]
 from .sequence import decode_scaling, fit_exponent, resolution_scaling, sequence_scaling  # noqa: E402
 
 __all__ += ["decode_scaling", "fit_exponent", "resolution_scaling", "sequence_scaling"]
+
+# tiny_lm notebook (issue 15, item 4): decoding, KV cache, speculative decoding
+from . import decoding  # noqa: E402
+from .decoding import decode_latency, generate, kv_cache_bytes, speculative_generate  # noqa: E402
+
+__all__ += ["decode_latency", "decoding", "generate", "kv_cache_bytes", "speculative_generate"]

@@ -12,3 +12,6 @@ from .loop import *  # noqa: F403
 from .sr import *  # noqa: F403
 
 __all__ = [*cache.__all__, *classify.__all__, *loop.__all__, *sr.__all__]
+
+# tiny_lm notebook (issue 15, item 4): language-model training for wb.bank.cached_train
+from . import lm  # noqa: E402, F401
