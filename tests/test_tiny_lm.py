@@ -126,10 +126,11 @@ def test_group_quantization_error_bound(bits, group):
 
 def test_weight_only_linear_packs_int4_and_matches_dequantized_weight():
     torch.manual_seed(0)
-    lin = torch.nn.Linear(64, 8)
+    lin = torch.nn.Linear(72, 8)  # 72 = 2 groups of 32 + 8: the last group is zero-padded
     q4, q8 = WeightOnlyLinear(lin, 4, 32), WeightOnlyLinear(lin, 8, 32)
-    assert q4.codes.dtype == torch.uint8 and q4.codes.shape == (8, 32) and q8.codes.shape == (8, 64)
-    x = torch.randn(3, 64)
+    assert q4.codes.dtype == torch.uint8 and q4.codes.shape == (8, 48) and q8.codes.shape == (8, 96)
+    assert q8.weight().shape == (8, 72) and (q8.weight() - lin.weight).abs().max() <= q8.scales.max() / 2 + 1e-7
+    x = torch.randn(3, 72)
     assert torch.allclose(q4(x), torch.nn.functional.linear(x, q4.weight(), lin.bias))
     assert (q8(x) - lin(x)).abs().max() < (q4(x) - lin(x)).abs().max()
     with pytest.raises(ValueError, match="unsupported bits 3; valid: 4, 8"):

@@ -25,23 +25,27 @@ __all__ = ["WeightOnlyLinear", "dequantize_groups", "quantize_groups", "weight_o
 _BITS = (4, 8)
 
 
-def _check(bits: int, group_size: int, in_features: int) -> None:
+def _check(bits: int, group_size: int) -> None:
     if bits not in _BITS:
         raise ValueError(f"unsupported bits {bits}; valid: {', '.join(map(str, _BITS))}")
-    if group_size < 2 or in_features % group_size:
-        raise ValueError(f"group_size {group_size} must be >= 2 and divide in_features {in_features}")
+    if group_size < 2 or group_size % 2:
+        raise ValueError(f"group_size must be even and >= 2, got {group_size}")
 
 
 def quantize_groups(w: torch.Tensor, bits: int, group_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Symmetric per-group codes and scales of a ``(out, in)`` weight.
 
+    A row whose length ``in`` is not a multiple of ``group_size`` is zero-padded to one (the
+    last group is shorter in effect; zeros quantize exactly).
+
     Returns:
-        ``(codes, scales)``: ``int8`` codes ``(out, in)`` in ``[-qmax, qmax]`` and fp32 scales
-        ``(out, in / group_size)``.
+        ``(codes, scales)``: ``int8`` codes ``(out, in_padded)`` in ``[-qmax, qmax]`` and fp32
+        scales ``(out, in_padded / group_size)``.
     """
-    _check(bits, group_size, w.shape[1])
+    _check(bits, group_size)
     qmax = 2 ** (bits - 1) - 1
-    g = w.detach().float().reshape(w.shape[0], -1, group_size)  # (out, groups, g)
+    w = F.pad(w.detach().float(), (0, -w.shape[1] % group_size))
+    g = w.reshape(w.shape[0], -1, group_size)  # (out, groups, g)
     scales = g.abs().amax(-1).clamp_min(1e-12) / qmax
     codes = (g / scales[..., None]).round().clamp(-qmax, qmax).to(torch.int8)
     return codes.reshape(w.shape), scales
@@ -71,7 +75,7 @@ class WeightOnlyLinear(nn.Module):
     Args:
         linear: the float layer to quantize (not modified).
         bits: 8 or 4.
-        group_size: input weights per scale (32, 64, 128, ... dividing ``in_features``).
+        group_size: input weights per scale (32, 64, 128, ...; rows are zero-padded to a multiple).
     """
 
     def __init__(self, linear: nn.Linear, bits: int = 8, group_size: int = 64) -> None:
@@ -86,7 +90,7 @@ class WeightOnlyLinear(nn.Module):
     def weight(self) -> torch.Tensor:
         """The dequantized fp32 weight ``(out, in)``."""
         codes = _unpack4(self.codes) if self.bits == 4 else self.codes
-        return dequantize_groups(codes, self.scales)
+        return dequantize_groups(codes, self.scales)[:, : self.in_features]  # drop the padding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, self.weight(), self.bias)
@@ -101,21 +105,16 @@ def weight_only_quantize(model: nn.Module, bits: int = 8, group_size: int = 64, 
 
     Args:
         bits: 8 or 4.
-        group_size: input weights per scale; layers whose input width it does not divide keep
-            fp32 (listed in ``model.weight_only_skipped``).
-        skip: module names (prefixes) to leave in fp32.
+        group_size: input weights per scale (rows are zero-padded to a multiple of it).
+        skip: module names (prefixes) to leave in fp32 (listed in ``model.weight_only_skipped``).
     """
-    if bits not in _BITS:
-        raise ValueError(f"unsupported bits {bits}; valid: {', '.join(map(str, _BITS))}")
+    _check(bits, group_size)
     q = copy.deepcopy(model).eval()
     skipped = []
     for name, mod in list(q.named_modules()):
         if not isinstance(mod, nn.Linear):
             continue
-        if name.startswith(skip) if skip else False:
-            skipped.append(name)
-            continue
-        if mod.in_features % group_size:
+        if skip and name.startswith(skip):
             skipped.append(name)
             continue
         parent_name, _, attr = name.rpartition(".")
