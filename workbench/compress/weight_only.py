@@ -15,12 +15,14 @@ on a CPU the dequantization is extra work: whether it is faster must be measured
 from __future__ import annotations
 
 import copy
+import math
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["WeightOnlyLinear", "dequantize_groups", "quantize_groups", "weight_only_quantize"]
+__all__ = ["WeightOnlyLinear", "dequantize_groups", "quantization_sweep", "quantize_groups", "weight_only_quantize"]
 
 _BITS = (4, 8)
 
@@ -122,3 +124,50 @@ def weight_only_quantize(model: nn.Module, bits: int = 8, group_size: int = 64, 
         setattr(parent, attr, WeightOnlyLinear(mod, bits, group_size))
     q.weight_only_skipped = skipped
     return q
+
+
+def quantization_sweep(model: nn.Module, tokens: torch.Tensor, *, bits: tuple[int, ...] = (8, 4),
+                       group_sizes: tuple[int, ...] = (32, 64, 128), seq_len: int = 64, max_windows: int = 128,
+                       latency_group: int | None = 64, context: int = 64, rounds: int = 5,
+                       threads: int | None = None) -> pd.DataFrame:  # fmt: skip
+    """Perplexity, weight bytes and (optionally) decode speed of weight-only quantized copies of ``model``.
+
+    Args:
+        model: a trained TinyLM.
+        tokens: held-out tokens to score (e.g. ``corpus.val``).
+        bits, group_sizes: the schemes (every combination).
+        seq_len, max_windows: the scoring windows (:func:`workbench.train.lm.evaluate_lm`).
+        latency_group: time one decode step of fp32 and of every ``bits`` at this group size,
+            interleaved (``None``: skip latency).
+        context, rounds, threads: the decode-latency measurement.
+
+    Returns:
+        one row per scheme, fp32 first: ``scheme, bits, group_size, weight_mb, bits_per_weight,
+        val_loss, ppl, ppl_change_pct, decode_ratio`` (decode step time / fp32's; NaN when not
+        timed, with ``decode_ratio_q1/q3``).
+    """
+    from ..measure.decoding import decode_latency, weight_bytes
+    from ..train.lm import evaluate_lm
+
+    base_loss = evaluate_lm(model, tokens, seq_len=seq_len, max_windows=max_windows)
+    rows = [{"scheme": "fp32", "bits": 32, "group_size": 0, "weight_mb": weight_bytes(model) / 2**20,
+             "bits_per_weight": 32.0, "val_loss": base_loss}]  # fmt: skip
+    timed = {"fp32": model}
+    for b in bits:
+        for g in group_sizes:
+            q = weight_only_quantize(model, b, g)
+            name = f"int{b} g{g}"
+            rows.append({"scheme": name, "bits": b, "group_size": g, "weight_mb": weight_bytes(q) / 2**20,
+                         "bits_per_weight": b + 32 / g,
+                         "val_loss": evaluate_lm(q, tokens, seq_len=seq_len, max_windows=max_windows)})  # fmt: skip
+            if g == latency_group:
+                timed[name] = q
+    t = pd.DataFrame(rows)
+    t["ppl"] = t.val_loss.map(math.exp)
+    t["ppl_change_pct"] = 100 * (t.ppl / t.ppl.iloc[0] - 1)
+    t["decode_ratio"] = t["decode_ratio_q1"] = t["decode_ratio_q3"] = float("nan")
+    if latency_group is not None and len(timed) > 1:
+        lat = decode_latency(timed, [context], rounds=rounds, threads=threads).set_index("model")
+        for col in ("decode_ratio", "decode_ratio_q1", "decode_ratio_q3"):
+            t[col] = t.scheme.map(lat[col])
+    return t

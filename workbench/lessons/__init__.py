@@ -54,3 +54,6 @@ from . import (  # noqa: E402, F401  (wb.lessons.pruning, wb.lessons.low_rank_pe
     low_rank_peft,
     pruning,
 )
+
+# tiny_lm notebook (issue 15, item 4)
+from . import tiny_lm  # noqa: E402, F401  (wb.lessons.tiny_lm)

@@ -29,7 +29,7 @@ from torch import nn
 from .latency import compare_latency
 
 __all__ = [
-    "SpecResult", "decode_latency", "generate", "kv_cache_bytes", "lm_macs", "speculative_generate",
+    "SpecResult", "decode_latency", "generate", "kv_cache_bytes", "kv_memory_table", "lm_macs", "speculative_generate",
     "speculative_speedup", "weight_bytes",
 ]  # fmt: skip
 
@@ -321,4 +321,25 @@ def speculative_speedup(target: nn.Module, draft: nn.Module, prompts: Sequence[t
             "speedup_q1": q[0], "speedup_q3": q[2],
             "identical": all(torch.equal(s.tokens, g) for s, g in zip(res, ref, strict=True)) if res else True,
         })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def kv_memory_table(models: dict[str, nn.Module], contexts: Sequence[int], *, batch: int = 1,
+                    dtype_bytes: int = 4) -> pd.DataFrame:  # fmt: skip
+    """KV-cache size (closed form) per model and context, next to the weights it serves.
+
+    Returns:
+        one row per (model, context): ``model, kv_heads, heads, context, kv_kb, weight_kb,
+        kv_over_weights`` (cache bytes / weight bytes) and ``kv_vs_first`` (cache / the first
+        model's at the same context: ``kv_heads / heads`` for GQA and MQA against MHA).
+    """
+    rows = []
+    first = next(iter(models))
+    for t in contexts:
+        ref = kv_cache_bytes(models[first], t, batch=batch, dtype_bytes=dtype_bytes)
+        for name, m in models.items():
+            kv, wb = kv_cache_bytes(m, t, batch=batch, dtype_bytes=dtype_bytes), weight_bytes(m)
+            rows.append({"model": name, "kv_heads": m.config["kv_heads"], "heads": m.config["heads"], "context": t,
+                         "kv_kb": kv / 1024, "weight_kb": wb / 1024, "kv_over_weights": kv / wb,
+                         "kv_vs_first": kv / ref})  # fmt: skip
     return pd.DataFrame(rows)
