@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import random
 from dataclasses import dataclass, field
@@ -82,6 +83,13 @@ class TextCorpus:
         """Token ids -> characters."""
         return "".join(self.vocab[int(i)] for i in ids)
 
+    def unigram_loss(self, split: str = "val") -> float:
+        """Cross-entropy (nats per character) of ``split`` under the training split's character
+        frequencies (add-one smoothed): what a model that ignores context scores."""
+        counts = torch.bincount(self.train, minlength=self.vocab_size).double() + 1
+        logp = (counts / counts.sum()).log()
+        return float(-logp[getattr(self, split)].mean())
+
     def summary(self) -> dict:
         """Papers and characters per split, vocabulary size, and the unknown-character share of val."""
         return {
@@ -89,6 +97,7 @@ class TextCorpus:
             **{f"{s}_chars": int(getattr(self, s).numel()) for s in ("train", "val", "test")},
             "vocab_size": self.vocab_size,
             "val_unk_pct": 100 * float((self.val == 0).float().mean()) if self.val.numel() else 0.0,
+            "unigram_val_bpc": self.unigram_loss("val") / math.log(2),
         }
 
 

@@ -82,6 +82,20 @@ def quality_table(histories: dict[tuple[str, int], dict], *, unigram_nats: float
     return t
 
 
+def curves(histories: dict[tuple[str, int], dict]) -> pd.DataFrame:
+    """Long table of validation curves: ``variant, seed, step, val_bpc, train_bpc`` (bits per character)."""
+    rows = [{"variant": v, "seed": s, "step": st, "val_bpc": vb, "train_bpc": tl / math.log(2)}
+            for (v, s), h in histories.items() for st, vb, tl in zip(h["step"], h["val_bpc"], h["train_loss"], strict=True)]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def throughput(decode: pd.DataFrame) -> pd.DataFrame:
+    """``decode_latency`` rows as a long table ``series, context, tok_s`` (prefill and decode per model)."""
+    pre = decode.assign(series=decode.model + " prefill", tok_s=decode.prefill_tok_s)
+    dec = decode.assign(series=decode.model + " decode", tok_s=decode.decode_tok_s)
+    return pd.concat([pre, dec], ignore_index=True)[["series", "context", "tok_s"]]
+
+
 def _row(t: pd.DataFrame, name: str) -> pd.Series | None:
     hit = t[t.variant == name]
     return hit.iloc[0] if len(hit) else None

@@ -29,7 +29,8 @@ from torch import nn
 from .latency import compare_latency
 
 __all__ = [
-    "SpecResult", "decode_latency", "generate", "kv_cache_bytes", "kv_memory_table", "lm_macs", "speculative_generate",
+    "SpecResult", "decode_latency", "generate", "kv_cache_bytes", "kv_memory_table", "lm_macs", "lm_size_table",
+    "speculative_generate",
     "speculative_speedup", "weight_bytes",
 ]  # fmt: skip
 
@@ -342,4 +343,23 @@ def kv_memory_table(models: dict[str, nn.Module], contexts: Sequence[int], *, ba
             rows.append({"model": name, "kv_heads": m.config["kv_heads"], "heads": m.config["heads"], "context": t,
                          "kv_kb": kv / 1024, "weight_kb": wb / 1024, "kv_over_weights": kv / wb,
                          "kv_vs_first": kv / ref})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def lm_size_table(models: dict[str, nn.Module], tokens: int) -> pd.DataFrame:
+    """Architecture, parameters and MACs (counted and closed form) of language models over ``tokens`` tokens.
+
+    Returns:
+        one row per model: ``variant, depth, width, heads, kv_heads, tie_embeddings, params,
+        macs`` (:func:`~workbench.measure.count_macs`), ``macs_formula`` (:func:`lm_macs`),
+        ``embedding_share_pct`` (embedding matrix / all parameters).
+    """
+    from .macs import count_macs
+
+    rows = []
+    for name, m in models.items():
+        c, params = _cfg(m), sum(p.numel() for p in m.parameters())
+        rows.append({"variant": name, **{k: c[k] for k in ("depth", "width", "heads", "kv_heads", "tie_embeddings")},
+                     "params": params, "macs": count_macs(m, m.example_input((1, 1, tokens))).macs,
+                     "macs_formula": lm_macs(m, tokens), "embedding_share_pct": 100 * m.embed.weight.numel() / params})  # fmt: skip
     return pd.DataFrame(rows)

@@ -68,7 +68,7 @@ def _lr_at(step: int, steps: int, lr: float, warmup: int) -> float:
 
 def train_lm(model: nn.Module, corpus: TextCorpus, *, steps: int = 300, batch_size: int = 32, seq_len: int = 64,
              lr: float = 3e-3, weight_decay: float = 0.05, warmup: int = 30, eval_every: int = 100,
-             eval_windows_n: int = 128, seed: int = 0) -> dict:  # fmt: skip
+             eval_windows_n: int = 128, seed: int | None = None) -> dict:  # fmt: skip
     """Train ``model`` in place; return a JSON-able history.
 
     Args:
@@ -79,7 +79,8 @@ def train_lm(model: nn.Module, corpus: TextCorpus, *, steps: int = 300, batch_si
         weight_decay: AdamW decay on matrices (not on norms).
         eval_every: validation every this many steps (and at the end).
         eval_windows_n: validation windows (fixed, evenly spaced).
-        seed: the batch-sampling seed.
+        seed: the batch-sampling seed; ``None`` draws it from torch's global RNG (so
+            ``cached_train(..., seed=s)``, which seeds that RNG, also varies the batches).
 
     Returns:
         ``{"step": [...], "train_loss": [...], "val_loss": [...], "val_bpc": [...],
@@ -92,7 +93,7 @@ def train_lm(model: nn.Module, corpus: TextCorpus, *, steps: int = 300, batch_si
     other = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay}, {"params": other, "weight_decay": 0.0}],
                             lr=lr, betas=(0.9, 0.95))  # fmt: skip
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(int(torch.randint(2**31 - 1, (1,))) if seed is None else seed)
     data = corpus.train
     hist: dict = {"step": [], "train_loss": [], "val_loss": [], "val_bpc": []}
     running, n_run = 0.0, 0
