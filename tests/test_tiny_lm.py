@@ -181,3 +181,57 @@ def test_train_lm_reduces_validation_loss():
     h = wb.train.lm.train_lm(m, corpus, steps=40, batch_size=8, seq_len=32, lr=3e-3, warmup=5, eval_every=20,
                              eval_windows_n=16)  # fmt: skip
     assert h["final_val_loss"] < before and len(h["val_loss"]) == 2 and math.isclose(before, math.log(corpus.vocab_size), rel_tol=0.1)
+
+
+# --- the verdict rule, on hand-made numbers ---------------------------------------------------
+
+
+def _tables(*, wide=2.10, deep=2.00, shared=2.01, std=0.01, seeds=2, unigram=3.1, prefill=20.0, int8=0.2,
+            spec=(1.3, 1.1, 1.5), identical=True, share=0.7):  # fmt: skip
+    import pandas as pd
+
+    q = pd.DataFrame({"variant": ["shallow_wide", "deep_thin", "deep_thin_tied_gqa"], "params": [240_000, 238_000, 215_000],
+                      "val_loss": [wide, deep, shared], "val_loss_std": [std if seeds > 1 else float("nan")] * 3,
+                      "seeds": [seeds] * 3, "steps_per_s": [8.0] * 3})  # fmt: skip
+    q["val_bpc"], q["ppl"], q["unigram_loss"] = q.val_loss / math.log(2), q.val_loss.map(math.exp), unigram
+    decode = pd.DataFrame({"model": ["shallow_wide", "deep_thin"], "context": [64, 64], "prefill_speedup": [prefill, prefill],
+                           "decode_ratio": [1.0, 2.5]})  # fmt: skip
+    quant = pd.DataFrame({"scheme": ["fp32", "int8 g64", "int4 g64"], "bits": [32, 8, 4], "group_size": [0, 64, 64],
+                          "weight_mb": [0.9, 0.3, 0.2], "ppl_change_pct": [0.0, int8, 3.0], "decode_ratio": [1.0, 1.3, 2.2]})  # fmt: skip
+    spec_t = pd.DataFrame({"method": ["greedy", "speculative k=4"], "k": [0, 4], "acceptance_rate": [float("nan"), 0.6],
+                           "tokens_per_pass": [1.0, 2.5], "speedup": [1.0, spec[0]], "speedup_q1": [1.0, spec[1]],
+                           "speedup_q3": [1.0, spec[2]], "identical": [True, identical]})  # fmt: skip
+    bw = pd.DataFrame({"model": ["a", "b"], "weight_mb": [1.0, 100.0], "decode_gb_s": [0.5, 10.0 * share]})
+    return q, {"decode": decode, "quant": quant, "spec": spec_t, "bandwidth": bw, "peak_gbs": 10.0, "steps": 200}
+
+
+def test_conclude_supported_when_every_part_holds():
+    q, kw = _tables()
+    lesson = wb.lessons.tiny_lm.conclude(q, **kw)
+    assert lesson.verdict == "supported", lesson.evidence
+    assert "nan" not in " ".join(lesson.takeaways).lower()
+
+
+@pytest.mark.parametrize(("change", "part", "state"), [
+    ({"wide": 2.005}, "depth", "fails"),  # deep-thin ahead by less than twice the spread
+    ({"shared": 2.1}, "sharing+GQA", "fails"),
+    ({"int8": 1.5}, "int8", "fails"),
+    ({"spec": (1.1, 0.9, 1.3)}, "speculative", "untestable"),  # IQR straddles 1
+    ({"spec": (0.8, 0.7, 0.9)}, "speculative", "fails"),
+    ({"identical": False}, "speculative", "fails"),
+    ({"share": 0.1}, "memory-bound", "fails"),
+    ({"prefill": 0.9}, "prefill vs decode", "fails"),
+])  # fmt: skip
+def test_conclude_parts(change, part, state):
+    q, kw = _tables(**change)
+    lesson = wb.lessons.tiny_lm.conclude(q, **kw)
+    assert f"{part} {state}".lower() in lesson.evidence.lower() and lesson.verdict == "partly supported"
+
+
+def test_conclude_one_seed_and_short_training_make_quality_untestable():
+    q, kw = _tables(seeds=1)
+    one = wb.lessons.tiny_lm.conclude(q, **kw)
+    assert "depth untestable" in one.evidence.lower() and any("1 seed, no spread" in t for t in one.takeaways)
+    q, kw = _tables(wide=3.0, deep=2.95, shared=2.96, unigram=3.1)
+    short = wb.lessons.tiny_lm.conclude(q, **kw)
+    assert "training too short" in short.takeaways[0].lower() and short.key_numbers["training"].startswith("too short")
