@@ -25,7 +25,7 @@ from workbench.models.tiny_lm import tiny_lm_params
 
 def _lm(seed=0, **kw):
     torch.manual_seed(seed)
-    cfg = {"vocab": 20, "depth": 2, "width": 32, "heads": 4, "max_len": 64} | kw
+    cfg = {"vocab": 20, "depth": 2, "dim": 32, "heads": 4, "max_len": 64} | kw
     m = wb.create_model("tiny_lm", **cfg).double().eval()
     with torch.no_grad():  # larger weights than the training init: distinct, confident logits
         for p in m.parameters():
@@ -96,7 +96,7 @@ def test_param_formula_and_mac_counter_agree_with_hand_formula(kw):
 
 
 def test_zoo_counter_builds_token_inputs():
-    c = wb.measure.count_model("tiny_lm", cache=False, vocab=20, depth=1, width=16, heads=2)
+    c = wb.measure.count_model("tiny_lm", cache=False, vocab=20, depth=1, dim=16, heads=2)
     assert c.input_size == (1, 128) and c.macs > 0 and not c.unsupported_ops
 
 
@@ -159,7 +159,7 @@ def test_generate_with_cache_equals_without():
 
 @pytest.mark.parametrize("k", [1, 3, 5])
 def test_greedy_speculative_decoding_is_identical_to_greedy_target(k):
-    target, draft = _lm(0), _lm(1, depth=1, width=16, heads=2)
+    target, draft = _lm(0), _lm(1, depth=1, dim=16, heads=2)
     for seed in range(3):
         p = torch.randint(0, 20, (1, 4), generator=torch.Generator().manual_seed(seed))
         res = speculative_generate(target, draft, p, 20, k=k)
@@ -176,7 +176,7 @@ def test_speculative_with_itself_as_draft_accepts_everything():
 def test_train_lm_reduces_validation_loss():
     corpus = text_corpus(max_papers=12, val_frac=0.2, test_frac=0.1)
     torch.manual_seed(0)
-    m = wb.create_model("tiny_lm", vocab=corpus.vocab_size, depth=1, width=32, heads=2)
+    m = wb.create_model("tiny_lm", vocab=corpus.vocab_size, depth=1, dim=32, heads=2)
     before = wb.train.lm.evaluate_lm(m, corpus.val, seq_len=32, max_windows=16)
     h = wb.train.lm.train_lm(m, corpus, steps=40, batch_size=8, seq_len=32, lr=3e-3, warmup=5, eval_every=20,
                              eval_windows_n=16)  # fmt: skip

@@ -1,6 +1,8 @@
 """Causal decoder blocks for tiny language models, with a key/value cache.
 
-technique: efficient_llm. Papers: MobileLLM (Liu et al., ICML 2024: deep-thin decoders, embedding
+technique: efficient_llm
+
+Papers: MobileLLM (Liu et al., ICML 2024: deep-thin decoders, embedding
 sharing, grouped-query attention, SwiGLU); GQA (Ainslie et al., EMNLP 2023) and MQA (Shazeer,
 2019): ``n_kv_heads`` key/value heads shared by ``heads / n_kv_heads`` query heads each
 (``n_kv_heads == heads`` is multi-head attention, ``1`` is multi-query); RoPE (Su et al., 2021).

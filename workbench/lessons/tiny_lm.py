@@ -35,14 +35,14 @@ CLAIM = (
 
 #: MobileLLM's variants at our scale: create_model("tiny_lm", **kwargs) (plus vocab and max_len).
 VARIANTS: dict[str, dict[str, Any]] = {
-    "shallow_wide": {"depth": 2, "width": 96, "heads": 4},
-    "deep_thin": {"depth": 6, "width": 56, "heads": 4},
-    "deep_thin_tied": {"depth": 6, "width": 56, "heads": 4, "tie_embeddings": True},
-    "deep_thin_gqa": {"depth": 6, "width": 56, "heads": 4, "kv_heads": 2},
-    "deep_thin_tied_gqa": {"depth": 6, "width": 56, "heads": 4, "kv_heads": 2, "tie_embeddings": True},
-    "deep_thin_tied_mqa": {"depth": 6, "width": 56, "heads": 4, "kv_heads": 1, "tie_embeddings": True},
-    "deep_thin_ls": {"depth": 3, "width": 56, "heads": 4, "repeat": 2},  # MobileLLM-LS: each block twice
-    "draft": {"depth": 1, "width": 48, "heads": 4, "tie_embeddings": True},
+    "shallow_wide": {"depth": 2, "dim": 96, "heads": 4},
+    "deep_thin": {"depth": 6, "dim": 56, "heads": 4},
+    "deep_thin_tied": {"depth": 6, "dim": 56, "heads": 4, "tie_embeddings": True},
+    "deep_thin_gqa": {"depth": 6, "dim": 56, "heads": 4, "kv_heads": 2},
+    "deep_thin_tied_gqa": {"depth": 6, "dim": 56, "heads": 4, "kv_heads": 2, "tie_embeddings": True},
+    "deep_thin_tied_mqa": {"depth": 6, "dim": 56, "heads": 4, "kv_heads": 1, "tie_embeddings": True},
+    "deep_thin_ls": {"depth": 3, "dim": 56, "heads": 4, "repeat": 2},  # MobileLLM-LS: each block twice
+    "draft": {"depth": 1, "dim": 48, "heads": 4, "tie_embeddings": True},
 }
 #: Published numbers (seed abstracts, quoted exactly).
 PAPER_QUOTES = {

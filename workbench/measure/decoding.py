@@ -46,7 +46,7 @@ def kv_cache_bytes(model: nn.Module, context: int, *, batch: int = 1, dtype_byte
     """Bytes of keys and values for ``context`` tokens: $2 \\cdot L \\cdot n_{kv} \\cdot hd \\cdot T \\cdot B \\cdot$ bytes."""
     c = _cfg(model)
     layers = c["depth"] * c["repeat"]
-    return 2 * layers * c["kv_heads"] * (c["width"] // c["heads"]) * context * batch * dtype_bytes
+    return 2 * layers * c["kv_heads"] * (c["dim"] // c["heads"]) * context * batch * dtype_bytes
 
 
 def weight_bytes(model: nn.Module) -> int:
@@ -65,7 +65,7 @@ def lm_macs(model: nn.Module, tokens: int) -> int:
     from ..layers.lm import LM_MLPS
 
     c = _cfg(model)
-    d, hd, T = c["width"], c["width"] // c["heads"], tokens
+    d, hd, T = c["dim"], c["dim"] // c["heads"], tokens
     hidden = model.blocks[0].mlp.down.in_features
     per_layer = T * (2 * d * d + 2 * d * c["kv_heads"] * hd + LM_MLPS[c["mlp"]][1] * d * hidden) + 2 * T * T * d
     return c["depth"] * c["repeat"] * per_layer + T * d * c["vocab"]
@@ -350,7 +350,7 @@ def lm_size_table(models: dict[str, nn.Module], tokens: int) -> pd.DataFrame:
     """Architecture, parameters and MACs (counted and closed form) of language models over ``tokens`` tokens.
 
     Returns:
-        one row per model: ``variant, depth, width, heads, kv_heads, tie_embeddings, params,
+        one row per model: ``variant, depth, dim, heads, kv_heads, tie_embeddings, params,
         macs`` (:func:`~workbench.measure.count_macs`), ``macs_formula`` (:func:`lm_macs`),
         ``embedding_share_pct`` (embedding matrix / all parameters).
     """
@@ -359,7 +359,7 @@ def lm_size_table(models: dict[str, nn.Module], tokens: int) -> pd.DataFrame:
     rows = []
     for name, m in models.items():
         c, params = _cfg(m), sum(p.numel() for p in m.parameters())
-        rows.append({"variant": name, **{k: c[k] for k in ("depth", "width", "heads", "kv_heads", "tie_embeddings")},
+        rows.append({"variant": name, **{k: c[k] for k in ("depth", "dim", "heads", "kv_heads", "tie_embeddings")},
                      "params": params, "macs": count_macs(m, m.example_input((1, 1, tokens))).macs,
                      "macs_formula": lm_macs(m, tokens), "embedding_share_pct": 100 * m.embed.weight.numel() / params})  # fmt: skip
     return pd.DataFrame(rows)

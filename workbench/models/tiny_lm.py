@@ -23,14 +23,14 @@ from ._factory import register_model
 __all__ = ["TinyLM", "tiny_lm", "tiny_lm_params"]
 
 
-def _hidden(width: int, mlp_ratio: float, mlp: str) -> int:
+def _hidden(dim: int, mlp_ratio: float, mlp: str) -> int:
     # SwiGLU has three matrices, GELU two: 2/3 of the hidden width keeps their weights equal
     # (the LLaMA convention), rounded to a multiple of 8.
-    h = mlp_ratio * width * (2 / 3 if mlp == "swiglu" else 1)
+    h = mlp_ratio * dim * (2 / 3 if mlp == "swiglu" else 1)
     return max(8, int(round(h / 8)) * 8)
 
 
-def tiny_lm_params(vocab: int, depth: int, width: int, heads: int, kv_heads: int | None = None, *,
+def tiny_lm_params(vocab: int, depth: int, dim: int, heads: int, kv_heads: int | None = None, *,
                    mlp_ratio: float = 4.0, mlp: str = "swiglu", tie_embeddings: bool = False,
                    pos: str = "rope", max_len: int = 256) -> int:  # fmt: skip
     """Closed-form parameter count of :class:`TinyLM` (what :func:`tiny_lm` builds).
@@ -40,10 +40,10 @@ def tiny_lm_params(vocab: int, depth: int, width: int, heads: int, kv_heads: int
     $T_{max} D$ learned positions.
     """
     kv = heads if kv_heads is None else kv_heads
-    hd = width // heads
-    block = 2 * width * width + 2 * width * kv * hd + LM_MLPS[mlp][1] * width * _hidden(width, mlp_ratio, mlp) + 2 * width
-    head = 0 if tie_embeddings else vocab * width
-    return depth * block + vocab * width + head + width + (max_len * width if pos == "learned" else 0)
+    hd = dim // heads
+    block = 2 * dim * dim + 2 * dim * kv * hd + LM_MLPS[mlp][1] * dim * _hidden(dim, mlp_ratio, mlp) + 2 * dim
+    head = 0 if tie_embeddings else vocab * dim
+    return depth * block + vocab * dim + head + dim + (max_len * dim if pos == "learned" else 0)
 
 
 class TinyLM(nn.Module):
@@ -52,7 +52,7 @@ class TinyLM(nn.Module):
     Args:
         vocab: vocabulary size.
         depth: distinct decoder blocks.
-        width: token width D.
+        dim: token width D.
         heads: query heads; kv_heads: key/value heads (default ``heads``).
         mlp_ratio: MLP hidden width / D (before the SwiGLU 2/3 adjustment).
         mlp: ``'swiglu'`` or ``'gelu'``.
@@ -63,7 +63,7 @@ class TinyLM(nn.Module):
         dropout: embedding and residual dropout while training.
     """
 
-    def __init__(self, vocab: int = 96, depth: int = 4, width: int = 96, heads: int = 4, kv_heads: int | None = None, *,
+    def __init__(self, vocab: int = 96, depth: int = 4, dim: int = 96, heads: int = 4, kv_heads: int | None = None, *,
                  mlp_ratio: float = 4.0, mlp: str = "swiglu", pos: str = "rope", tie_embeddings: bool = False,
                  repeat: int = 1, max_len: int = 256, dropout: float = 0.0) -> None:  # fmt: skip
         super().__init__()
@@ -73,19 +73,19 @@ class TinyLM(nn.Module):
             raise ValueError(f"depth and repeat must be >= 1, got depth={depth}, repeat={repeat}")
         kv_heads = heads if kv_heads is None else kv_heads
         self.vocab_size, self.max_len, self.repeat = vocab, max_len, repeat
-        self.config = {"vocab": vocab, "depth": depth, "width": width, "heads": heads, "kv_heads": kv_heads,
+        self.config = {"vocab": vocab, "depth": depth, "dim": dim, "heads": heads, "kv_heads": kv_heads,
                        "mlp_ratio": mlp_ratio, "mlp": mlp, "pos": pos, "tie_embeddings": tie_embeddings,
                        "repeat": repeat, "max_len": max_len}  # fmt: skip
-        self.embed = nn.Embedding(vocab, width)
-        self.pos = nn.Parameter(torch.zeros(max_len, width)) if pos == "learned" else None
+        self.embed = nn.Embedding(vocab, dim)
+        self.pos = nn.Parameter(torch.zeros(max_len, dim)) if pos == "learned" else None
         self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
-        hidden = _hidden(width, mlp_ratio, mlp)
+        hidden = _hidden(dim, mlp_ratio, mlp)
         self.blocks = nn.ModuleList(
-            DecoderBlock(width, heads, kv_heads, hidden, mlp=mlp, rope=pos == "rope", max_len=max_len, dropout=dropout)
+            DecoderBlock(dim, heads, kv_heads, hidden, mlp=mlp, rope=pos == "rope", max_len=max_len, dropout=dropout)
             for _ in range(depth)
         )
-        self.norm = RMSNorm(width)
-        self.head = nn.Linear(width, vocab, bias=False)
+        self.norm = RMSNorm(dim)
+        self.head = nn.Linear(dim, vocab, bias=False)
         if tie_embeddings:
             self.head.weight = self.embed.weight
         self.default_input_size = (1, 1, min(128, max_len))
@@ -132,13 +132,16 @@ class TinyLM(nn.Module):
     paper="MobileLLM: Optimizing Sub-billion Parameter Language Models for On-Device Use Cases (Liu et al., ICML 2024)",
     tags=("efficient_llm", "efficient_attention"),
 )
-def tiny_lm(vocab: int = 96, depth: int = 6, width: int = 72, heads: int = 4, kv_heads: int | None = None,
+def tiny_lm(vocab: int = 96, depth: int = 6, dim: int = 56, heads: int = 4, kv_heads: int | None = None,
             tie_embeddings: bool = False, **kwargs) -> TinyLM:  # fmt: skip
-    """A MobileLLM-style character-level decoder (default: deep-thin, 6 x 72, MHA, ~0.4 M params).
+    """A MobileLLM-style character-level decoder (default: deep-thin, 6 blocks of width 56, MHA, ~0.24 M params).
+
+    The width is ``dim`` (token width D, as in LLaMA and nanoGPT), not ``width``: the zoo keeps
+    ``width`` out of entry points (classifiers scale with ``width_mult``).
 
     Args:
-        vocab, depth, width, heads, kv_heads, tie_embeddings: see :class:`TinyLM`.
+        vocab, depth, dim, heads, kv_heads, tie_embeddings: see :class:`TinyLM`.
         **kwargs: the other :class:`TinyLM` options (``mlp``, ``pos``, ``repeat``, ``max_len``,
             ``mlp_ratio``, ``dropout``).
     """
-    return TinyLM(vocab, depth, width, heads, kv_heads, tie_embeddings=tie_embeddings, **kwargs)
+    return TinyLM(vocab, depth, dim, heads, kv_heads, tie_embeddings=tie_embeddings, **kwargs)
