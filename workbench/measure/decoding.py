@@ -19,6 +19,8 @@ output; the speed-up depends on the acceptance rate and the draft's relative cos
 
 from __future__ import annotations
 
+import statistics
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -142,7 +144,6 @@ class SpecResult:
         return self.tokens.shape[1] / self.target_passes if self.target_passes else float("nan")
 
 
-@torch.no_grad()
 def speculative_generate(target: nn.Module, draft: nn.Module, prompt: torch.Tensor, max_new: int, *, k: int = 4) -> SpecResult:
     """Greedy speculative decoding: ``draft`` proposes ``k`` tokens, ``target`` verifies them in one pass.
 
@@ -154,42 +155,43 @@ def speculative_generate(target: nn.Module, draft: nn.Module, prompt: torch.Tens
         target, draft: TinyLMs with the same vocabulary; batch 1 prompts ``(1, T)``.
         k: draft tokens per round (>= 1).
     """
-    if prompt.shape[0] != 1 or k < 1 or max_new < 1:
-        raise ValueError(f"need a batch-1 prompt, k >= 1 and max_new >= 1; got batch {prompt.shape[0]}, k={k}, max_new={max_new}")
-    target.eval(), draft.eval()
-    room = prompt.shape[1] + max_new + k + 1
-    tc = target.new_caches(1, room, dtype=target.embed.weight.dtype)
-    dc = draft.new_caches(1, room, dtype=draft.embed.weight.dtype)
-    pending = target(prompt, tc)[:, -1:].argmax(-1)  # (1, 1): the target's next token, not yet cached
-    draft(prompt, dc)
-    draft_todo = pending  # tokens the draft's cache still lacks
-    out, drafted, accepted, passes = [pending], 0, 0, 0
-    produced = 1
-    while produced < max_new:
-        proposals = []
-        logits = draft(draft_todo, dc)[:, -1:]
-        for i in range(k):
-            proposals.append(logits.argmax(-1))
-            if i + 1 < k:
-                logits = draft(proposals[-1], dc)[:, -1:]
-        props = torch.cat(proposals, dim=1)  # (1, k)
-        base = tc[0].length
-        verdict = target(torch.cat([pending, props], dim=1), tc).argmax(-1)  # (1, k + 1)
-        passes += 1
-        agree = (verdict[0, :k] == props[0]).long()
-        n = int(agree.cumprod(0).sum())  # leading agreements
-        drafted, accepted = drafted + k, accepted + n
-        for c in tc:
-            c.truncate(base + 1 + n)  # keep pending + the accepted drafts
-        for c in dc:
-            c.truncate(min(c.length, base + 1 + n))
-        nxt = verdict[:, n : n + 1]
-        draft_todo = torch.cat([props[:, k - 1 :], nxt], dim=1) if n == k else nxt
-        out += [props[:, :n], nxt]
-        pending = nxt
-        produced += n + 1
-    tokens = torch.cat(out, dim=1)[:, :max_new]
-    return SpecResult(tokens, drafted, accepted, passes, k)
+    with torch.no_grad():  # a context, not a decorator: wb.show_source then shows this file
+        if prompt.shape[0] != 1 or k < 1 or max_new < 1:
+            raise ValueError(f"need a batch-1 prompt, k >= 1 and max_new >= 1; got batch {prompt.shape[0]}, k={k}, max_new={max_new}")
+        target.eval(), draft.eval()
+        room = prompt.shape[1] + max_new + k + 1
+        tc = target.new_caches(1, room, dtype=target.embed.weight.dtype)
+        dc = draft.new_caches(1, room, dtype=draft.embed.weight.dtype)
+        pending = target(prompt, tc)[:, -1:].argmax(-1)  # (1, 1): the target's next token, not yet cached
+        draft(prompt, dc)
+        draft_todo = pending  # tokens the draft's cache still lacks
+        out, drafted, accepted, passes = [pending], 0, 0, 0
+        produced = 1
+        while produced < max_new:
+            proposals = []
+            logits = draft(draft_todo, dc)[:, -1:]
+            for i in range(k):
+                proposals.append(logits.argmax(-1))
+                if i + 1 < k:
+                    logits = draft(proposals[-1], dc)[:, -1:]
+            props = torch.cat(proposals, dim=1)  # (1, k)
+            base = tc[0].length
+            verdict = target(torch.cat([pending, props], dim=1), tc).argmax(-1)  # (1, k + 1)
+            passes += 1
+            agree = (verdict[0, :k] == props[0]).long()
+            n = int(agree.cumprod(0).sum())  # leading agreements
+            drafted, accepted = drafted + k, accepted + n
+            for c in tc:
+                c.truncate(base + 1 + n)  # keep pending + the accepted drafts
+            for c in dc:
+                c.truncate(min(c.length, base + 1 + n))
+            nxt = verdict[:, n : n + 1]
+            draft_todo = torch.cat([props[:, k - 1 :], nxt], dim=1) if n == k else nxt
+            out += [props[:, :n], nxt]
+            pending = nxt
+            produced += n + 1
+        tokens = torch.cat(out, dim=1)[:, :max_new]
+        return SpecResult(tokens, drafted, accepted, passes, k)
 
 
 class _Prefill(nn.Module):
@@ -235,7 +237,7 @@ def decode_latency(models: dict[str, nn.Module], contexts: Sequence[int], *, rou
     """
     rows = []
     for t in contexts:
-        mods, inputs = {}, {}
+        mods = {}
         for name, m in models.items():
             m.eval()
             mods[f"{name}|prefill"] = _Prefill(m, t)
@@ -288,9 +290,6 @@ def speculative_speedup(target: nn.Module, draft: nn.Module, prompts: Sequence[t
         tokens_per_pass, tok_s, speedup, speedup_q1, speedup_q3, identical`` (every output equals
         greedy decoding of the target).
     """
-    import statistics
-    import time
-
     ref = [generate(target, p, max_new) for p in prompts]
     methods = {"greedy": None} | {f"speculative k={k}": k for k in ks}
     times: dict[str, list[float]] = {m: [] for m in methods}
