@@ -186,9 +186,13 @@ def conclude(quality: pd.DataFrame, *, decode: pd.DataFrame, quant: pd.DataFrame
         )
         if "decode_ratio" in quant and quant.decode_ratio.notna().any():
             r8, r4 = q8.decode_ratio.dropna(), q4.decode_ratio.dropna()
-            faster = "faster" if len(r8) and r8.min() < 1 else "slower"
+            hi8 = q8.decode_ratio_q3.dropna() if "decode_ratio_q3" in q8 else r8
+            lo8 = q8.decode_ratio_q1.dropna() if "decode_ratio_q1" in q8 else r8
+            # "faster" / "slower" only when the whole interquartile range is on one side of 1
+            faster = ("faster" if len(hi8) and hi8.max() < 1 else "slower" if len(lo8) and lo8.min() > 1
+                      else "neither measurably faster nor slower")  # fmt: skip
             takeaways.append(
-                f"Dequantizing on the fly makes decoding {faster} on this CPU: int8 {r8.median():.2f}x and int4 "
+                f"Dequantizing on the fly makes int8 decoding {faster} on this CPU: int8 {r8.median():.2f}x and int4 "
                 f"{r4.median():.2f}x the fp32 step time. Eager PyTorch has no int4/int8 matrix-vector kernel, so the "
                 "dequantization is extra work; the memory saving only turns into speed with a fused kernel that streams "
                 "the small codes from DRAM, which matters once the weights no longer fit in cache."
