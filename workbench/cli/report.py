@@ -118,10 +118,14 @@ def run(args: argparse.Namespace) -> int:
         only=args.only,
         slugs=list(runner.TECHNIQUES),
     )
-    machine = _check_machine(args.wait_idle)
     from ..report.executors import ExecutorUnavailableError
 
-    executor = executor_from_args(args)
+    executor = executor_from_args(args)  # an unknown executor is refused before the machine is probed
+    try:
+        machine = _check_machine(args.wait_idle)
+    except BaseException:  # Ctrl-C while waiting for a quiet machine
+        executor.close()
+        raise
     progress = None if args.no_progress else ConsoleProgress()
     try:
         summary = runner.run_reports(

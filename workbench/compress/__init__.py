@@ -73,3 +73,9 @@ from .distill import (  # noqa: E402
 __all__ = [*globals().get("__all__", ()),
     "DistillResult", "TeacherTargets", "distill", "distill_module", "distill_table", "embedding_layer", "kd_loss", "teacher_targets", "unlabeled",
 ]  # fmt: skip
+
+# tiny_lm notebook (issue 15, item 4): weight-only int8/int4 group quantization of LMs
+from . import weight_only  # noqa: E402
+from .weight_only import WeightOnlyLinear, weight_only_quantize  # noqa: E402
+
+__all__ += ["WeightOnlyLinear", "weight_only", "weight_only_quantize"]

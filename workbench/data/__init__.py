@@ -73,3 +73,7 @@ __all__ += ["PAIRS_CLASSES", "fmnist_pairs", "pair_canvases"]
 from .mosaics import MOSAICS_FORMAT, Mosaics, mosaics  # noqa: E402
 
 __all__ += ["MOSAICS_FORMAT", "Mosaics", "mosaics"]
+# tiny_lm notebook (issue 15, item 4): the seed abstracts as a character-level corpus, split by paper
+from .text import TEXT_CORPUS_VERSION, TextCorpus, text_corpus  # noqa: E402
+
+__all__ += ["TEXT_CORPUS_VERSION", "TextCorpus", "text_corpus"]

@@ -109,3 +109,7 @@ from .moe import MoEMLP, load_stats  # noqa: E402
 from .token_drop import ViTBlock, keep_top_tokens  # noqa: E402
 
 __all__ += ["MoEMLP", "ViTBlock", "keep_top_tokens", "load_stats"]
+# tiny_lm notebook (issue 15, item 4): causal decoder blocks with MHA/GQA/MQA and a KV cache
+from .lm import CausalSelfAttention, DecoderBlock, KVCache, RMSNorm  # noqa: E402
+
+__all__ += ["CausalSelfAttention", "DecoderBlock", "KVCache", "RMSNorm"]

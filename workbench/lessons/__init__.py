@@ -57,6 +57,10 @@ from . import (  # noqa: E402
     once_for_all,
     pruning,
     segmentation,
+    tiny_lm,
 )
 
-__all__ += ["architecture_search", "conditional_computation", "detection", "distillation", "efficient_sr", "latency_prediction", "low_rank_peft", "once_for_all", "pruning", "segmentation"]  # fmt: skip
+__all__ += [
+    "architecture_search", "conditional_computation", "detection", "distillation", "efficient_sr", "latency_prediction",
+    "low_rank_peft", "once_for_all", "pruning", "segmentation", "tiny_lm",
+]  # fmt: skip

@@ -50,3 +50,8 @@ __all__ += ["BUSY_FRACTION", "Contention", "Probe", "contention", "idle_gflops",
 from .stats import bootstrap_ci, exponent_ci, spearman_ci  # noqa: E402
 
 __all__ += ["bootstrap_ci", "exponent_ci", "spearman_ci"]
+# tiny_lm notebook (issue 15, item 4): decoding, KV cache, speculative decoding
+from . import decoding  # noqa: E402
+from .decoding import decode_latency, generate, kv_cache_bytes, speculative_generate  # noqa: E402
+
+__all__ += ["decode_latency", "decoding", "generate", "kv_cache_bytes", "speculative_generate"]

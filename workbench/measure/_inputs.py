@@ -25,6 +25,8 @@ def make_input(model: nn.Module, input_size, batch_size: int = 1, *, channels_la
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     size = resolve_input_size(model, input_size)
+    if callable(getattr(model, "example_input", None)):  # token-id models (tiny_lm) make their own
+        return model.example_input(size, batch_size)
     if len(size) == 3:
         size = (batch_size, *size)
     p = next(iter(model.parameters()), None)

@@ -32,3 +32,9 @@ __all__ += ["RegNetParams", "regnet_block_widths", "regnet_widths"]
 from .mb_space import MOBILENETV2_ARCH, PROXYLESS_SPACE, MBArch, MBSpace, MBStage  # noqa: E402
 
 __all__ += ["MBArch", "MBSpace", "MBStage", "MOBILENETV2_ARCH", "PROXYLESS_SPACE"]
+__all__ += ["MBArch", "MBSpace", "MBStage"]
+
+# --- tiny_lm notebook (issue 15, item 4): the MobileLLM-style character-level decoder ---
+from .tiny_lm import TinyLM, tiny_lm_params  # noqa: E402
+
+__all__ += ["TinyLM", "tiny_lm_params"]

@@ -611,3 +611,30 @@ register_technique(
         bank=(),
     )
 )
+
+# tiny_lm notebook (issue 15, item 4)
+register_technique(
+    Technique(
+        slug="tiny_lm",
+        title="Tiny language models: MobileLLM's design at 0.3 M parameters, and what decoding costs",
+        claim=lessons.tiny_lm.CLAIM,
+        families=("efficient_llm",),
+        papers=(
+            "MobileLLM: Optimizing Sub-billion Parameter Language Models for On-Device Use Cases",
+            "MELTing point: Mobile Evaluation of Language Transformers",
+            "MobileQuant: Mobile-friendly Quantization for On-device Language Models",
+            "Kangaroo: Lossless Self-Speculative Decoding via Double Early Exiting",
+            "Clover-2: Accurate Inference for Regressive Lightweight Speculative Decoding",
+        ),
+        profiles={
+            "smoke": {
+                "steps": 8, "seeds": [0], "max_papers": 40, "eval_windows": 8, "batch_size": 8, "contexts": [8, 32],
+                "quant_groups": [32], "spec_ks": [2], "spec_prompts": 1, "spec_tokens": 16, "bandwidth_widths": [32, 64], "rounds": 2,
+            },
+            "default": {},
+            "full": {"steps": 2000, "seeds": [0, 1, 2], "variants": ["shallow_wide", "deep_thin", "deep_thin_tied", "deep_thin_gqa",
+                     "deep_thin_tied_gqa", "deep_thin_tied_mqa", "deep_thin_ls"], "bandwidth_widths": [64, 256, 768, 1536], "rounds": 20},
+        },  # fmt: skip
+        bank=(),  # trains through wb.bank.cached_train inside the notebook
+    )
+)

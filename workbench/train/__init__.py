@@ -19,3 +19,5 @@ from .detect import *  # noqa: E402, F403
 from .segment import *  # noqa: E402, F403
 
 __all__ += [*detect.__all__, *segment.__all__]
+# tiny_lm notebook (issue 15, item 4): language-model training for wb.bank.cached_train
+from . import lm  # noqa: E402, F401
