@@ -1,5 +1,7 @@
 """A sparse mixture-of-experts MLP: top-k token routing, capacity, and two ways to balance the load.
 
+technique: mixture_of_experts
+
 Each token $x$ gets router scores $s = \\text{softmax}(W_r x)$ over $E$ experts; it is sent to the
 $k$ highest-scoring experts and their outputs are mixed with the renormalised scores of the
 chosen ones. Only $k$ of the $E$ expert MLPs run per token, so the *total* parameters grow with

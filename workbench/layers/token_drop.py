@@ -1,5 +1,7 @@
 """Token dropping for ViTs: keep the patch tokens the class token attends to most (EViT / ATS shape).
 
+technique: dynamic_computation
+
 A ViT block costs $\\approx 12 N d^2 + 2 N^2 d$ MACs for $N$ tokens of width $d$ (with an MLP
 ratio of 4; ours is ``mlp_ratio``), so keeping a fraction $\\rho$ of the tokens after block $j$
 scales the remaining blocks' cost by about $\\rho$ (more, through the $N^2$ term). The score is

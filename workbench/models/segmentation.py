@@ -147,19 +147,19 @@ def unet_small(num_classes: int = 11, in_chans: int = 1, image_size: int = 96, *
     return UNet(num_classes=num_classes, in_chans=in_chans, image_size=image_size, **kw)
 
 
-def real_segmenters(height: int = 512, width: int = 1024, *, num_classes: int = 19) -> dict[str, nn.Module]:
+def real_segmenters(image_height: int = 512, image_width: int = 1024, *, num_classes: int = 19) -> dict[str, nn.Module]:
     """The three heads at a real (Cityscapes-like, RGB, 19 classes) input size, for latency.
 
     LR-ASPP and ASPP on MobileNetV3-Large 1.0 with the deep features at stride 32 (the backbone
     is not dilated here); torchvision's DeepLabV3 head (256 channels, rates 12, 24, 36); the small
     U-Net at widths 16-32-64-128 (full-resolution first level). ``default_input_size`` is
-    ``(3, height, width)`` so the measure layer times them at that size.
+    ``(3, image_height, image_width)`` so the measure layer times them at that size.
     """
     models = {
-        "LR-ASPP": lraspp_mobilenetv3(num_classes=num_classes, in_chans=3, image_size=min(height, width), taps=(8, 32)),
-        "ASPP (DeepLabV3 head)": deeplabv3_mobilenetv3(num_classes=num_classes, in_chans=3, image_size=min(height, width), tap=32),
+        "LR-ASPP": lraspp_mobilenetv3(num_classes=num_classes, in_chans=3, image_size=min(image_height, image_width), taps=(8, 32)),
+        "ASPP (DeepLabV3 head)": deeplabv3_mobilenetv3(num_classes=num_classes, in_chans=3, image_size=min(image_height, image_width), tap=32),
         "small U-Net": unet_small(num_classes=num_classes, in_chans=3),
     }
     for m in models.values():
-        m.default_input_size = (3, height, width)
+        m.default_input_size = (3, image_height, image_width)
     return models
