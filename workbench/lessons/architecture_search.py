@@ -99,7 +99,8 @@ def conclude(standalone: pd.DataFrame, searches: pd.DataFrame, *, tau: float, se
     evidence = (
         f"searched net {found.standalone_acc:.2f} % vs the {HAND} {hand.standalone_acc:.2f} % stand-alone ({gain:+.2f} pts) "
         f"at {ratio:.2f}x its measured latency -> {beats}; evolution {s.loc['evolution', 'best_acc']:.2f} % vs random "
-        f"{s.loc['random', 'best_acc']:.2f} % supernet accuracy at {int(s.loc['evolution', 'evaluations'])} evaluations each -> {evo}; "
+        f"{s.loc['random', 'best_acc']:.2f} % supernet accuracy ({int(s.loc['evolution', 'evaluations'])} vs {int(s.loc['random', 'evaluations'])} "
+        f"distinct evaluations; repeats cost evolution nothing) -> {evo}; "
         f"Kendall tau {tau:.2f} over {n} subnets -> {ranks}."
     )
     if too_short:

@@ -113,6 +113,11 @@ class ArchLatency:
             self._ms[key] = float(self.predictor.predict(self.kernels(key)))
         return self._ms[key]
 
+    def clear_predictions(self) -> None:
+        """Forget the cached per-architecture predictions (call after re-fitting the predictor);
+        the per-block kernels stay cached, since they do not depend on the fit."""
+        self._ms.clear()
+
     def build(self, arch: MBArch | str) -> nn.Module:
         """The network of ``arch`` at this object's width and classes (to measure it for real)."""
         return self._build(MBArch.from_key(arch) if isinstance(arch, str) else arch)
