@@ -17,6 +17,7 @@ import sys
 import nbformat
 import pytest
 from conftest import PageProblems, free_port, stop, wait_http
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = pytest.mark.browser
 
@@ -88,13 +89,24 @@ def jupyterlab(tmp_path_factory, jupyter_env, as_root_args):
 def test_explore_cell_in_jupyterlab_moves_the_figure(jupyterlab, page):
     base, token = jupyterlab
     problems = PageProblems(page, allow_hosts=(base,))
-    page.goto(f"{base}/lab/tree/explore.ipynb?token={token}", timeout=120_000)
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-    # the kernel must be up before "run all" (a cell run earlier waits in a queue and is fine too)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
-    page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").first.click()  # the one cell, in edit mode
-    page.keyboard.press("Shift+Enter")
-    before = _wait_for_bars(page)
+    # Up to three page loads: a FigureWidget that misses anywidget's 2 s initialisation window
+    # (seen on a busy machine, see workbench/explore/) never draws; a user would re-run the cell.
+    # Each attempt's failure is kept, and the kernel/widget error checks below still apply.
+    failures = []
+    for _attempt in range(3):
+        page.goto(f"{base}/lab/tree/explore.ipynb?token={token}", timeout=120_000)
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+        # the kernel must be up before the run (a cell run earlier waits in a queue and is fine too)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+        page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").first.click()  # the one cell, in edit mode
+        page.keyboard.press("Shift+Enter")
+        try:
+            before = _wait_for_bars(page, timeout_ms=60_000)
+            break
+        except PlaywrightTimeout as e:
+            failures.append(f"{e}: outputs {_output_errors(page, '.jp-OutputArea-output')}")
+    else:
+        pytest.fail(f"the explorer never drew in 3 page loads: {failures}")
     assert before[0][0] == [1, 1, 1], before  # every cost relative to the start
     _move_width_slider(page)
     page.wait_for_function(MACS_BELOW_HALF_JS, timeout=60_000)
