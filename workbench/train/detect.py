@@ -7,13 +7,11 @@ schedule, horizontal flips as the only augmentation, and returns a JSON history.
 
 from __future__ import annotations
 
-import time
-
 import torch
 from torch import nn
 
 from ..data.mosaics import mosaics
-from ..measure import num_threads
+from .loop import run_steps
 
 __all__ = ["flip_targets", "train_detector"]
 
@@ -52,30 +50,12 @@ def train_detector(
     data = mosaics(n_train, size=size, split="train")
     targets = data.targets()
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
-    model.train()
-    losses, run, t0 = [], [], time.perf_counter()
-    with num_threads(threads):
-        for step in range(steps):
-            idx = torch.randint(len(data), (batch_size,), generator=gen)
-            x, tg = data.images[idx], [targets[i] for i in idx.tolist()]
-            if torch.rand((), generator=gen) < 0.5:  # one flip per batch: cheap, and boxes stay exact
-                x, tg = x.flip(-1), flip_targets(tg, size)
-            loss = model.loss(model(x), tg)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"non-finite detection loss at step {step}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            run.append(loss.item())
-            if len(run) == log_every or step == steps - 1:
-                losses.append(sum(run) / len(run))
-                run = []
-    seconds = time.perf_counter() - t0
-    model.eval()
-    return {
-        "loss": losses, "loss_every": log_every, "steps": steps, "images": steps * batch_size,
-        "seconds": seconds, "images_per_s": steps * batch_size / seconds,
-    }  # fmt: skip
+    def batch_loss(step: int) -> torch.Tensor:
+        idx = torch.randint(len(data), (batch_size,), generator=gen)
+        x, tg = data.images[idx], [targets[i] for i in idx.tolist()]
+        if torch.rand((), generator=gen) < 0.5:  # one flip per batch: cheap, and boxes stay exact
+            x, tg = x.flip(-1), flip_targets(tg, size)
+        return model.loss(model(x), tg)
+
+    return run_steps(model, batch_loss, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                     log_every=log_every, threads=threads, task="detection")

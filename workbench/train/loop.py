@@ -305,3 +305,39 @@ def run_epochs(
             bar.close()
         call_hooks(callbacks, "on_fit_end", state, history)
     model.eval()
+
+
+def run_steps(model: nn.Module, batch_loss: Callable[[int], torch.Tensor], *, steps: int, batch_size: int, lr: float,
+              weight_decay: float, log_every: int, threads: int | None, task: str) -> dict:  # fmt: skip
+    """The step loop of the dense-prediction trainers (detection, segmentation): AdamW + OneCycle.
+
+    ``batch_loss(step)`` draws a batch and returns its loss; the loop steps the optimizer, keeps
+    the mean loss of every ``log_every`` steps and returns the JSON history the trainers return.
+
+    Raises:
+        FloatingPointError: a non-finite loss (``task`` names it).
+    """
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
+    model.train()
+    losses, run, t0 = [], [], time.perf_counter()
+    with num_threads(threads):
+        for step in range(steps):
+            loss = batch_loss(step)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"non-finite {task} loss at step {step}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            run.append(loss.item())
+            if len(run) == log_every or step == steps - 1:
+                losses.append(sum(run) / len(run))
+                run = []
+    seconds = time.perf_counter() - t0
+    model.eval()
+    return {
+        "loss": losses, "loss_every": log_every, "steps": steps, "images": steps * batch_size,
+        "seconds": seconds, "images_per_s": steps * batch_size / seconds,
+    }  # fmt: skip
+

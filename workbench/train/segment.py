@@ -7,14 +7,12 @@ one-cycle schedule, horizontal flips as the only augmentation, and returns a JSO
 
 from __future__ import annotations
 
-import time
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..data.mosaics import mosaics
-from ..measure import num_threads
+from .loop import run_steps
 
 __all__ = ["train_segmenter"]
 
@@ -42,30 +40,12 @@ def train_segmenter(
         raise ValueError(f"steps, batch_size and n_train must be >= 1, got {steps}, {batch_size}, {n_train}")
     data = mosaics(n_train, size=size, split="train")
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.15)
-    model.train()
-    losses, run, t0 = [], [], time.perf_counter()
-    with num_threads(threads):
-        for step in range(steps):
-            idx = torch.randint(len(data), (batch_size,), generator=gen)
-            x, y = data.images[idx], data.semantic[idx]
-            if torch.rand((), generator=gen) < 0.5:
-                x, y = x.flip(-1), y.flip(-1)
-            loss = F.cross_entropy(model(x), y)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"non-finite segmentation loss at step {step}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            run.append(loss.item())
-            if len(run) == log_every or step == steps - 1:
-                losses.append(sum(run) / len(run))
-                run = []
-    seconds = time.perf_counter() - t0
-    model.eval()
-    return {
-        "loss": losses, "loss_every": log_every, "steps": steps, "images": steps * batch_size,
-        "seconds": seconds, "images_per_s": steps * batch_size / seconds,
-    }  # fmt: skip
+    def batch_loss(step: int) -> torch.Tensor:
+        idx = torch.randint(len(data), (batch_size,), generator=gen)
+        x, y = data.images[idx], data.semantic[idx]
+        if torch.rand((), generator=gen) < 0.5:
+            x, y = x.flip(-1), y.flip(-1)
+        return F.cross_entropy(model(x), y)
+
+    return run_steps(model, batch_loss, steps=steps, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                     log_every=log_every, threads=threads, task="segmentation")
