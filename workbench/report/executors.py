@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from .. import paths
 from .plan import Job
-from .pool import EventCallback, Progress, default_jobs, execute_all, now
+from .pool import EventCallback, Progress, default_jobs, execute_all, now, record_finish
 
 EXECUTORS = ("local", "ray")
 #: seconds interrupted tasks get to stop their kernels before they are cancelled by force
@@ -233,7 +233,7 @@ class RayExecutor:
                         payload = self._payload(job, staging, profile, kernel_threads, timeout)
                     except OSError as e:  # the notebook vanished since planning: it alone fails
                         job.result.status, job.result.error = "failed", f"{type(e).__name__}: {e}"
-                        self._finished(job, progress, emit)
+                        record_finish(job, progress, emit)
                         continue
                     running[task.options(**opts).remote(payload)] = job
                 ready = []
@@ -242,25 +242,13 @@ class RayExecutor:
                 for ref in ready:
                     job = running.pop(ref)
                     self._collect(ray, ref, job, staging)
-                    self._finished(job, progress, emit)
+                    record_finish(job, progress, emit)
                 if time.monotonic() - last_tick >= 0.25:
                     last_tick = time.monotonic()
                     emit("tick", progress, None)
         finally:
             if running:
                 _cancel(ray, list(running))
-
-    @staticmethod
-    def _finished(job: Job, progress: Progress, emit: EventCallback) -> None:
-        del progress.running[job.result.slug]
-        if job.result.status != "ok":
-            progress.failed += 1
-        elif job.execute:
-            progress.done += 1
-        else:
-            progress.cached += 1
-        progress.last_finish = time.monotonic()
-        emit("finish", progress, job.result)
 
     def _collect(self, ray: Any, ref: Any, job: Job, staging: Path) -> None:
         """Write a finished task's files into ``staging`` and its outcome into ``job.result``."""

@@ -105,6 +105,19 @@ def kernel_env(spec: dict[str, Any], profile: str, threads: int) -> dict[str, st
     return env
 
 
+
+def record_finish(job: Job, progress: Progress, emit: EventCallback) -> None:
+    """Count a finished job (failed, executed or cached) and emit its ``finish`` event."""
+    del progress.running[job.result.slug]
+    if job.result.status != "ok":
+        progress.failed += 1
+    elif job.execute:
+        progress.done += 1
+    else:
+        progress.cached += 1
+    progress.last_finish = time.monotonic()
+    emit("finish", progress, job.result)
+
 def execute_all(
     todo: list[Job],
     staging: Path,
@@ -154,15 +167,7 @@ def execute_all(
                     kill_tree(job.proc)
                 _finish(job, staging, timed_out=over, timeout=timeout)
                 running.remove(job)
-                del progress.running[job.result.slug]
-                if job.result.status != "ok":
-                    progress.failed += 1
-                elif job.execute:
-                    progress.done += 1
-                else:
-                    progress.cached += 1
-                progress.last_finish = time.monotonic()
-                emit("finish", progress, job.result)
+                record_finish(job, progress, emit)
             if time.monotonic() - last_tick >= 0.25:
                 last_tick = time.monotonic()
                 emit("tick", progress, None)
