@@ -51,7 +51,7 @@ LISTING = r"(\b(such as|e\.g\.|including|for example|for instance)|\bet al\.)"
 # Something the paper avoids or goes beyond; cut the next few words.
 NEGATION = (
     r"\b(without|instead of|rather than|beyond|free of|bypass\w*|no need (for|of)|avoid\w*|w/o|unlike|"
-    r"not require\w*|eliminat\w*( the need for)?|replac\w*)\s+((the|a|an|any|extra|additional|costly|expensive|"
+    r"not require\w*|eliminat\w*( the need for)?|replac\w*|(reduced|less|lower|minimal) (reliance|dependence) on)\s+((the|a|an|any|extra|additional|costly|expensive|"
     r"heavy)\s+)*(\S+\s*){1,3}"
 )
 # A sentence that opens with a contrast: the clause up to the first comma describes the other side.

@@ -27,12 +27,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Words that make an application-area paper an efficiency paper ("parameter-efficient" fine-tuning and
-# "data-efficient" learning are about training budgets, not a cheaper model).
+# "data-efficient" learning are about training budgets, not a cheaper model). Speculative decoding, early
+# exits and YOLO name efficiency by themselves (YOLO is the real-time detector line).
 EFFICIENCY = (
     r"(?<!parameter-)(?<!parameter )(?<!data-)(?<!data )(?<!sample-)(?<!sample )(?<!label-)(?<!label )efficien|lightweight|light-weight|\blite\b|compact|tiny|mobile|real-time|realtime|"
     r"\bfaster\b|\bfast (inference|and (lightweight|accurate))|low[- ](complexity|latency|power|memory|cost|bit)|speed|accelerat|compress|"
     r"on-device|\bedge\b|embedded|fewer parameters|\bflops\b|\bmacs\b|latency|cheap|"
-    r"resource[- ]constrained|prun|quantiz|distill"
+    r"resource[- ]constrained|prun|quantiz|distill|speculative|early[- ]exit|\byolo"
 )
 
 
@@ -72,7 +73,7 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "mobile_cnn", "Mobile CNNs",
         "Depthwise-separable / inverted-residual ConvNets built for phones (MobileNet, MnasNet line).",
-        title_patterns=(r"mobile(?! app| sensing|-level)",
+        title_patterns=(r"mobile(?! apps?\b| sensing|-level)",
                         r"lightweight (cnn|convolutional)", r"\bcnn models?\b.*lightweight|lightweight.*\bcnn\b",
                         r"efficientnet", r"\blcnet\b", r"\bmobilenet", r"shufflenet", r"ghostnet",
                         r"(compact|tiny|efficient) (cnn|convnet|convolutional)"),
@@ -82,7 +83,8 @@ FAMILIES: tuple[Family, ...] = (
         weak=(r"mobilenet", r"efficientnet", r"mnasnet", r"depthwise", r"mobile (devices?|phones?)",
               r"lightweight (cnn|convolutional)"),
         min_weak=3,
-        exclude=(r"mobile sensing", r"mobile app"),
+        # "mobile app(s)" (app studies, app agents) is not a mobile CNN; "mobile applications" of a net is.
+        exclude=(r"mobile sensing", r"mobile apps?\b"),
         # "mobile" in an LLM paper (MobileLLM, MobileQuant), a Mamba or a pure-transformer title is not a mobile CNN.
         negative=(LANGUAGE_MODEL, r"\bmamba|state[- ]space", r"^(?!.*\b(cnn|conv\w*|mobilenet\w*)\b.*\btransformer).*\btransformers?\b(?!.*\b(cnn|conv\w*)\b)"),
     ),
@@ -118,7 +120,7 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "efficient_attention", "Efficient attention & hybrid ViTs",
         "Efficient token mixers, linear / window attention, token reduction and hybrid CNN-ViT backbones.",
-        title_patterns=(r"(efficien|lightweight|mobile|fast|linear|light-weight)\w*\W+(\S+\s+){0,3}(transformer|attention|\bvit)",
+        title_patterns=(r"(efficien|lightweight|mobile|fast|linear|light-weight|cheap)\w*\W+(\S+\s+){0,3}(transformer|attention|\bvit)",
                         r"(transformer|attention|\bvit)s?\W+(\S+\s+){0,2}(efficien|lightweight|mobile|speed|linear)",
                         r"convolution and transformer|convnet and transformer|token mix|\bmixers?\b"),
         strong=(r"efficient (vision )?transformers?", r"token mixer", r"linear attention",
@@ -126,7 +128,8 @@ FAMILIES: tuple[Family, ...] = (
                 r"(mobile|lightweight|efficient)[- ]?vit", r"efficientformer", r"mobilevit",
                 r"(window|local|axial|sparse|group) (self-)?attention", r"token (pruning|merging|sampling|reduction|exit)",
                 r"quadratic (complexity|cost)", r"linear (complexity|computational complexity)",
-                r"attention redundancy", r"convolution-attention", r"integrat\w* convnet and transformer"),
+                r"attention redundancy", r"convolution-attention", r"integrat\w* convnet and transformer",
+                r"hardware-friendly (self-)?attention"),
         requires=EFFICIENCY,
         # A paper that calls its net a pure / attention-free CNN borrows ViT ideas but has no attention.
         exclude=(r"(family|series|new|set) of pure (lightweight )?(cnn|convnet|convolutional)|attention-free",),
@@ -163,7 +166,8 @@ FAMILIES: tuple[Family, ...] = (
                 r"lottery (ticket|jackpot)", r"\bn:m\b", r"slimmable", r"structured sparsity",
                 r"redundant layers", r"layer (removal|dropping)"),
         weak=(r"sparsity", r"\bsparse\b"),
-        exclude=(r"pruned gaussian", r"sparse mixture|sparse moe|sparse experts"),
+        # "sparse" in a mixture-of-experts paper that never prunes means sparsely activated experts.
+        exclude=(r"pruned gaussian", r"sparse mixture|sparse moe|sparse experts", r"\A(?![\s\S]*prun)(?=[\s\S]*\bexperts?\b)"),
     ),
     Family(
         "quantization", "Quantization & low-bit",
@@ -204,7 +208,7 @@ FAMILIES: tuple[Family, ...] = (
         "mixture_of_experts", "Mixture of experts",
         "Sparse expert layers and routers that activate a fraction of parameters per token.",
         strong=(r"mixture[- ]of[- ]experts", r"\bmoes?\b", r"expert choice", r"sparse experts?",
-                r"\bbase layers\b", r"merging of experts", r"panel of experts"),
+                r"\bbase layers\b", r"merging of experts", r"panel of experts", r"routed (language )?models?"),
         exclude=(r"panel of experts for generalized automatic dialogue",),
     ),
     Family(
@@ -236,7 +240,7 @@ FAMILIES: tuple[Family, ...] = (
         strong=(r"(efficient|compress\w*|accelerat\w*|fast|lightweight|on-device|small|sub-billion|tiny)"
                 r" (large )?(language models?|llms?)", r"\bllm (inference|compression|pruning|quantization)"),
         requires=EFFICIENCY,
-        exclude=(r"mobile app",),
+        exclude=(r"mobile apps?\b",),
     ),
     Family(
         "efficient_video_audio", "Efficient video & audio",
@@ -252,7 +256,8 @@ FAMILIES: tuple[Family, ...] = (
         title_patterns=(r"edge (devices?|computing)", r"at the edge", r"on-device", r"embedded", r"\bfpgas?\b",
                         r"\bcpu\b", r"\bgpus?\b", r"hardware", r"co-design", r"deploy", r"split (computing|dnns?)",
                         r"offload", r"resource[- ]constrained", r"microcontroller", r"tinyml", r"risc-v",
-                        r"weak devices", r"accelerators?\b"),
+                        r"weak devices", r"accelerators?\b", r"(on|for) (\w+ )?mobile (devices?|phones?|applications?|platforms?)",
+                        r"\biot\b|internet of things", r"smartphones?", r"energy[- ]efficien", r"low[- ]power"),
         strong=(r"tinyml", r"microcontroller", r"\bfpgas?\b", r"split computing", r"risc-v",
                 r"(hardware|mobile|edge) accelerators?", r"mobile (gpus?|cpus?)"),
         weak=(r"edge (devices?|computing|servers?)", r"on-device", r"embedded (systems?|devices?|platforms?)",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .context import FIRE_SCORE, rx, segments
+from .context import FIRE_SCORE, method_names, rx, segments
 from .families import EFFICIENCY, FAMILIES, Family
 
 # Primary task: (slug, title regexes, abstract regexes). Score = 3 x title hits + abstract
@@ -106,12 +106,24 @@ class Evidence:
     matched: tuple[str, ...]
 
 
-def _efficiency_ok(segs: tuple[tuple[str, float], ...]) -> bool:
-    """Efficiency is a subject: an efficiency word in the title or in sentences weighing >= FIRE_SCORE."""
+# A sentence that speaks of the paper's own model ("our approach ... a lightweight generator").
+OWN_METHOD = r"\b(our|the proposed|this) (\w+[\s-]+){0,2}(approach|method|model|network|framework|architecture|design|system|generator|detector|segmenter)s?\b"
+
+
+def _efficiency_ok(family: Family, title: str, segs: tuple[tuple[str, float], ...]) -> bool:
+    """Efficiency is a subject of the paper's work on the family's area: an efficiency word in the title,
+    or in abstract sentences weighing >= FIRE_SCORE that also name the area (one of the family's
+    patterns: "segmentation", "language model", ...), the method's name from the title ("Flextron
+    ... latency targets") or the paper's own model ("our approach ... a lightweight generator"). An efficiency word elsewhere ("an efficient
+    training recipe") does not make a segmentation paper an efficient-segmentation paper."""
     pat = _rx(EFFICIENCY)
     if pat.search(segs[0][0]):
         return True
-    return sum(w for text, w in segs[1:] if pat.search(text)) >= FIRE_SCORE
+    area = family.title_patterns + family.strong + family.weak
+    names = method_names(title)
+    def about_the_work(text: str) -> bool:
+        return bool(_hits(area, text) or any(n in text for n in names) or _rx(OWN_METHOD).search(text))
+    return sum(w for text, w in segs[1:] if pat.search(text) and about_the_work(text)) >= FIRE_SCORE
 
 
 def evidence(family: Family, title: str, abstract: str) -> Evidence:
@@ -129,7 +141,7 @@ def evidence(family: Family, title: str, abstract: str) -> Evidence:
             matched += [f"{'title' if k == 0 else f's{k}'}:{p}" for p in pats]
         weak_hit |= {p for p in family.weak if _rx(p).search(text)}
     matched += [f"weak:{p}" for p in family.weak if p in weak_hit]
-    efficient = family.requires is None or _efficiency_ok(segs)
+    efficient = family.requires is None or _efficiency_ok(family, title, segs)
     return Evidence(score, len(weak_hit), first, efficient, vetoed, tuple(matched))
 
 
