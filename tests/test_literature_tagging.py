@@ -80,6 +80,30 @@ def test_primary_family_is_the_title_family():
     assert primary_family("A Study", "Nothing here.") is None
 
 
+def test_application_family_needs_efficiency_about_its_area():
+    # the efficiency word is about training, not about the segmenter
+    ab = "We adapt a foundation model to road graphs. Our training recipe is efficient. Results are strong."
+    assert "efficient_detection_segmentation" not in tag_families("Segment Anything for Road Graphs", ab)
+    ab2 = "We adapt a foundation model to road graphs. We obtain real-time segmentation on a laptop."
+    assert "efficient_detection_segmentation" in tag_families("Segment Anything for Road Graphs", ab2)
+    # ... or about the paper's own model, named or not
+    ab3 = "We present EBEN, a GAN for body-conduction microphones. Our approach runs with a lightweight generator."
+    assert "efficient_sr_restoration" in tag_families("EBEN: Extreme Bandwidth Extension of Speech", ab3)
+
+
+def test_mobile_applications_are_not_mobile_apps():
+    ab = "We present a new GhostNet architecture for mobile applications with cheap operations."
+    assert "mobile_cnn" in tag_families("GhostNetV2: Enhance Cheap Operation", ab)
+    assert "mobile_cnn" not in tag_families("Mobile App Usage Prediction", "We study mobile apps on phones.")
+
+
+def test_sparse_experts_are_not_pruning_and_routed_models_are_moe():
+    ab = "We introduce a balanced assignment of experts for large language models."
+    assert "pruning_sparsity" not in tag_families("Simplifying Training of Large, Sparse Models", ab)
+    assert "pruning_sparsity" in tag_families("Pruning the Experts of Sparse Models", "We prune experts.")
+    assert "mixture_of_experts" in tag_families("Scaling Laws for Routed Language Models", "We study routing.")
+
+
 @pytest.fixture(scope="module")
 def by_title():
     return {r["title"]: r for r in load_catalogue()}

@@ -14,7 +14,8 @@ output, or the catalogue after overrides). Scores:
 
 Print the table with ``python -m workbench.literature.precision [LABELS.csv [CATALOGUE.jsonl]]`` (rules as
 they are now, the catalogue's rule output and its families after overrides, against the labelled sample;
-defaults: ``labelled_sample.csv`` and the committed catalogue).
+defaults: ``labelled_sample.csv`` and the committed catalogue), or the agreement of two labellers with
+``python -m workbench.literature.precision FIRST.csv SECOND.csv`` (:func:`agreement`).
 """
 
 from __future__ import annotations
@@ -178,12 +179,32 @@ def errors(predicted: Mapping[str, Sequence[str]], labels: Mapping[str, Label]) 
     return pd.DataFrame(rows, columns=["id", "primary", "spurious", "missing"])
 
 
+def agreement(first: Mapping[str, Label], second: Mapping[str, Label]) -> Scores:
+    """Inter-labeller agreement: ``second``'s labels scored as predictions against ``first``'s.
+
+    Exact agreement is symmetric; label precision and recall swap when the labellers swap.
+
+    Raises:
+        ValueError: when the two samples do not label the same papers.
+    """
+    if set(first) != set(second):
+        raise ValueError(f"the samples label different papers ({len(set(first) ^ set(second))} ids differ)")
+    return score({i: sorted(lab.families) for i, lab in second.items()}, first,
+                 primary={i: (None if lab.primary == "none" else lab.primary) for i, lab in second.items()})
+
+
 def _main(argv: list[str]) -> None:  # pragma: no cover - printing entry point
     from .catalogue import CATALOGUE_PATH, SOURCES_DIR, dedupe, load_catalogue
     from .parse import paper_id, parse_sources
     from .tagging import primary_family, tag_families
 
     labels = load_labels(argv[0] if argv else LABELLED_SAMPLE_PATH)
+    if len(argv) > 1 and argv[1].endswith(".csv"):  # two labellers: their agreement
+        s = agreement(labels, load_labels(argv[1]))
+        print(f"== {argv[1]} against {argv[0]}")
+        for k, v in s.summary().items():
+            print(f"  {k}: {v}")
+        return
     groups = [g[0] for g in dedupe(parse_sources(SOURCES_DIR)).values() if paper_id(g[0].title) in labels]
     live = {paper_id(e.title): tag_families(e.title, e.abstract) for e in groups}
     live_primary = {paper_id(e.title): primary_family(e.title, e.abstract) for e in groups}
