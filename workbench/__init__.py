@@ -16,6 +16,10 @@ from __future__ import annotations
 import importlib
 import warnings
 
+from . import deps as _deps
+
+_deps.start_from_env()  # under `workbench report`: record the modules and data this notebook uses
+
 with warnings.catch_warnings():  # fvcore uses torch.jit.script at import, which torch deprecates
     warnings.simplefilter("ignore")
     from .measure import (
@@ -29,10 +33,10 @@ with warnings.catch_warnings():  # fvcore uses torch.jit.script at import, which
         profile,
         profile_many,
     )
-from .layers import reparameterize_model
-from .models import create_model, list_models, model_entry
-from .registry import Registry
-from .runtime import setup
+from .layers import reparameterize_model  # noqa: E402 (after the recorder has started)
+from .models import create_model, list_models, model_entry  # noqa: E402
+from .registry import Registry  # noqa: E402
+from .runtime import setup  # noqa: E402
 
 __version__ = "0.1.0"
 

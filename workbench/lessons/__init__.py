@@ -11,56 +11,28 @@ Layering: lessons read tables made by measure / experiment and return data; they
 measure, train or record (the notebook records ``lesson.records()``).
 """
 
-from . import channel_attention, cost_model, mobile_convs
+import importlib
+
 from .source import Source, show_source
 from .verdicts import VERDICTS, Lesson
 
-__all__ = [
-    "VERDICTS",
-    "Lesson",
-    "Source",
-    "channel_attention",
-    "cost_model",
-    "mobile_convs",
-    "show_source",
-]
+# One module per notebook (wb.lessons.<slug>), loaded on first use: a notebook run then depends on
+# its own lesson only (workbench.deps), so editing one verdict rule re-runs one notebook.
+LESSON_MODULES = (
+    "architecture_search", "attention_scaling", "channel_attention", "cheap_operators", "conditional_computation",
+    "cost_model", "deployment", "design_spaces", "detection", "distillation", "efficient_sr", "large_kernels",
+    "latency_prediction", "low_rank_peft", "mobile_convs", "once_for_all", "pruning", "quantization",
+    "reparameterization", "segmentation", "tiny_lm", "token_mixers",
+)  # fmt: skip
 
-# large_kernels and design_spaces notebooks
-from . import design_spaces, large_kernels  # noqa: E402
+__all__ = ["VERDICTS", "Lesson", "Source", "show_source", *LESSON_MODULES]
 
-__all__ += ["design_spaces", "large_kernels"]
 
-# notebooks cheap_operators and reparameterization (issue 12)
-from . import cheap_operators, reparameterization  # noqa: E402
+def __getattr__(name: str):
+    if name in LESSON_MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-__all__ += ["cheap_operators", "reparameterization"]
 
-# --- quantization and deployment notebooks (issue 13) ---
-from . import deployment, quantization  # noqa: E402
-
-__all__ += ["deployment", "quantization"]
-
-# token_mixers / attention_scaling notebooks
-from . import attention_scaling, token_mixers  # noqa: E402
-
-__all__ += ["attention_scaling", "token_mixers"]
-
-# notebooks of issues 13-15, one module each (wb.lessons.<slug>)
-from . import (  # noqa: E402
-    architecture_search,
-    conditional_computation,
-    detection,
-    distillation,
-    efficient_sr,
-    latency_prediction,
-    low_rank_peft,
-    once_for_all,
-    pruning,
-    segmentation,
-    tiny_lm,
-)
-
-__all__ += [
-    "architecture_search", "conditional_computation", "detection", "distillation", "efficient_sr", "latency_prediction",
-    "low_rank_peft", "once_for_all", "pruning", "segmentation", "tiny_lm",
-]  # fmt: skip
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(LESSON_MODULES))

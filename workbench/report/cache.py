@@ -14,6 +14,11 @@ A notebook's *execution key* hashes everything its results can depend on:
 
 A second, *render key* adds the report pipeline's own source, so a change to the HTML
 conversion re-renders cached notebooks without executing them again.
+
+Once a notebook has run, its *dependency key* (:func:`deps_key`) replaces the package and data
+fingerprints by the files that run actually used (:mod:`workbench.deps`: the package modules it
+loaded and the repository files it read). A notebook is current when either key matches, so an
+edit to one plot module re-runs the notebooks that drew with it and no others.
 """
 
 from __future__ import annotations
@@ -127,3 +132,72 @@ def execution_key(
 def render_key(exec_key: str, report_fp: str) -> str:
     """The content hash deciding whether an executed notebook must be converted again."""
     return hashlib.sha256(f"{exec_key}:{report_fp}".encode()).hexdigest()
+
+
+def file_hashes(package_dir: Path, datasets_dir: Path | None) -> dict[str, str]:
+    """``{path: content hash}`` of the package source and the data files, taken once per run (a file
+    edited while notebooks run counts with its content at the start, so the next run sees the edit).
+
+    Keys are ``"<package_dir.name>/<relative path>"`` and ``"<datasets_dir.name>/<relative path>"``, the form
+    :mod:`workbench.deps` records paths in (relative to the repository).
+    """
+    out: dict[str, str] = {}
+    for root in (package_dir, datasets_dir):
+        if root is None or not root.is_dir():
+            continue
+        for f in _walk(root, _PACKAGE_SUFFIXES if root == package_dir else None):
+            st = f.stat()
+            digest = (f"{st.st_size}:{st.st_mtime_ns}" if st.st_size > _BIG_FILE
+                      else hashlib.sha256(f.read_bytes()).hexdigest())
+            out[f"{root.name}/{f.relative_to(root).as_posix()}"] = digest
+    return out
+
+
+def module_file(module: str, package_dir: Path) -> str | None:
+    """``"workbench/plots/search.py"`` for ``"workbench.plots.search"`` (a package: its ``__init__.py``),
+    relative to the repository; ``None`` when no such file exists under ``package_dir``."""
+    parts = module.split(".")[1:]
+    for rel in (Path(*parts).with_suffix(".py") if parts else None, Path(*parts, "__init__.py")):
+        if rel is not None and (package_dir / rel).is_file():
+            return f"{package_dir.name}/{rel.as_posix()}"
+    return None
+
+
+def _presentation_only(module: str) -> bool:
+    """The report pipeline and the CLI present results; they never change them (see the module doc)."""
+    return (module.startswith(("workbench.report.", "workbench.cli.")) or module in ("workbench.report", "workbench.cli")) \
+        and module != "workbench.report.record"
+
+
+def deps_key(
+    notebook: Path,
+    parameters: dict[str, Any],
+    *,
+    profile: str,
+    kernel: str,
+    deps: dict[str, list[str]],
+    hashes: dict[str, str],
+    package_dir: Path,
+) -> str | None:
+    """The execution key of a notebook from the files its last run used (``deps`` from
+    :func:`workbench.deps.read`), or ``None`` when a recorded module has no source file under
+    ``package_dir`` (then only :func:`execution_key` decides).
+
+    A recorded data file that no longer exists counts as changed (it hashes as ``missing``).
+    """
+    files = []
+    for m in deps.get("modules", []):
+        if _presentation_only(m):
+            continue
+        f = module_file(m, package_dir)
+        if f is None:
+            return None
+        files.append(f)
+    files += deps.get("files", [])
+    h = hashlib.sha256(f"deps{FORMAT_VERSION}".encode())
+    h.update(hashlib.sha256(notebook.read_bytes()).digest())
+    h.update(json.dumps({"parameters": parameters, "profile": profile, "kernel": kernel}, sort_keys=True,
+                        default=repr).encode())
+    for f in sorted(set(files)):
+        h.update(f"{f}\0{hashes.get(f, 'missing')}\0".encode())
+    return h.hexdigest()

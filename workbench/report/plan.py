@@ -36,6 +36,8 @@ class NotebookResult:
         exec_key: the execution key (:func:`workbench.report.cache.execution_key`).
         render_key: the key of the HTML conversion.
         parameters: the parameters papermill injected.
+        deps: what the producing run used (:func:`workbench.deps.read`), when it was recorded.
+        deps_key: the key of those files (:func:`workbench.report.cache.deps_key`).
     """
 
     slug: str
@@ -50,6 +52,8 @@ class NotebookResult:
     exec_key: str | None = None
     render_key: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
+    deps: dict[str, list[str]] | None = None
+    deps_key: str | None = None
 
 
 @dataclass
@@ -68,11 +72,15 @@ class Job:
 
 @dataclass(frozen=True)
 class Keys:
-    """The fingerprints shared by every notebook of a run (:mod:`.cache`)."""
+    """The fingerprints shared by every notebook of a run (:mod:`.cache`); ``files`` and
+    ``package_dir`` (content hashes taken at the start of the run) let a notebook's recorded
+    dependencies decide instead (:func:`.cache.deps_key`)."""
 
     package: str
     data: str
     report: str
+    files: dict[str, str] = field(default_factory=dict, compare=False)
+    package_dir: Path | None = None
 
 
 def plan_notebook(
@@ -114,6 +122,10 @@ def plan_notebook(
     exec_key = cache.execution_key(
         src, params, profile=profile, kernel=kernel, package_fp=keys.package, data_fp=keys.data
     )
+    dkey = None
+    if prev and prev.get("deps") and keys.package_dir is not None:
+        dkey = cache.deps_key(src, params, profile=profile, kernel=kernel, deps=prev["deps"],
+                              hashes=keys.files, package_dir=keys.package_dir)
     render_key = cache.render_key(exec_key, keys.report)
     result = NotebookResult(
         t.slug,
@@ -131,17 +143,20 @@ def plan_notebook(
         "html": str(staging / f"{t.slug}.html"),
         "result": str(staging / f".{t.slug}.result.json"),
         "record_dir": str(staging / "records" / t.slug),
+        "deps_file": str(staging / f".{t.slug}.deps"),
         "parameters": params,
         "kernel": kernel,
         "cwd": str(notebooks_dir),
         "plotly_js_src": PLOTLY_JS_SRC,
     }
     expected = (prev or {}).get("seconds") or None
+    # current: nothing the last run depended on changed -- all of the package and data (exec_key), or
+    # the files it actually used (deps_key)
+    current = prev and (prev.get("exec_key") == exec_key or (dkey is not None and prev.get("deps_key") == dkey))
     reusable = (
         not force
-        and prev
+        and current
         and prev.get("status") == "ok"
-        and prev.get("exec_key") == exec_key
         and copy_result(prev, published, staging)
     )
     if not reusable:
@@ -151,6 +166,9 @@ def plan_notebook(
         prev.get("seconds", 0.0),
         prev.get("finished_at"),
     )
+    if prev.get("deps_key"):  # keep what the producing run used; its HTML is keyed by it
+        result.deps, result.deps_key = prev.get("deps"), prev["deps_key"]
+        result.render_key = render_key = cache.render_key(prev["deps_key"], keys.report)
     if prev.get("render_key") != render_key:  # same results, new HTML conversion
         return result, Job(result, spec, execute=False, technique=t)
     return result, None

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..deps import ENV as DEPS_ENV
 from .assets import PLOTLY_JS_SRC
 from .plan import Job, NotebookResult
 from .record import ENV_DIR
@@ -99,6 +100,7 @@ def kernel_env(spec: dict[str, Any], profile: str, threads: int) -> dict[str, st
             "OPENBLAS_NUM_THREADS": str(threads),
             "PLOTLY_RENDERER": "plotly_mimetype",
             "MPLBACKEND": "Agg",
+            **({DEPS_ENV: spec["deps_file"]} if spec.get("deps_file") else {}),
             "PYTHONWARNINGS": env.get("PYTHONWARNINGS", "ignore::DeprecationWarning"),
         }
     )
@@ -180,6 +182,8 @@ def execute_all(
 def _start(job: Job, staging: Path, profile: str, threads: int, timeout: float | None) -> None:
     spec = {**job.spec, "execute": job.execute, "cell_timeout": timeout}
     Path(spec["record_dir"]).mkdir(parents=True, exist_ok=True)
+    if spec.get("deps_file"):
+        Path(spec["deps_file"]).unlink(missing_ok=True)
     job.job_file = staging / f".{job.result.slug}.job.json"
     job.job_file.write_text(json.dumps(spec))
     log = open(staging / "logs" / f"{job.result.slug}.log", "wb")  # noqa: SIM115 (closed in _finish)

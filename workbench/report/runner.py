@@ -205,6 +205,8 @@ def run_reports(
                 package=cache.package_fingerprint(package_dir),
                 data=cache.data_fingerprint(datasets_dir),
                 report=cache.report_fingerprint(),
+                files=cache.file_hashes(package_dir, datasets_dir),
+                package_dir=package_dir,
             )
             results, todo = [], []
             for t in techniques:
@@ -241,6 +243,7 @@ def run_reports(
             prepared = prepare_extras(staging, extras, cache_dir=reports_dir / ".cache")
             extras_s = time.monotonic() - t0
             executor.execute_all(todo, staging, profile, jobs, threads, timeout, progress, on_event)
+            _note_deps(todo, profile, kernel, keys)
 
             meta = {
                 "profile": profile,
@@ -282,6 +285,24 @@ def run_reports(
         bank_s=bank_s,
         extras_s=extras_s,
     )
+
+
+def _note_deps(todo: list[Job], profile: str, kernel: str, keys: Keys) -> None:
+    """Attach to each executed notebook what its run used (:mod:`workbench.deps`) and the key of
+    those files, so that the next run re-executes it only when one of them changes."""
+    from .. import deps
+
+    for job in todo:
+        r, dep_file = job.result, job.spec.get("deps_file")
+        if not (job.execute and r.status == "ok" and dep_file):
+            continue
+        used = deps.read(dep_file)
+        Path(dep_file).unlink(missing_ok=True)
+        key = used and cache.deps_key(Path(job.spec["input"]), job.spec["parameters"], profile=profile,
+                                      kernel=kernel, deps=used, hashes=keys.files, package_dir=keys.package_dir)
+        if key:
+            r.deps, r.deps_key = used, key
+            r.render_key = cache.render_key(key, keys.report)
 
 
 @contextlib.contextmanager
