@@ -122,3 +122,20 @@ def as_root_args() -> list[str]:
 
 def which_chromium() -> str | None:
     return CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+
+
+@pytest.fixture(scope="session")
+def kernel() -> str:
+    """The notebooks' kernel, registered for this venv if missing (``make setup`` does it too)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    from workbench.report.runner import KERNEL
+
+    try:
+        KernelSpecManager().get_kernel_spec(KERNEL)
+    except NoSuchKernel:
+        subprocess.run(
+            [sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL],
+            check=True,
+        )
+    return KERNEL

@@ -93,7 +93,9 @@ def test_count_benchmark_cold_then_warm():
 def test_report_benchmark_refuses_bad_passes_and_profiles():
     from workbench.bench import report_benchmark
 
-    with pytest.raises(ValueError, match="unknown pass 'hot'; valid: cold, warm, noop"):
+    with pytest.raises(ValueError, match="unknown pass 'hot'; valid: cold, warm, noop, edit"):
         report_benchmark("smoke", passes=["hot"])
     with pytest.raises(ValueError, match="unknown profile 'tiny'"):
         report_benchmark("tiny")
+    with pytest.raises(ValueError, match="'plots/nope.py' is not a file of the package"):
+        report_benchmark("smoke", passes=["warm", "edit"], edit="plots/nope.py")

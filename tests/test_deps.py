@@ -165,3 +165,35 @@ def test_the_recorder_is_installed_before_the_package_loads():
     first_sub = min(n.lineno for n in tree.body if isinstance(n, ast.ImportFrom) and n.module and n.module != "deps"
                     and n.level == 1)
     assert calls and calls[0] < first_sub
+
+
+def test_a_plot_edit_re_runs_only_the_notebooks_that_drew_with_it(tmp_path, kernel):
+    """End to end through ``run_reports``: the second run sees plots/search.py edited (in a copy of
+    the package, as ``workbench bench report``'s edit pass does) and executes one notebook of two."""
+    import shutil
+
+    import nbformat
+
+    from workbench.report.runner import run_reports
+
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    cells = {"draws": "import workbench as wb\nf = wb.plots.search_progress", "plain": "import workbench as wb\nx = 1"}
+    for slug, code in cells.items():
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+        nb.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}
+        nbformat.write(nb, nbs / f"{slug}.ipynb")
+    techs = [Technique(s, s.title(), "Claim.", ("x",)) for s in cells]
+    common = dict(profile="smoke", extras=None, notebooks_dir=nbs, reports_dir=tmp_path / "reports", jobs=2,
+                  kernel=kernel, datasets_dir=REPO_ROOT / "datasets")
+    first = run_reports(techs, force=True, **common)
+    assert [r.status for r in first.results] == ["ok", "ok"]
+    assert all(r.deps and r.deps_key for r in first.results)
+    edited = tmp_path / "edited" / "workbench"
+    shutil.copytree(PACKAGE_DIR, edited, ignore=shutil.ignore_patterns("__pycache__"))
+    with open(edited / "plots" / "search.py", "a") as fh:
+        fh.write("\n# an edit\n")
+    second = {r.slug: r for r in run_reports(techs, package_dir=edited, **common).results}
+    assert not second["draws"].cached and second["plain"].cached
+    third = {r.slug: r for r in run_reports(techs, package_dir=edited, **common).results}
+    assert third["draws"].cached and third["plain"].cached

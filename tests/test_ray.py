@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -21,7 +19,7 @@ ray = pytest.importorskip("ray")
 
 from workbench.cli import main  # noqa: E402
 from workbench.report.executors import RayExecutor, get_executor, install_entry  # noqa: E402
-from workbench.report.runner import KERNEL, run_reports  # noqa: E402
+from workbench.report.runner import run_reports  # noqa: E402
 from workbench.report.sweep import parse_grid, run_sweep  # noqa: E402
 from workbench.report.techniques import Technique  # noqa: E402
 
@@ -36,21 +34,6 @@ BROKEN = Technique("broken", "Broken fixture", "Fails on purpose.", ("x",))
 SLEEPY = Technique(
     "sleepy", "Sleepy fixture", "Sleeps.", ("x",), profiles={"smoke": {"seconds": 120.0}}
 )
-
-
-@pytest.fixture(scope="module")
-def kernel() -> str:
-    """The notebooks' kernel, registered for this venv if missing (``make setup`` does it too)."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    try:
-        KernelSpecManager().get_kernel_spec(KERNEL)
-    except NoSuchKernel:
-        subprocess.run(
-            [sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL],
-            check=True,
-        )
-    return KERNEL
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from workbench.paths import NOTEBOOKS_DIR
 from workbench.plots import pareto_front
 from workbench.report import cache, record
 from workbench.report.publish import recover
-from workbench.report.runner import KERNEL, default_jobs, run_reports
+from workbench.report.runner import default_jobs, run_reports
 from workbench.report.techniques import PROFILES, TECHNIQUES, Technique
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
@@ -46,21 +46,6 @@ SLEEPY = Technique(
 REMOTE_SRC = re.compile(
     r"""<(?:script|link|img|iframe)[^>]+(?:src|href)=["']?(?:https?:)?//""", re.I
 )
-
-
-@pytest.fixture(scope="session")
-def kernel() -> str:
-    """The notebooks' kernel, registered for this venv if missing (``make setup`` does it too)."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    try:
-        KernelSpecManager().get_kernel_spec(KERNEL)
-    except NoSuchKernel:
-        subprocess.run(
-            [sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL],
-            check=True,
-        )
-    return KERNEL
 
 
 def _workspace(root: Path) -> dict[str, Path]:

@@ -38,10 +38,13 @@ def register(sub) -> None:
     cnt = bsub.add_parser("count", help="params + MACs of the whole zoo: cold (empty cache) and warm seconds")
     cnt.add_argument("pattern", nargs="?", help="only models matching this pattern")
     cnt.set_defaults(func=_count)
-    rep = bsub.add_parser("report", help="time a report profile: cold, warm (bank filled) and no-op passes")
+    rep = bsub.add_parser("report", help="time a report profile: cold, warm (bank filled), no-op and one-file-edit passes")
     rep.add_argument("--profile", default="smoke", help="smoke, default or full")
-    rep.add_argument("--passes", nargs="+", default=["cold", "warm", "noop"], metavar="PASS",
-                     help="cold (empty caches), warm (caches kept, notebooks re-executed), noop")
+    rep.add_argument("--passes", nargs="+", default=["cold", "warm", "noop", "edit"], metavar="PASS",
+                     help="cold (empty caches), warm (caches kept, notebooks re-executed), noop, "
+                          "edit (one package file edited: only the notebooks that used it re-run)")
+    rep.add_argument("--edit", default="plots/search.py", metavar="FILE",
+                     help="package file the edit pass changes (default plots/search.py)")
     rep.add_argument("--jobs", type=int, help="notebooks at once (default: cores)")
     rep.add_argument("--only", nargs="+", metavar="SLUG", help="only these techniques")
     rep.add_argument("--csv", help="also write the table here")
@@ -129,7 +132,8 @@ def _report(args) -> int:
 
     if args.jobs is not None and args.jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
-    df = report_benchmark(args.profile, passes=args.passes, jobs=args.jobs, only=args.only, progress=True)
+    df = report_benchmark(args.profile, passes=args.passes, jobs=args.jobs, only=args.only, progress=True,
+                          edit=args.edit)
     print(f"\nworkbench report --profile {args.profile}: seconds per step and pass")
     table = df.pivot_table(index="step", columns="pass", values="seconds", sort=False)
     print(table[[p for p in args.passes if p in table.columns]].to_string(float_format=lambda v: f"{v:.1f}"))
