@@ -29,10 +29,12 @@ Supported = all hold; not supported = none holds; partly supported otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
+from ..bank import BankEntry
 from ..models.mb_space import MBArch, MBSpace, MBStage
 from .verdicts import Lesson, combine_parts
 
@@ -59,6 +61,15 @@ def hand_arch(space: MBSpace) -> MBArch:
         raise ValueError(f"the MobileNetV2 rule needs kernel 3 and expansion 6; the space offers {space.kernels} and {space.expansions}")
     stages = [MBStage.uniform(w, sorted(d)[len(d) // 2], s, 3, 6) for w, s, d in zip(space.widths, space.strides, space.depths, strict=True)]
     return MBArch(tuple(stages), space.stem, space.first, space.head)
+
+
+def bank_entries(params: Mapping[str, Any]) -> list[BankEntry]:
+    """The hand design's stand-alone training, declared ahead so ``workbench report`` builds it with the
+    other bank entries; the searched network and the spread are known only after the search."""
+    from . import once_for_all as ofa
+
+    kw = ofa.scratch_kwargs(hand_arch(ofa.SPACE), params["width_mult"])
+    return [BankEntry("mbv2_space", params["recipe"], params["seed"], kw)]
 
 
 def conclude(standalone: pd.DataFrame, searches: pd.DataFrame, *, tau: float, seconds_predict: float,

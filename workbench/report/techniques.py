@@ -580,7 +580,7 @@ register_technique(
             "full": {"train_images": 60000, "steps_per_phase": [600, 500, 500, 800], "evaluations": 120, "population": 20,
                      "spread": 10, "eval_images": 5000, "bn_batches": 8, "model_rounds": 20},
         },  # fmt: skip
-        bank=(),
+        bank=lessons.architecture_search.bank_entries,
     )
 )
 
