@@ -66,3 +66,32 @@ def test_unserialisable_settings_and_history_are_named(tmp_path):
         wb.bank.cached_train("lin", build=_build, train=_train, settings=[1], cache_dir=tmp_path)
     with pytest.raises(TypeError, match="history returned by train"):
         wb.bank.cached_train("lin", build=_build, train=lambda m: {"t": torch.zeros(1)}, settings={}, cache_dir=tmp_path)
+
+
+def _lin_entry(steps: int, cache_dir=None):
+    return wb.bank.cached_train("lin", build=_build, train=_train, settings={"steps": steps}, cache_dir=cache_dir)
+
+
+def test_a_declared_task_is_built_by_ensure_and_then_loaded(tmp_path):
+    """``workbench report`` passes TaskEntry calls to ensure in its bank phase; the notebook's own call loads."""
+    import pickle
+
+    CALLS.clear()
+    entry = wb.bank.TaskEntry("lin", _lin_entry, (2,))
+    assert entry == wb.bank.TaskEntry("lin", _lin_entry, (2,)) and len({entry, wb.bank.TaskEntry("lin", _lin_entry, (2,))}) == 1
+    assert wb.bank.ensure([entry, entry], progress=False, cache_dir=tmp_path) == []  # run once, nothing returned
+    assert len(CALLS) == 1
+    assert _lin_entry(2, cache_dir=tmp_path).cache_hit and len(CALLS) == 1
+    wb.bank.ensure([entry], progress=False, cache_dir=tmp_path)  # declared again: a load, no training
+    assert len(CALLS) == 1
+    # the notebooks' declarations travel to worker processes
+    from workbench.lessons import once_for_all as ofa
+    from workbench.report.plan import notebook_parameters
+    from workbench.report.techniques import get_technique
+
+    params = {**notebook_parameters(wb.paths.NOTEBOOKS_DIR / "once_for_all.ipynb"), **get_technique("once_for_all").parameters("default")}
+    (sn,) = ofa.bank_entries(params)
+    assert pickle.loads(pickle.dumps(sn)) == sn
+    assert sn in get_technique("architecture_search").bank_entries(
+        {**notebook_parameters(wb.paths.NOTEBOOKS_DIR / "architecture_search.ipynb"),
+         **get_technique("architecture_search").parameters("default")})

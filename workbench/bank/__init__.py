@@ -16,10 +16,10 @@ models, supernets) bring their own training function: :func:`cached_train`.
 from .core import BankEntry, BankResult, BankWarning, clear, ensure, list_entries, status, trained
 from .recipes import RECIPES, Recipe, get_recipe
 from .store import BankCorrupt, bank_root
-from .tasks import TaskResult, cached_train
+from .tasks import TaskEntry, TaskResult, cached_train
 
 __all__ = [
-    "RECIPES", "BankCorrupt", "BankEntry", "BankResult", "BankWarning", "Recipe", "TaskResult", "bank_root",
+    "RECIPES", "BankCorrupt", "BankEntry", "BankResult", "BankWarning", "Recipe", "TaskEntry", "TaskResult", "bank_root",
     "cached_train", "clear",
     "ensure", "get_recipe", "list_entries", "status", "trained",
 ]  # fmt: skip

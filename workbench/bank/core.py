@@ -26,6 +26,7 @@ from ..models.fingerprint import model_fingerprint
 from ..train import History, fit, resolve_device
 from . import store
 from .recipes import Recipe, get_recipe
+from .tasks import TaskEntry
 
 __all__ = ["BankEntry", "BankResult", "EntryKey", "BankWarning", "clear", "ensure", "list_entries", "status", "trained"]
 
@@ -233,8 +234,13 @@ def _init_worker(running) -> None:
     _RUNNING = running
 
 
-def _build_one(entry: BankEntry, threads: int | None, cache_dir) -> str:
+def _build_one(entry: BankEntry | TaskEntry, threads: int | None, cache_dir) -> str:
     """Worker: build one entry (in a spawned process when ``jobs > 1``)."""
+    if isinstance(entry, TaskEntry):
+        if threads:
+            torch.set_num_threads(threads)
+        entry.build(cache_dir)
+        return entry.label()
     callbacks = ()
     if _RUNNING is not None:
         with _RUNNING.get_lock():
@@ -260,7 +266,9 @@ def ensure(
     """Build the missing entries (``jobs`` processes in parallel), then return all of them.
 
     Args:
-        entries: what the notebooks need (duplicates are built once).
+        entries: what the notebooks need (duplicates are built once): :class:`BankEntry` objects, and
+            :class:`~workbench.bank.tasks.TaskEntry` calls of :func:`cached_train`, which are run
+            (trained, or loaded when present) but not returned.
         jobs: parallel training processes; each starts with ``cores // jobs`` torch threads and
             takes the cores of finished workers when fewer builds than workers remain.
         progress: True: one ``tqdm`` line over the entries to build; a callable: called with a
@@ -269,12 +277,15 @@ def ensure(
         cache_dir: cache root (default ``$WORKBENCH_CACHE``).
 
     Returns:
-        One :class:`BankResult` per distinct entry, in first-seen order.
+        One :class:`BankResult` per distinct :class:`BankEntry`, in first-seen order.
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
     todo = list(dict.fromkeys(entries))
+    tasks = [e for e in todo if isinstance(e, TaskEntry)]  # cached_train calls: built (or loaded) every time
+    todo = [e for e in todo if not isinstance(e, TaskEntry)]
     missing = [e for e, built in zip(todo, status(todo, cache_dir=cache_dir).built, strict=True) if not built]
+    missing += tasks
     say = progress if callable(progress) else (lambda msg: None)
     from tqdm.auto import tqdm
 

@@ -33,7 +33,7 @@ from ..models.fingerprint import code_fingerprint
 from ..paths import atomic_write, file_lock
 from ..paths import cache_dir as _cache_dir
 
-__all__ = ["TaskResult", "cached_train"]
+__all__ = ["TaskEntry", "TaskResult", "cached_train"]
 
 _FORMAT = 1
 
@@ -55,6 +55,44 @@ class TaskResult:
     cache_hit: bool
     path: Path
     key: dict = field(repr=False)
+
+
+@dataclass(frozen=True, eq=False)
+class TaskEntry:
+    """A :func:`cached_train` call a notebook is going to make, declared ahead so that
+    ``workbench report`` runs it in its bank phase, in parallel with the classification entries
+    (:func:`workbench.bank.ensure`), instead of inside the notebook.
+
+    ``fn(*args, cache_dir=...)`` must make exactly the call the notebook makes (same settings, so the
+    same key); ``fn`` is a module-level function and ``args`` JSON-able, so the entry can be sent to a
+    worker process. Building an entry that already exists only loads it.
+
+    Attributes:
+        name: a readable label (``"ofa_supernet"``).
+        fn: e.g. :func:`workbench.lessons.once_for_all.supernet_entry`.
+        args: its positional arguments (e.g. the notebook's parameters).
+    """
+
+    name: str
+    fn: Callable
+    args: tuple = ()
+
+    def key(self) -> tuple[str, str, str]:
+        """Identity of the call: label, function, arguments (as canonical JSON)."""
+        return (self.name, f"{self.fn.__module__}.{self.fn.__qualname__}", json.dumps(self.args, sort_keys=True, default=repr))
+
+    def label(self) -> str:
+        return f"{self.name} (task)"
+
+    def build(self, cache_dir: str | os.PathLike | None = None) -> None:
+        """Make the call (train, or load when the entry exists)."""
+        self.fn(*self.args, cache_dir=cache_dir)
+
+    def __hash__(self) -> int:
+        return hash(self.key())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TaskEntry) and self.key() == other.key()
 
 
 def _slug(name: str) -> str:

@@ -64,12 +64,13 @@ def hand_arch(space: MBSpace) -> MBArch:
 
 
 def bank_entries(params: Mapping[str, Any]) -> list[BankEntry]:
-    """The hand design's stand-alone training, declared ahead so ``workbench report`` builds it with the
-    other bank entries; the searched network and the spread are known only after the search."""
+    """The hand design's stand-alone training and the shared supernet, declared ahead so ``workbench
+    report`` builds them with the other bank entries; the searched network and the spread are known
+    only after the search."""
     from . import once_for_all as ofa
 
     kw = ofa.scratch_kwargs(hand_arch(ofa.SPACE), params["width_mult"])
-    return [BankEntry("mbv2_space", params["recipe"], params["seed"], kw)]
+    return [BankEntry("mbv2_space", params["recipe"], params["seed"], kw), *ofa.bank_entries(params)]
 
 
 def conclude(standalone: pd.DataFrame, searches: pd.DataFrame, *, tau: float, seconds_predict: float,

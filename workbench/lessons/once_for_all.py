@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..bank import cached_train
+from ..bank import TaskEntry, cached_train
 from ..models import create_model
 from ..models.mb_space import MBArch, MBSpace
 from ..search.supernet import SupernetRecipe
@@ -94,8 +94,16 @@ def scratch_kwargs(arch: MBArch | str, width_mult: float) -> dict:
 
 
 def bank_entries(params: Mapping[str, Any]) -> list:
-    """None declared ahead: the from-scratch architectures are known only after the search."""
-    return []
+    """The supernet, declared so ``workbench report`` trains it in its bank phase (the notebook's
+    :func:`supernet_entry` call then loads it); the from-scratch architectures are known only after
+    the search."""
+    return [TaskEntry("ofa_supernet", supernet_entry, (supernet_params(params),))]
+
+
+def supernet_params(params: Mapping[str, Any]) -> dict:
+    """The parameters :func:`recipe` keys on (what ``architecture_search`` mirrors), as a plain dict."""
+    keys = ("width_mult", "train_images", "test_images", "batch_size", "steps_per_phase", "lr", "kd", "seed")
+    return {k: params[k] for k in keys if k in params}
 
 
 def budget_table(

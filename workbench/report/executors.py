@@ -284,11 +284,12 @@ class RayExecutor:
         An entry that fails is reported and skipped (its notebook trains it itself, visibly).
         """
         ray = self.connect()
-        from ..bank import status
+        from ..bank import BankEntry, status
         from ..bank.store import bank_root
         from .ray_tasks import build_bank_entry
 
-        todo = list(dict.fromkeys(entries))
+        # classification entries only: a declared cached_train call (TaskEntry) runs in its notebook
+        todo = [e for e in dict.fromkeys(entries) if isinstance(e, BankEntry)]
         missing = [e for e, b in zip(todo, status(todo).built, strict=True) if not b]
         progress(f"{len(missing)} of {len(todo)} entries to build as Ray tasks")
         if not missing:
