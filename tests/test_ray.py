@@ -17,23 +17,13 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
+from report_fixtures import ALPHA, BETA, BROKEN, FIXTURES, SLEEPY, workspace  # noqa: E402 (tests/ is on sys.path)
+
 from workbench.cli import main  # noqa: E402
 from workbench.report.executors import RayExecutor, get_executor, install_entry  # noqa: E402
 from workbench.report.runner import run_reports  # noqa: E402
 from workbench.report.sweep import parse_grid, run_sweep  # noqa: E402
 from workbench.report.techniques import Technique  # noqa: E402
-
-FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
-ALPHA = Technique(
-    "alpha", "Alpha fixture", "Made-up claim A.", ("x",), profiles={"smoke": {"n_models": 4}}
-)
-BETA = Technique(
-    "beta", "Beta fixture", "Made-up claim B.", ("x",), profiles={"smoke": {"width": 0.5}}
-)
-BROKEN = Technique("broken", "Broken fixture", "Fails on purpose.", ("x",))
-SLEEPY = Technique(
-    "sleepy", "Sleepy fixture", "Sleeps.", ("x",), profiles={"smoke": {"seconds": 120.0}}
-)
 
 
 @pytest.fixture(scope="module")
@@ -56,18 +46,6 @@ def cluster():
         ray.shutdown()
 
 
-def _workspace(root: Path) -> dict[str, Path]:
-    """Fixture notebooks, a stable fake package and a data folder under ``root``."""
-    nbs, pkg, data = root / "notebooks", root / "pkg", root / "datasets"
-    shutil.copytree(FIXTURES, nbs)
-    pkg.mkdir()
-    (pkg / "mod.py").write_text("X = 1\n")
-    data.mkdir()
-    (data / "version.txt").write_text("1\n")
-    return {"notebooks_dir": nbs, "package_dir": pkg, "datasets_dir": data,
-            "reports_dir": root / "reports"}  # fmt: skip
-
-
 def _run(ws, techniques, **kw):
     return run_reports(techniques, profile="smoke", extras=None, jobs=2, **ws, **kw)
 
@@ -75,7 +53,7 @@ def _run(ws, techniques, **kw):
 @pytest.fixture(scope="module")
 def both(tmp_path_factory, kernel, cluster):
     """alpha and broken through Ray, then the same through the local pool (same threads)."""
-    ws = _workspace(tmp_path_factory.mktemp("both"))
+    ws = workspace(tmp_path_factory.mktemp("both"))
     t0 = time.monotonic()
     via_ray = _run({**ws, "reports_dir": ws["reports_dir"] / "ray"}, [ALPHA, BROKEN],
                    executor=RayExecutor())  # fmt: skip

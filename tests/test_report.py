@@ -23,6 +23,15 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from report_fixtures import (  # tests/ is on sys.path
+    ALPHA,
+    BETA,
+    BROKEN,
+    FIXTURES,
+    NOTHERE,
+    SLEEPY,
+    workspace,
+)
 
 from workbench.paths import NOTEBOOKS_DIR
 from workbench.plots import pareto_front
@@ -31,37 +40,9 @@ from workbench.report.publish import recover
 from workbench.report.runner import default_jobs, run_reports
 from workbench.report.techniques import PROFILES, TECHNIQUES, Technique
 
-FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
-ALPHA = Technique(
-    "alpha", "Alpha fixture", "Made-up claim A.", ("x",), profiles={"smoke": {"n_models": 4}}
-)
-BETA = Technique(
-    "beta", "Beta fixture", "Made-up claim B.", ("x",), profiles={"smoke": {"width": 0.5}}
-)
-BROKEN = Technique("broken", "Broken fixture", "Fails on purpose.", ("x",))
-NOTHERE = Technique("nothere", "Missing fixture", "Has no notebook.", ("x",))
-SLEEPY = Technique(
-    "sleepy", "Sleepy fixture", "Sleeps.", ("x",), profiles={"smoke": {"seconds": 120.0}}
-)
 REMOTE_SRC = re.compile(
     r"""<(?:script|link|img|iframe)[^>]+(?:src|href)=["']?(?:https?:)?//""", re.I
 )
-
-
-def _workspace(root: Path) -> dict[str, Path]:
-    """Fixture notebooks, a stable fake package and a data folder under ``root``."""
-    nbs, pkg, data = root / "notebooks", root / "pkg", root / "datasets"
-    shutil.copytree(FIXTURES, nbs)
-    pkg.mkdir()
-    (pkg / "mod.py").write_text("X = 1\n")
-    data.mkdir()
-    (data / "version.txt").write_text("1\n")
-    return {
-        "notebooks_dir": nbs,
-        "package_dir": pkg,
-        "datasets_dir": data,
-        "reports_dir": root / "reports",
-    }
 
 
 def _run(ws: dict[str, Path], techniques, **kw):
@@ -74,7 +55,7 @@ def first_run(tmp_path_factory, kernel):
     from workbench.cli import main
     from workbench.registry import Registry
 
-    ws = _workspace(tmp_path_factory.mktemp("first"))
+    ws = workspace(tmp_path_factory.mktemp("first"))
     registry = Registry("technique")
     for t in (ALPHA, BETA, BROKEN, NOTHERE):
         registry.register(t.slug, t)
@@ -179,7 +160,7 @@ def test_record_interactive_never_fails(tmp_path, monkeypatch):
 # cache keys, Pareto front, recovery
 # ---------------------------------------------------------------------------------------------
 def test_execution_key_tracks_notebook_params_package_and_data(tmp_path):
-    ws = _workspace(tmp_path)
+    ws = workspace(tmp_path)
     nb = ws["notebooks_dir"] / "alpha.ipynb"
 
     def key(params=None):
@@ -227,7 +208,7 @@ def test_execution_key_tracks_notebook_params_package_and_data(tmp_path):
     ],
 )
 def test_bad_options_are_refused_before_anything_runs(tmp_path, kwargs, match):
-    ws = _workspace(tmp_path)
+    ws = workspace(tmp_path)
     kwargs = {"profile": "smoke", **kwargs}
     with pytest.raises(ValueError, match=re.escape(match)):
         run_reports([ALPHA, BETA], extras=None, **ws, **kwargs)
@@ -255,7 +236,7 @@ def test_cli_bad_options_exit_2_with_one_line(capsys, argv, match):
 def test_plan_takes_the_expected_duration_from_the_previous_manifest(tmp_path):
     from workbench.report.plan import Keys, plan_notebook
 
-    ws = _workspace(tmp_path)
+    ws = workspace(tmp_path)
     staging = tmp_path / "staging"
     staging.mkdir()
     previous = {"notebooks": {"alpha": {"slug": "alpha", "status": "ok", "seconds": 321.0,
@@ -301,7 +282,7 @@ class _StopRun(BaseException):
 
 
 def test_bank_entries_of_planned_notebooks_are_built_first_and_once(tmp_path):
-    ws = _workspace(tmp_path)
+    ws = workspace(tmp_path)
     a = Technique("alpha", "A", "c", ("x",), bank=(_Entry("m1"), _Entry("m2")))
     b = Technique("beta", "B", "c", ("x",), bank=(_Entry("m2"), _Entry("m3")))
     calls, events = [], []
@@ -322,7 +303,7 @@ def test_bank_entries_of_planned_notebooks_are_built_first_and_once(tmp_path):
 
 
 def test_a_failing_bank_build_does_not_stop_the_notebooks(tmp_path):
-    ws = _workspace(tmp_path)
+    ws = workspace(tmp_path)
     a = Technique("alpha", "A", "c", ("x",), bank=(_Entry("m1"),))
     events = []
 
