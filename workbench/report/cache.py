@@ -39,14 +39,18 @@ _BIG_FILE = 4 << 20
 FORMAT_VERSION = "1"
 
 
+def _file_digest(f: Path) -> bytes:
+    """Content hash of a file; (size, mtime) above :data:`_BIG_FILE` (downloaded archives)."""
+    st = f.stat()
+    if st.st_size > _BIG_FILE:
+        return f"{st.st_size}:{st.st_mtime_ns}".encode()
+    return hashlib.sha256(f.read_bytes()).digest()
+
+
 def _hash_files(root: Path, files: Iterable[Path], h: Any) -> None:
     for f in sorted(files):
-        st = f.stat()
         h.update(f.relative_to(root).as_posix().encode() + b"\0")
-        if st.st_size > _BIG_FILE:
-            h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
-        else:
-            h.update(hashlib.sha256(f.read_bytes()).digest())
+        h.update(_file_digest(f))
 
 
 def _walk(root: Path, suffixes: tuple[str, ...] | None = None) -> list[Path]:
@@ -146,10 +150,7 @@ def file_hashes(package_dir: Path, datasets_dir: Path | None) -> dict[str, str]:
         if root is None or not root.is_dir():
             continue
         for f in _walk(root, _PACKAGE_SUFFIXES if root == package_dir else None):
-            st = f.stat()
-            digest = (f"{st.st_size}:{st.st_mtime_ns}" if st.st_size > _BIG_FILE
-                      else hashlib.sha256(f.read_bytes()).hexdigest())
-            out[f"{root.name}/{f.relative_to(root).as_posix()}"] = digest
+            out[f"{root.name}/{f.relative_to(root).as_posix()}"] = _file_digest(f).hex()
     return out
 
 
