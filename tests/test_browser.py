@@ -60,7 +60,7 @@ class Browser:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     """A report of the fixture notebooks (two ok, one failing), with a machine card."""
-    from test_report import _workspace
+    from report_fixtures import workspace as _workspace
 
     from workbench.report.index import IndexExtras
     from workbench.report.runner import run_reports
