@@ -195,6 +195,12 @@ def test_page_renders(catalogue):
     assert "cdn" not in page.lower().replace("cdna", "")
     assert page.count("<tr id=") == len(catalogue)
     assert "function wbSort" in page and "function wbFilter" in page
+    # curated labels: primary in bold, the rules' tags shown where they differ
+    differ = next(r for r in catalogue if r["families"] and set(r["rule_families"]) != set(r["families"]))
+    row = page[page.index(f"<tr id='{differ['id']}'>"):]
+    row = row[: row.index("</tr>")]
+    assert f"<b>{differ['primary_family']}</b>" in row and "<div class=small>rules: " in row
+    assert f"{len(catalogue)} papers carry a curated label" in page
 
 
 def test_page_links_papers_to_the_notebooks_testing_them_with_verdicts(catalogue):

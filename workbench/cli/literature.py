@@ -10,15 +10,29 @@ from . import UsageError
 
 def _build(args: argparse.Namespace) -> int:
     from ..literature import build_catalogue, dumps_catalogue
+    from ..literature.labels import build_labels, dumps_labels
 
-    text = dumps_catalogue(build_catalogue(args.sources, args.overrides))
-    out = Path(args.out)
+    labels_text = dumps_labels(build_labels())
+    labels_out = Path(args.labels)
     if args.check:
+        stale = False
+        if not labels_out.exists() or labels_out.read_text(encoding="utf-8") != labels_text:
+            print(f"{labels_out} is stale: it is not the merge of the labelling files; run `workbench literature build`")
+            stale = True
+        text = dumps_catalogue(build_catalogue(args.sources, args.overrides, labels_path=labels_out))
+        out = Path(args.out)
         if not out.exists() or out.read_text(encoding="utf-8") != text:
             print(f"{out} is stale: run `workbench literature build`")
+            stale = True
+        if stale:
             return 1
-        print(f"{out} is up to date ({text.count(chr(10))} papers)")
+        print(f"{labels_out} and {out} are up to date ({text.count(chr(10))} papers)")
         return 0
+    labels_out.parent.mkdir(parents=True, exist_ok=True)
+    labels_out.write_text(labels_text, encoding="utf-8")
+    print(f"wrote {labels_out} ({labels_text.count(chr(10)) - 1} curated labels)")
+    text = dumps_catalogue(build_catalogue(args.sources, args.overrides, labels_path=labels_out))
+    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     print(f"wrote {out} ({text.count(chr(10))} papers)")
@@ -60,14 +74,17 @@ def _coverage(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from ..literature.catalogue import CATALOGUE_PATH, OVERRIDES_PATH, SOURCES_DIR
+    from ..literature.labels import LABELS_PATH
 
     p = subparsers.add_parser("literature", help="seed-literature catalogue and page")
     sub = p.add_subparsers(dest="literature_command", metavar="ACTION", required=True)
-    b = sub.add_parser("build", help="parse the result pages into datasets/literature/catalogue.jsonl")
+    b = sub.add_parser("build", help="merge the curated labels and parse the result pages into datasets/literature/catalogue.jsonl")
     b.add_argument("--check", action="store_true", help="exit 1 if the committed catalogue is stale; write nothing")
     b.add_argument("--sources", default=str(SOURCES_DIR), help="directory of result pages (.txt)")
     b.add_argument("--overrides", default=str(OVERRIDES_PATH), help="overrides CSV")
     b.add_argument("--out", default=str(CATALOGUE_PATH), help="catalogue JSONL to write / check")
+    b.add_argument("--labels", default=str(LABELS_PATH),
+                   help="curated labels CSV to write / check (the merge of the labelling files)")
     b.set_defaults(func=_build)
     g = sub.add_parser("page", help="write the standalone literature HTML page (+ plotly.min.js beside it)")
     g.add_argument("--out", default="reports/literature.html", help="HTML file to write")

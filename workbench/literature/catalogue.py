@@ -1,7 +1,7 @@
 """Build, write and load the committed literature catalogue.
 
 ``build_catalogue`` turns the result pages into one record per unique paper (parse ->
-de-duplicate -> tag -> overrides -> claims); ``write_catalogue`` writes it as JSON Lines,
+de-duplicate -> curated labels, else rules + overrides -> claims); ``write_catalogue`` writes it as JSON Lines,
 one paper per line, sorted by id, keys sorted, so ``workbench literature build`` is
 byte-for-byte reproducible. Coverage by technique notebooks is *not* stored: it depends on the
 technique registry, which grows, so :mod:`workbench.report.coverage` derives it on demand.
@@ -18,6 +18,7 @@ from pathlib import Path
 from .claims import FLOPS_CONVENTIONS, extract_claims
 from .dates import paper_year
 from .families import FAMILY_SLUGS
+from .labels import LABELS_PATH, Label, load_curated
 from .parse import RawEntry, normalize_title, paper_id, parse_sources
 from .tagging import (
     RELEVANCE,
@@ -131,25 +132,34 @@ def dedupe(entries: list[RawEntry]) -> dict[str, list[RawEntry]]:
     return dict(groups)
 
 
-def _record(group: list[RawEntry], override: Override | None, flops: str | None = None) -> dict:
+def _record(group: list[RawEntry], override: Override | None, flops: str | None = None,
+            label: Label | None = None) -> dict:
     first = group[0]
     # Metadata only exists on the 001 page; take the first entry that has it.
     meta = next((e for e in group if e.n_authors is not None), first)
     rule_families = tag_families(first.title, first.abstract)
-    families = override.apply_families(rule_families) if override else rule_families
     rule_task = classify_task(first.title, first.abstract)
-    rule_relevance = classify_relevance(first.title, families)
-    relevance = (override.relevance if override and override.relevance else rule_relevance)
-    if relevance == "off_topic":
-        families = []
-    elif not families:
-        raise ValueError(f"{paper_id(first.title)}: relevance {relevance!r} needs at least one family")
-    if not families:
-        primary = None
-    elif override and override.primary:
-        primary = override.primary
+    if label is not None:
+        # Curated: the families two readers agreed on (or the adjudicator decided).
+        families = [f for f in FAMILY_SLUGS if f in label.families]
+        primary = None if label.primary == "none" else label.primary
+        relevance = "off_topic" if not families else (
+            override.relevance if override and override.relevance not in ("", "off_topic")
+            else classify_relevance(first.title, families))
     else:
-        primary = primary_family(first.title, first.abstract, families)
+        families = override.apply_families(rule_families) if override else rule_families
+        rule_relevance = classify_relevance(first.title, families)
+        relevance = (override.relevance if override and override.relevance else rule_relevance)
+        if relevance == "off_topic":
+            families = []
+        elif not families:
+            raise ValueError(f"{paper_id(first.title)}: relevance {relevance!r} needs at least one family")
+        if not families:
+            primary = None
+        elif override and override.primary:
+            primary = override.primary
+        else:
+            primary = primary_family(first.title, first.abstract, families)
     year, year_source = paper_year(meta.date, " ".join(f"{e.title} {e.abstract}" for e in group))
     return {
         "id": paper_id(first.title),
@@ -165,6 +175,7 @@ def _record(group: list[RawEntry], override: Override | None, flops: str | None 
         "families": families,
         "primary_family": primary,
         "rule_families": rule_families,
+        "label_source": "curated" if label is not None else "rules",
         "task": override.task if override and override.task else rule_task,
         "relevance": relevance,
         "override": override.reason if override else None,
@@ -175,11 +186,17 @@ def _record(group: list[RawEntry], override: Override | None, flops: str | None 
 
 def build_catalogue(sources_dir: str | Path = SOURCES_DIR,
                     overrides_path: str | Path = OVERRIDES_PATH,
-                    flops_path: str | Path = FLOPS_CONVENTION_PATH) -> list[dict]:
+                    flops_path: str | Path = FLOPS_CONVENTION_PATH,
+                    labels_path: str | Path = LABELS_PATH) -> list[dict]:
     """Parse, de-duplicate, tag and extract claims; one dict per unique paper, sorted by id.
 
+    A paper's ``families`` / ``primary_family`` are its curated label (``labels.csv``) when it has one,
+    else the rules' output after ``overrides.csv``; ``rule_families`` is always the rules' output and
+    ``label_source`` says which (``"curated"`` / ``"rules"``).
+
     Raises:
-        ValueError: if an override or a FLOPs-convention row names a paper id that is not in the sources.
+        ValueError: if an override, a curated label or a FLOPs-convention row names a paper id that is
+            not in the sources.
     """
     groups = dedupe(parse_sources(sources_dir))
     overrides = load_overrides(overrides_path)
@@ -191,7 +208,14 @@ def build_catalogue(sources_dir: str | Path = SOURCES_DIR,
     unknown = sorted(set(flops) - ids)
     if unknown:
         raise ValueError(f"flops_convention names unknown paper ids: {', '.join(unknown)}")
-    records = [_record(g, overrides.get(paper_id(g[0].title)), flops.get(paper_id(g[0].title))) for g in groups.values()]
+    labels = load_curated(labels_path)
+    unknown = sorted(set(labels) - ids)
+    if unknown:
+        raise ValueError(f"labels.csv names unknown paper ids: {', '.join(unknown)}")
+    records = []
+    for g in groups.values():
+        pid = paper_id(g[0].title)
+        records.append(_record(g, overrides.get(pid), flops.get(pid), labels.get(pid)))
     return sorted(records, key=lambda r: r["id"])
 
 

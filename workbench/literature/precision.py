@@ -20,7 +20,6 @@ defaults: ``labelled_sample.csv`` and the committed catalogue), or the agreement
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,44 +27,11 @@ from pathlib import Path
 import pandas as pd
 
 from .families import FAMILY_SLUGS
+from .labels import Label, load_labels
 
 LABELLED_SAMPLE_PATH = Path(__file__).resolve().parents[2] / "datasets" / "literature" / "labelled_sample.csv"
 
-
-@dataclass(frozen=True)
-class Label:
-    """Hand label of one paper: ``primary`` is a family slug or ``"none"`` (off-topic)."""
-
-    id: str
-    primary: str
-    secondary: tuple[str, ...] = ()
-
-    @property
-    def families(self) -> frozenset[str]:
-        """Gold label set (empty for an off-topic paper)."""
-        return frozenset(() if self.primary == "none" else (self.primary, *self.secondary))
-
-
-def load_labels(path: str | Path = LABELLED_SAMPLE_PATH) -> dict[str, Label]:
-    """Read a labelled sample (columns ``id,primary,secondary,...``; ``secondary`` is ``;``-separated).
-
-    Raises:
-        ValueError: on an unknown family slug, a duplicate id, or secondary families on a ``none`` paper.
-    """
-    out: dict[str, Label] = {}
-    with Path(path).open(newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            primary = row["primary"].strip()
-            secondary = tuple(s.strip() for s in (row.get("secondary") or "").split(";") if s.strip())
-            for slug in (primary, *secondary):
-                if slug != "none" and slug not in FAMILY_SLUGS:
-                    raise ValueError(f"{row['id']}: unknown family {slug!r}; valid: none, {', '.join(FAMILY_SLUGS)}")
-            if primary == "none" and secondary:
-                raise ValueError(f"{row['id']}: primary 'none' cannot have secondary families {secondary}")
-            if row["id"] in out:
-                raise ValueError(f"duplicate id {row['id']!r} in {path}")
-            out[row["id"]] = Label(row["id"], primary, secondary)
-    return out
+__all__ = ["LABELLED_SAMPLE_PATH", "Label", "Scores", "agreement", "errors", "load_labels", "score"]
 
 
 @dataclass(frozen=True)

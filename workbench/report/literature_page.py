@@ -58,6 +58,15 @@ def _notebook_links(slugs: list[str], tested: list[str], verdicts: dict[str, str
     return "<br>".join(out)
 
 
+def _families_cell(r: dict) -> str:
+    """Families (primary in bold); the rules' tags beside them when they differ from a curated label."""
+    fams = [f"<b>{f}</b>" if f == r.get("primary_family") else f for f in r["families"]]
+    out = ", ".join(fams) or "<i>none</i>"
+    if r.get("label_source") == "curated" and set(r.get("rule_families", [])) != set(r["families"]):
+        out += f"<div class=small>rules: {html.escape(', '.join(r['rule_families']) or 'none')}</div>"
+    return out
+
+
 def _table(records: list[dict], covering: dict[str, list[str]], tested: dict[str, list[str]],
            verdicts: dict[str, str]) -> str:  # fmt: skip
     rows = []
@@ -68,7 +77,7 @@ def _table(records: list[dict], covering: dict[str, list[str]], tested: dict[str
         cov_html = _notebook_links(slugs, tested.get(r["id"], []), verdicts) if slugs else ("uncovered" if cov is not None else "")
         cells = [
             f"<td><b>{html.escape(r['title'])}</b><div class=small>{html.escape(r['abstract'][:240])}...</div></td>",
-            f"<td>{html.escape(', '.join(r['families']))}</td>",
+            f"<td>{_families_cell(r)}</td>",
             f"<td>{r['task']}</td>",
             f"<td data-key={rank[r['relevance']]}>{r['relevance']}</td>",
             f"<td data-key={len(r['claims'])}>{html.escape(_claims_text(r['claims']))}</td>",
@@ -116,14 +125,18 @@ def render_literature_page(records: list[dict], plotly_js_src: str, verdicts: di
     divs = "".join(f"<div class=fig>{f.to_html(full_html=False, include_plotlyjs=False, div_id=f'lit{i}')}</div>"
                    for i, f in enumerate(figs))
     by_id = {r["id"]: r for r in records}
+    curated = sum(r.get("label_source") == "curated" for r in records)
     uncovered = _uncovered_by_family(records, cov.uncovered)
     fam_rows = "".join(f"<tr><td>{r.family}</td><td>{r.papers}</td><td>{r.core}</td>"
                        f"<td>{r.techniques or '<i>none</i>'}</td></tr>" for r in fam.itertuples())
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>Literature catalogue</title>
 <script src="{html.escape(plotly_js_src)}"></script><style>{_STYLE}</style></head><body>
 <h1>Literature catalogue</h1>
-<p>{len(records)} unique papers from the seed search pages, tagged by transparent keyword rules
-(<code>workbench/literature/families.py</code>) plus hand overrides (<code>datasets/literature/overrides.csv</code>).
+<p>{len(records)} unique papers from the seed search pages. Families: {curated} papers carry a curated label
+(read by two labellers from title and abstract, disagreements adjudicated: <code>datasets/literature/labels.csv</code>;
+primary family in bold), the others the transparent keyword rules (<code>workbench/literature/families.py</code>) plus
+hand overrides (<code>datasets/literature/overrides.csv</code>). Where a curated label and the rules differ, the rules'
+tags are shown under the label.
 Coverage is recomputed from the technique registry ({len(cov.techniques)} notebooks: {', '.join(cov.techniques)}).</p>
 <div class=cards>
 <div><div class=num>{rel['core']}</div>core</div><div><div class=num>{rel['peripheral']}</div>peripheral</div>
