@@ -1,8 +1,9 @@
 """The seed literature: parse result pages, tag papers by technique family, extract claims.
 
-Pipeline (``workbench literature build``): :func:`parse_sources` -> :func:`dedupe` ->
-rules (:mod:`.families`, :mod:`.tagging`) -> ``overrides.csv`` -> :func:`extract_claims` ->
-``datasets/literature/catalogue.jsonl``. Coverage by the technique notebooks and the HTML page
+Pipeline (``workbench literature build``): :func:`parse_sources` -> :func:`dedupe` -> families from
+the curated labels (:mod:`.labels`: two labellers + an adjudicator, ``labels.csv``), or for a paper
+without one the rules (:mod:`.families`, :mod:`.tagging`) -> ``overrides.csv`` -> :func:`extract_claims`
+-> ``datasets/literature/catalogue.jsonl``. Coverage by the technique notebooks and the HTML page
 are report concerns: :mod:`workbench.report.coverage`, :mod:`workbench.report.literature_page`.
 """
 

@@ -18,8 +18,10 @@ pattern anywhere vetoes the family (the VAE "reparameterization trick" is not st
 re-parameterization). Patterns are case-insensitive regexes. The family with the most evidence is the
 paper's primary family (:func:`workbench.literature.tagging.primary_family`).
 
-Rules are deliberately plain keyword lists: a reader can see why a paper was tagged, and the
-papers they get wrong are fixed, with a reason, in ``datasets/literature/overrides.csv``.
+Rules are deliberately plain keyword lists: a reader can see why a paper was tagged. The catalogue's
+families come from curated labels (:mod:`.labels`, every seed paper read by two labellers) where a paper
+has one; the rules are the fallback for papers without a label, with hand corrections in
+``datasets/literature/overrides.csv``, and are measured against the labels.
 """
 
 from __future__ import annotations
