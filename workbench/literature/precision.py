@@ -13,7 +13,7 @@ output, or the catalogue after overrides). Scores:
   labels / gold labels), overall and per family.
 
 Print the table with ``python -m workbench.literature.precision [LABELS.csv [CATALOGUE.jsonl]]`` (rules as
-they are now, the catalogue's rule output and its families after overrides, against the labelled sample;
+they are now, the catalogue's rule output and its families -- the curated labels -- against the labelled sample;
 defaults: ``labelled_sample.csv`` and the committed catalogue), or the agreement of two labellers with
 ``python -m workbench.literature.precision FIRST.csv SECOND.csv`` (:func:`agreement`).
 """
@@ -178,7 +178,7 @@ def _main(argv: list[str]) -> None:  # pragma: no cover - printing entry point
     cat_primary = {i: r.get("primary_family") for i, r in cat.items()} if "primary_family" in next(iter(cat.values())) else None
     for name, pred, prim in (("rules (live)", live, live_primary),
                              ("catalogue rule_families", {i: r["rule_families"] for i, r in cat.items()}, None),
-                             ("catalogue families (after overrides)", {i: r["families"] for i, r in cat.items()},
+                             ("catalogue families (curated labels; rules + overrides without one)", {i: r["families"] for i, r in cat.items()},
                               cat_primary)):
         s = score(pred, labels, primary=prim)
         print(f"== {name}")
