@@ -85,6 +85,21 @@ def test_every_lesson_module_is_listed():
     assert lessons.tiny_lm.__name__ == "workbench.lessons.tiny_lm"
 
 
+def test_listing_the_technique_registry_loads_no_lesson_module():
+    """A notebook that lists every technique must not depend on every lesson (FromLesson is lazy)."""
+    code = textwrap.dedent("""
+        import sys, workbench as wb
+        techs = wb.techniques.TECHNIQUES
+        assert len(techs) >= 22
+        print(sorted(m for m in sys.modules if m.startswith("workbench.lessons.")))
+        claim = str(wb.techniques.get_technique("pruning").claim)
+        import workbench.lessons.pruning as p
+        assert claim == p.CLAIM
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
 def _fake_repo(root: Path) -> tuple[Path, Path]:
     pkg, data = root / "workbench", root / "datasets"
     (pkg / "plots").mkdir(parents=True)

@@ -272,7 +272,7 @@ def _card(r: Any, recs: dict[str, Any], tech: Any) -> dict[str, Any]:
     claim_result = recs.get("claim_result") or {}
     return {
         "r": r,
-        "claim": tech.claim if tech else "",
+        "claim": str(tech.claim) if tech else "",
         "papers": tech.papers if tech else (),
         "verdict": claim_result.get("verdict"),
         "evidence": claim_result.get("evidence"),

@@ -220,7 +220,8 @@ def bank_entries(jobs: list[Job]) -> list[Any]:
     for j in jobs:
         if j.execute and j.technique is not None and j.technique.bank:
             bank = j.technique.bank
-            params = {**notebook_parameters(j.spec["input"]), **j.spec["parameters"]} if callable(bank) else {}
+            fixed = isinstance(bank, (tuple, list))  # else a function of the parameters (or a FromLesson one)
+            params = {} if fixed else {**notebook_parameters(j.spec["input"]), **j.spec["parameters"]}
             for entry in j.technique.bank_entries(params):
                 seen.setdefault(entry.key(), entry)
     return list(seen.values())

@@ -19,14 +19,35 @@ notebooks, which then load their models from the bank instead of training them.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import lessons
 from ..registry import Registry
 
 PROFILES = ("smoke", "default", "full")
+
+
+@dataclass(frozen=True)
+class FromLesson:
+    """An attribute of the lesson module ``workbench.lessons.<module>``, imported on first use.
+
+    The registry lists every notebook; importing every lesson module to build it would make each
+    notebook that lists the registry (``wb.explore.literature(wb.techniques.TECHNIQUES, ...)``)
+    depend on all 22 lessons in :mod:`workbench.deps`' records, so an edit of one verdict rule
+    would re-run them. ``str()`` of a reference is the attribute's text (a claim on a card).
+    """
+
+    module: str
+    attr: str
+
+    def resolve(self) -> Any:
+        """The attribute itself (imports the lesson module)."""
+        return getattr(importlib.import_module(f"workbench.lessons.{self.module}"), self.attr)
+
+    def __str__(self) -> str:
+        return str(self.resolve())
 
 
 @dataclass(frozen=True)
@@ -36,7 +57,8 @@ class Technique:
     Attributes:
         slug: notebook file name without ``.ipynb``.
         title: human title for cards and headings.
-        claim: the one-sentence claim the notebook tests.
+        claim: the one-sentence claim the notebook tests (text, or a :class:`FromLesson` reference to
+            the lesson's ``CLAIM``: ``str(t.claim)`` is the text either way).
         families: literature family slugs it covers (drives literature coverage).
         papers: titles of the seed papers it covers.
         profiles: ``{profile: {param: value}}`` overrides of the parameters cell.
@@ -44,7 +66,7 @@ class Technique:
             effective parameters (its parameters cell merged with the profile's overrides)
             returning ``workbench.bank.BankEntry`` objects, or a fixed tuple of them; empty when
             it trains nothing. Use the same package function the notebook uses to build its
-            variants (e.g. ``lessons.mobile_convs.bank_entries``), so the two never disagree.
+            variants (``FromLesson("mobile_convs", "bank_entries")``), so the two never disagree.
         resources: what one run of the notebook needs on a cluster, as Ray resource names
             (``{"num_cpus": 4, "num_gpus": 1}``); the Ray executor schedules the notebook's task
             with them (default: the runner's threads per notebook, no GPU). The local executor
@@ -53,11 +75,11 @@ class Technique:
 
     slug: str
     title: str
-    claim: str
+    claim: str | FromLesson
     families: tuple[str, ...]
     papers: tuple[str, ...] = ()
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
-    bank: Callable[[Mapping[str, Any]], Iterable[Any]] | tuple = ()
+    bank: Callable[[Mapping[str, Any]], Iterable[Any]] | tuple | FromLesson = ()
     resources: Mapping[str, float] = field(default_factory=dict)
 
     def parameters(self, profile: str) -> dict[str, Any]:
@@ -68,7 +90,8 @@ class Technique:
 
     def bank_entries(self, params: Mapping[str, Any]) -> list[Any]:
         """The bank entries for the notebook's effective ``params`` (defaults + overrides)."""
-        return list(self.bank(params)) if callable(self.bank) else list(self.bank)
+        bank = self.bank.resolve() if isinstance(self.bank, FromLesson) else self.bank
+        return list(bank(params)) if callable(bank) else list(bank)
 
 
 TECHNIQUES: Registry[Technique] = Registry("technique")
@@ -98,7 +121,7 @@ register_technique(
     Technique(
         slug="cost_model",
         title="Cost models: params vs MACs vs memory vs latency",
-        claim=lessons.cost_model.CLAIM,
+        claim=FromLesson("cost_model", "CLAIM"),
         families=("mobile_cnn", "cheap_operators", "edge_systems"),
         papers=(
             "ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design",
@@ -118,7 +141,7 @@ register_technique(
     Technique(
         slug="mobile_convs",
         title="Mobile convolutions: depthwise-separable and inverted residual blocks",
-        claim=lessons.mobile_convs.CLAIM,
+        claim=FromLesson("mobile_convs", "CLAIM"),
         families=("mobile_cnn", "scaling_design_spaces"),
         papers=(
             "MobileNets: Efficient Convolutional Neural Networks for Mobile Vision Applications",
@@ -134,14 +157,14 @@ register_technique(
             "default": {},
             "full": {"recipe": "fmnist_full", "seeds": [0, 1, 2], "rounds": 30},
         },  # fmt: skip
-        bank=lessons.mobile_convs.bank_entries,
+        bank=FromLesson("mobile_convs", "bank_entries"),
     )
 )
 register_technique(
     Technique(
         slug="channel_attention",
         title="Channel attention: SE, ECA and friends",
-        claim=lessons.channel_attention.CLAIM,
+        claim=FromLesson("channel_attention", "CLAIM"),
         families=("channel_attention",),
         papers=(
             "Squeeze-and-Excitation Networks",
@@ -153,7 +176,7 @@ register_technique(
             "default": {},
             "full": {"recipe": "fmnist_full", "seeds": [0, 1, 2, 3], "rounds": 30},
         },  # fmt: skip
-        bank=lessons.channel_attention.bank_entries,
+        bank=FromLesson("channel_attention", "bank_entries"),
     )
 )
 
@@ -162,7 +185,7 @@ register_technique(
     Technique(
         slug="large_kernels",
         title="Large kernels: depthwise 3x3 to 31x31, receptive field versus cost",
-        claim=lessons.large_kernels.CLAIM,
+        claim=FromLesson("large_kernels", "CLAIM"),
         families=("large_kernel_convnets",),
         papers=(
             "Scaling Up Your Kernels: Large Kernel Design in ConvNets towards Universal Representations",
@@ -179,7 +202,7 @@ register_technique(
             "default": {},
             "full": {"n_train": 20000, "n_test": 4000, "seeds": [0, 1, 2], "control_seeds": [0, 1], "rounds": 30},
         },  # fmt: skip
-        bank=lessons.large_kernels.bank_entries,
+        bank=FromLesson("large_kernels", "bank_entries"),
     )
 )
 # --- notebooks cheap_operators and reparameterization (issue 12) ---------------------------------
@@ -187,7 +210,7 @@ register_technique(
     Technique(
         slug="cheap_operators",
         title="Cheap operators: Ghost, group conv + shuffle, shift, fast downsampling",
-        claim=lessons.cheap_operators.CLAIM,
+        claim=FromLesson("cheap_operators", "CLAIM"),
         families=("cheap_operators", "mobile_cnn"),
         papers=(
             "GhostNetV2: Enhance Cheap Operation with Long-Range Attention",
@@ -207,14 +230,14 @@ register_technique(
                 "seeds": [0, 1, 2], "rounds": 30,
             },
         },  # fmt: skip
-        bank=lessons.cheap_operators.bank_entries,
+        bank=FromLesson("cheap_operators", "bank_entries"),
     )
 )
 register_technique(
     Technique(
         slug="design_spaces",
         title="Design spaces: scaling strategies and error EDFs",
-        claim=lessons.design_spaces.CLAIM,
+        claim=FromLesson("design_spaces", "CLAIM"),
         families=("scaling_design_spaces",),
         papers=(
             "Fast and Accurate Model Scaling",
@@ -228,14 +251,14 @@ register_technique(
             "default": {},
             "full": {"space_samples": 32, "scales": [2, 4, 8], "latency_batches": [1, 32], "rounds": 15},
         },  # fmt: skip
-        bank=lessons.design_spaces.bank_entries,
+        bank=FromLesson("design_spaces", "bank_entries"),
     )
 )
 register_technique(
     Technique(
         slug="reparameterization",
         title="Structural re-parameterization: train multi-branch, deploy one conv",
-        claim=lessons.reparameterization.CLAIM,
+        claim=FromLesson("reparameterization", "CLAIM"),
         families=("reparameterization", "mobile_cnn"),
         papers=(
             "MobileOne: An Improved One millisecond Mobile Backbone",
@@ -247,7 +270,7 @@ register_technique(
             "default": {},
             "full": {"recipe": "fmnist_short", "seeds": [0, 1, 2], "rounds": 30},
         },  # fmt: skip
-        bank=lessons.reparameterization.bank_entries,
+        bank=FromLesson("reparameterization", "bank_entries"),
     )
 )
 
@@ -256,7 +279,7 @@ register_technique(
     Technique(
         slug="quantization",
         title="Quantization: fake-quant sweeps, QAT and real int8 kernels",
-        claim=lessons.quantization.CLAIM,
+        claim=FromLesson("quantization", "CLAIM"),
         families=("quantization", "edge_systems"),
         papers=(
             "A White Paper on Neural Network Quantization",
@@ -272,14 +295,14 @@ register_technique(
             "default": {},
             "full": {"recipe": "fmnist_full", "calibration_images": 1024, "test_images": 10000, "qat_steps": 1000, "rounds": 30},
         },  # fmt: skip
-        bank=lessons.quantization.bank_entries,
+        bank=FromLesson("quantization", "bank_entries"),
     )
 )
 register_technique(
     Technique(
         slug="deployment",
         title="Deployment: one trained model across runtimes",
-        claim=lessons.deployment.CLAIM,
+        claim=FromLesson("deployment", "CLAIM"),
         families=("edge_systems",),
         papers=(
             "MnasNet: Platform-Aware Neural Architecture Search for Mobile",
@@ -297,7 +320,7 @@ register_technique(
             "default": {},
             "full": {"recipe": "fmnist_full", "thread_counts": [1, 2, 4], "batch_sizes": [1, 8, 32], "rounds": 30, "zoo_rounds": 20},
         },  # fmt: skip
-        bank=lessons.deployment.bank_entries,
+        bank=FromLesson("deployment", "bank_entries"),
     )
 )
 
@@ -306,7 +329,7 @@ register_technique(
     Technique(
         slug="token_mixers",
         title="Token mixers: one MetaFormer skeleton, seven mixers, and hybrids across resolution",
-        claim=lessons.token_mixers.CLAIM,
+        claim=FromLesson("token_mixers", "CLAIM"),
         families=("efficient_attention",),
         papers=(
             "MetaFormer Is Actually What You Need for Vision",
@@ -324,14 +347,14 @@ register_technique(
             "default": {},
             "full": {"recipe": "fmnist_mixers_full", "seeds": [0, 1, 2], "rounds": 30, "zoo_rounds": 15, "resolutions": [128, 224, 320, 448, 640]},
         },  # fmt: skip
-        bank=lessons.token_mixers.bank_entries,
+        bank=FromLesson("token_mixers", "bank_entries"),
     )
 )
 register_technique(
     Technique(
         slug="attention_scaling",
         title="Attention vs state-space scaling: cost against sequence length",
-        claim=lessons.attention_scaling.CLAIM,
+        claim=FromLesson("attention_scaling", "CLAIM"),
         families=("efficient_attention", "state_space_models"),
         papers=(
             "EfficientViM: Efficient Vision Mamba with Hidden State Mixer based State Space Duality",
@@ -347,7 +370,7 @@ register_technique(
             "default": {},
             "full": {"recipe": "fmnist_mixers_full", "seeds": [0, 1, 2], "rounds": 10, "lengths": [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384]},
         },  # fmt: skip
-        bank=lessons.attention_scaling.bank_entries,
+        bank=FromLesson("attention_scaling", "bank_entries"),
     )
 )
 
@@ -356,7 +379,7 @@ register_technique(
     Technique(
         slug="pruning",
         title="Pruning: unstructured masks vs structured channels, measured",
-        claim=lessons.pruning.CLAIM,
+        claim=FromLesson("pruning", "CLAIM"),
         families=("pruning_sparsity",),
         papers=(
             "Fast Sparse ConvNets",
@@ -376,7 +399,7 @@ register_technique(
                 "channel_amounts": [0.25, 0.5, 0.75], "finetune_steps": 400, "test_images": 10000, "rounds": 30,
             },
         },  # fmt: skip
-        bank=lessons.pruning.bank_entries,
+        bank=FromLesson("pruning", "bank_entries"),
     )
 )
 
@@ -385,7 +408,7 @@ register_technique(
     Technique(
         slug="low_rank_peft",
         title="Low rank and PEFT: SVD compression and LoRA adaptation",
-        claim=lessons.low_rank_peft.CLAIM,
+        claim=FromLesson("low_rank_peft", "CLAIM"),
         families=("low_rank_peft",),
         papers=(
             "From GaLore to WeLore: How Low-Rank Weights Non-uniformly Emerge from Low-Rank Gradients",
@@ -402,7 +425,7 @@ register_technique(
             "full": {"recipe": "fmnist_full", "finetune_steps": 400, "test_images": 10000, "adapt_steps": 300,
                      "lora_ranks": [1, 4, 16], "rounds": 30},
         },  # fmt: skip
-        bank=lessons.low_rank_peft.bank_entries,
+        bank=FromLesson("low_rank_peft", "bank_entries"),
     )
 )
 
@@ -411,7 +434,7 @@ register_technique(
     Technique(
         slug="distillation",
         title="Distillation: a tiny student taught by a trained teacher, with and without labels",
-        claim=lessons.distillation.CLAIM,
+        claim=FromLesson("distillation", "CLAIM"),
         families=("distillation",),
         papers=(
             "Beyond Self-Supervision: A Simple Yet Effective Network Distillation Alternative to Improve Backbones",
@@ -428,7 +451,7 @@ register_technique(
             "full": {"teacher_recipe": "fmnist_full", "labelled_images": 30000, "unlabelled_images": 30000, "epochs": 10,
                      "seeds": [0, 1, 2, 3, 4], "sweep_temperatures": [1.0, 2.0, 8.0, 16.0], "sweep_alphas": [0.5, 0.7, 0.99]},
         },  # fmt: skip
-        bank=lessons.distillation.bank_entries,
+        bank=FromLesson("distillation", "bank_entries"),
     )
 )
 
@@ -437,7 +460,7 @@ register_technique(
     Technique(
         slug="latency_prediction",
         title="Latency prediction: a kernel table for this machine versus MACs",
-        claim=lessons.latency_prediction.CLAIM,
+        claim=FromLesson("latency_prediction", "CLAIM"),
         families=("nas", "edge_systems"),
         papers=(
             "FBNet: Hardware-Aware Efficient ConvNet Design via Differentiable Neural Architecture Search",
@@ -466,7 +489,7 @@ register_technique(
     Technique(
         slug="detection",
         title="Detection: tiny single-shot detectors on Fashion-MNIST mosaics",
-        claim=lessons.detection.CLAIM,
+        claim=FromLesson("detection", "CLAIM"),
         families=("efficient_detection_segmentation",),
         papers=(
             "SSD: Single Shot MultiBox Detector",
@@ -488,7 +511,7 @@ register_technique(
     Technique(
         slug="segmentation",
         title="Segmentation: LR-ASPP vs an ASPP head vs a small U-Net on Fashion-MNIST mosaics",
-        claim=lessons.segmentation.CLAIM,
+        claim=FromLesson("segmentation", "CLAIM"),
         families=("efficient_detection_segmentation",),
         papers=(
             "Searching for MobileNetV3",
@@ -511,7 +534,7 @@ register_technique(
     Technique(
         slug="conditional_computation",
         title="Conditional computation: early exits, cascades, token dropping and sparse MoE",
-        claim=lessons.conditional_computation.CLAIM,
+        claim=FromLesson("conditional_computation", "CLAIM"),
         families=("dynamic_computation", "mixture_of_experts"),
         papers=(
             "Auxiliary-Loss-Free Load Balancing Strategy for Mixture-of-Experts",
@@ -528,7 +551,7 @@ register_technique(
             "full": {"recipe": "fmnist_full", "vit_recipe": "fmnist_mixers_full", "seeds": [0, 1, 2],
                      "head_images": 60000, "head_epochs": 3, "rounds": 30},
         },  # fmt: skip
-        bank=lessons.conditional_computation.bank_entries,
+        bank=FromLesson("conditional_computation", "bank_entries"),
     )
 )
 
@@ -537,7 +560,7 @@ register_technique(
     Technique(
         slug="once_for_all",
         title="Once-for-all: one elastic supernet, sub-networks for three latency budgets without retraining",
-        claim=lessons.once_for_all.CLAIM,
+        claim=FromLesson("once_for_all", "CLAIM"),
         families=("nas",),
         papers=(
             "Once-for-All: Train One Network and Specialize it for Efficient Deployment",
@@ -554,7 +577,7 @@ register_technique(
             "full": {"train_images": 60000, "steps_per_phase": [600, 500, 500, 800],
                      "candidates": 1000, "evaluate_per_budget": 8, "scratch_recipe": "fmnist_small", "seeds": [0, 1, 2]},
         },  # fmt: skip
-        bank=lessons.once_for_all.bank_entries,
+        bank=FromLesson("once_for_all", "bank_entries"),
     )
 )
 # architecture_search notebook (issue 14, item 2): shares the once_for_all supernet (same settings per profile)
@@ -562,7 +585,7 @@ register_technique(
     Technique(
         slug="architecture_search",
         title="Architecture search: a latency budget of this machine, a supernet, random vs evolution",
-        claim=lessons.architecture_search.CLAIM,
+        claim=FromLesson("architecture_search", "CLAIM"),
         families=("nas", "edge_systems"),
         papers=(
             "MnasNet: Platform-Aware Neural Architecture Search for Mobile",
@@ -583,7 +606,7 @@ register_technique(
             "full": {"train_images": 60000, "steps_per_phase": [600, 500, 500, 800], "evaluations": 120, "population": 20,
                      "spread": 10, "eval_images": 5000, "bn_batches": 8, "model_rounds": 20},
         },  # fmt: skip
-        bank=lessons.architecture_search.bank_entries,
+        bank=FromLesson("architecture_search", "bank_entries"),
     )
 )
 
@@ -592,7 +615,7 @@ register_technique(
     Technique(
         slug="efficient_sr",
         title="Efficient super-resolution: quality per MAC, 720p cost and int8 robustness",
-        claim=lessons.efficient_sr.CLAIM,
+        claim=FromLesson("efficient_sr", "CLAIM"),
         families=("efficient_sr_restoration",),
         papers=(
             "Real-Time Single Image and Video Super-Resolution Using an Efficient Sub-Pixel Convolutional Neural Network",
@@ -620,7 +643,7 @@ register_technique(
     Technique(
         slug="tiny_lm",
         title="Tiny language models: MobileLLM's design at 0.3 M parameters, and what decoding costs",
-        claim=lessons.tiny_lm.CLAIM,
+        claim=FromLesson("tiny_lm", "CLAIM"),
         families=("efficient_llm",),
         papers=(
             "MobileLLM: Optimizing Sub-billion Parameter Language Models for On-Device Use Cases",
