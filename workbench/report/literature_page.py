@@ -58,6 +58,17 @@ def _notebook_links(slugs: list[str], tested: list[str], verdicts: dict[str, str
     return "<br>".join(out)
 
 
+def _label_sentence(curated: int, total: int) -> str:
+    """Where the families come from: curated labels for how many papers, rules for the rest."""
+    labels = ("a curated label (read by two labellers from title and abstract, disagreements adjudicated: "
+              "<code>datasets/literature/labels.csv</code>; primary family in bold)")
+    rules = ("the transparent keyword rules (<code>workbench/literature/families.py</code>) plus hand overrides "
+             "(<code>datasets/literature/overrides.csv</code>)")
+    if curated == total:
+        return f"every paper carries {labels}; {rules} are the fallback for papers without one."
+    return f"{curated} papers carry {labels}, the other {total - curated} {rules}."
+
+
 def _families_cell(r: dict) -> str:
     """Families (primary in bold); the rules' tags beside them when they differ from a curated label."""
     fams = [f"<b>{f}</b>" if f == r.get("primary_family") else f for f in r["families"]]
@@ -132,11 +143,8 @@ def render_literature_page(records: list[dict], plotly_js_src: str, verdicts: di
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>Literature catalogue</title>
 <script src="{html.escape(plotly_js_src)}"></script><style>{_STYLE}</style></head><body>
 <h1>Literature catalogue</h1>
-<p>{len(records)} unique papers from the seed search pages. Families: {curated} papers carry a curated label
-(read by two labellers from title and abstract, disagreements adjudicated: <code>datasets/literature/labels.csv</code>;
-primary family in bold), the others the transparent keyword rules (<code>workbench/literature/families.py</code>) plus
-hand overrides (<code>datasets/literature/overrides.csv</code>). Where a curated label and the rules differ, the rules'
-tags are shown under the label.
+<p>{len(records)} unique papers from the seed search pages. Families: {_label_sentence(curated, len(records))}
+Where a curated label and the rules differ, the rules' tags are shown under the label.
 Coverage is recomputed from the technique registry ({len(cov.techniques)} notebooks: {', '.join(cov.techniques)}).</p>
 <div class=cards>
 <div><div class=num>{rel['core']}</div>core</div><div><div class=num>{rel['peripheral']}</div>peripheral</div>
