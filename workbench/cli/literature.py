@@ -13,26 +13,21 @@ def _build(args: argparse.Namespace) -> int:
     from ..literature.labels import build_labels, dumps_labels
 
     labels_text = dumps_labels(build_labels())
-    labels_out = Path(args.labels)
+    labels_out, out = Path(args.labels), Path(args.out)
+    if not args.check:  # the catalogue is built from the labels file, so it is written first
+        labels_out.parent.mkdir(parents=True, exist_ok=True)
+        labels_out.write_text(labels_text, encoding="utf-8")
+        print(f"wrote {labels_out} ({labels_text.count(chr(10)) - 1} curated labels)")
+    text = dumps_catalogue(build_catalogue(args.sources, args.overrides, labels_path=labels_out))
     if args.check:
-        stale = False
-        if not labels_out.exists() or labels_out.read_text(encoding="utf-8") != labels_text:
-            print(f"{labels_out} is stale: it is not the merge of the labelling files; run `workbench literature build`")
-            stale = True
-        text = dumps_catalogue(build_catalogue(args.sources, args.overrides, labels_path=labels_out))
-        out = Path(args.out)
-        if not out.exists() or out.read_text(encoding="utf-8") != text:
-            print(f"{out} is stale: run `workbench literature build`")
-            stale = True
+        stale = [p for p, want in ((labels_out, labels_text), (out, text))
+                 if not p.exists() or p.read_text(encoding="utf-8") != want]
+        for p in stale:
+            print(f"{p} is stale: run `workbench literature build`")
         if stale:
             return 1
         print(f"{labels_out} and {out} are up to date ({text.count(chr(10))} papers)")
         return 0
-    labels_out.parent.mkdir(parents=True, exist_ok=True)
-    labels_out.write_text(labels_text, encoding="utf-8")
-    print(f"wrote {labels_out} ({labels_text.count(chr(10)) - 1} curated labels)")
-    text = dumps_catalogue(build_catalogue(args.sources, args.overrides, labels_path=labels_out))
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     print(f"wrote {out} ({text.count(chr(10))} papers)")

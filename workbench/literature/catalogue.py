@@ -18,7 +18,7 @@ from pathlib import Path
 from .claims import FLOPS_CONVENTIONS, extract_claims
 from .dates import paper_year
 from .families import FAMILY_SLUGS
-from .labels import LABELS_PATH, Label, load_curated
+from .labels import DATA_DIR, LABELS_PATH, Label, load_curated
 from .parse import RawEntry, normalize_title, paper_id, parse_sources
 from .tagging import (
     RELEVANCE,
@@ -29,7 +29,6 @@ from .tagging import (
     tag_families,
 )
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "datasets" / "literature"
 SOURCES_DIR = DATA_DIR / "sources"
 OVERRIDES_PATH = DATA_DIR / "overrides.csv"
 CATALOGUE_PATH = DATA_DIR / "catalogue.jsonl"

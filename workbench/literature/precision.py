@@ -22,14 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
 from .families import FAMILY_SLUGS
-from .labels import Label, load_labels
+from .labels import DATA_DIR, Label, load_labels
 
-LABELLED_SAMPLE_PATH = Path(__file__).resolve().parents[2] / "datasets" / "literature" / "labelled_sample.csv"
+LABELLED_SAMPLE_PATH = DATA_DIR / "labelled_sample.csv"
 
 __all__ = ["LABELLED_SAMPLE_PATH", "Label", "Scores", "agreement", "errors", "load_labels", "score"]
 
