@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import csv
-import json
-import random
 
 import pytest
+from _helpers import committed_draw
 
-from workbench.literature.catalogue import CATALOGUE_PATH, DATA_DIR, build_catalogue, load_catalogue
+from workbench.literature.catalogue import DATA_DIR, build_catalogue, load_catalogue
 from workbench.literature.labels import (
     ADJUDICATED,
     AGREED,
@@ -102,15 +101,12 @@ def test_a_paper_without_a_curated_label_falls_back_to_the_rules(tmp_path):
 
 def test_measurement_sample_is_the_committed_draw_and_was_labelled_by_a_third_reader():
     """80 ids drawn with seed 20261202 before the new labels existed (README, *Curated labels*)."""
-    ids = sorted(json.loads(line)["id"] for line in open(CATALOGUE_PATH, encoding="utf-8") if line.strip())
-    labelled = set()
-    for name in ["labelled_sample.csv", "labelled_sample_fresh.csv", "labelled_sample_blind.csv"]:
-        labelled |= {r["id"] for r in csv.DictReader(open(DATA_DIR / name, encoding="utf-8"))}
-    draw = sorted(random.Random(20261202).sample([i for i in ids if i not in labelled], 80))
+    draw = committed_draw(20261202, ["labelled_sample.csv", "labelled_sample_fresh.csv", "labelled_sample_blind.csv"])
     measure = load_labels(DATA_DIR / "labelled_sample_measure.csv")
     assert sorted(measure) == draw
     rows = read_rows([DATA_DIR / "labelled_sample_measure.csv"])
     assert all(r["labeller"].startswith("measurement labeller") for r in rows.values())
     # measured once on 2026-11-30: curated labels agree with the third reader on 71/80 papers
-    s = agreement(measure, {i: load_curated()[i] for i in measure})
+    curated = load_curated()
+    s = agreement(measure, {i: curated[i] for i in measure})
     assert s.exact >= 65 and s.precision >= 90.0

@@ -99,18 +99,10 @@ def test_agreement_of_two_labellers(three, tmp_path):
 
 def test_blind_samples_label_the_same_committed_draw():
     """The blind sample and its second labelling cover the 80 ids drawn with seed 20261201 (README)."""
-    import csv
-    import json
-    import random
-
-    from workbench.literature.catalogue import CATALOGUE_PATH
+    from _helpers import committed_draw
 
     folder = LABELLED_SAMPLE_PATH.parent
-    ids = sorted(json.loads(line)["id"] for line in open(CATALOGUE_PATH, encoding="utf-8") if line.strip())
-    seen = set()
-    for name in ["precision_sample.csv", "labelled_sample.csv", "labelled_sample_fresh.csv"]:
-        seen |= {r["id"] for r in csv.DictReader(open(folder / name, encoding="utf-8"))}
-    draw = sorted(random.Random(20261201).sample([i for i in ids if i not in seen], 80))
+    draw = committed_draw(20261201, ["precision_sample.csv", "labelled_sample.csv", "labelled_sample_fresh.csv"])
     first = load_labels(folder / "labelled_sample_blind.csv")
     second = load_labels(folder / "labelled_sample_blind_second.csv")
     assert sorted(first) == draw and sorted(second) == draw
